@@ -1,0 +1,132 @@
+//! Hypercall numbers, return codes and the register convention (see docs/hypercall-abi.md).
+//!
+//! Convention (SMCCC 1.1, HVC #0): `x0` carries the function ID, `x1..=x5` the arguments.
+//! On return `x0` is a [`ReturnCode`] (or SMCCC `NOT_SUPPORTED` = -1 for an unknown function
+//! ID, as the SMC Calling Convention requires) and `x1` an optional result value.
+//! All other registers are preserved. pkernel's calls live in the SMCCC "vendor specific
+//! hypervisor service" range, fast calls, SMC64: `0xC600_0000 | n`.
+
+/// Owner 6 (vendor hypervisor), fast call, 64-bit convention.
+pub const FUNCTION_BASE: u64 = 0xC600_0000;
+
+/// SMCCC's answer to a function ID nobody implements (returned in `x0` as -1).
+pub const SMCCC_NOT_SUPPORTED: i64 = -1;
+
+/// Largest number of bytes one [`Hypercall::ConsoleWrite`] accepts.
+pub const CONSOLE_WRITE_MAX: usize = 256;
+
+/// The hypercalls, by function ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Hypercall {
+    /// Does nothing; returns `NoError`. The baseline for measuring hypercall cost.
+    Null = FUNCTION_BASE,
+    /// Write bytes to the partition's console. `x1` = address (IPA) of the bytes,
+    /// `x2` = length, at most [`CONSOLE_WRITE_MAX`]. The kernel prints complete lines
+    /// prefixed with the partition's name. Returns the number of bytes taken in `x1`.
+    ConsoleWrite = FUNCTION_BASE + 1,
+    /// Identity of the caller: `x1` = partition index, `x2` = core index it runs on.
+    PartitionInfo = FUNCTION_BASE + 2,
+    /// Stop the calling partition for good (what a bare-metal `main` returning does).
+    /// `x1` = exit status, logged. Does not return.
+    PartitionStop = FUNCTION_BASE + 3,
+    /// System partitions only: power the whole module off. `x1` = status, logged.
+    /// Other partitions get `InvalidMode`.
+    ModuleShutdown = FUNCTION_BASE + 0x10,
+}
+
+impl TryFrom<u64> for Hypercall {
+    type Error = u64;
+
+    /// Decodes a function ID; the unknown ID comes back as the error.
+    fn try_from(id: u64) -> Result<Self, u64> {
+        Ok(match id {
+            x if x == Self::Null as u64 => Self::Null,
+            x if x == Self::ConsoleWrite as u64 => Self::ConsoleWrite,
+            x if x == Self::PartitionInfo as u64 => Self::PartitionInfo,
+            x if x == Self::PartitionStop as u64 => Self::PartitionStop,
+            x if x == Self::ModuleShutdown as u64 => Self::ModuleShutdown,
+            other => return Err(other),
+        })
+    }
+}
+
+/// ARINC 653 Part 1 return codes, with their standard values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum ReturnCode {
+    NoError = 0,
+    /// The request had nothing to do.
+    NoAction = 1,
+    /// The service or resource is not available now.
+    NotAvailable = 2,
+    /// An argument is invalid: an address outside the caller's memory, a length too large.
+    InvalidParam = 3,
+    /// The request conflicts with the configuration.
+    InvalidConfig = 4,
+    /// The caller's mode or privileges do not allow the request.
+    InvalidMode = 5,
+    TimedOut = 6,
+}
+
+impl ReturnCode {
+    /// Decodes `x0` after a hypercall. `Err` carries a value outside the ARINC set, such as
+    /// SMCCC `NOT_SUPPORTED` (-1) for an unknown function ID.
+    pub fn from_raw(raw: u64) -> Result<Self, i64> {
+        Ok(match raw {
+            0 => Self::NoError,
+            1 => Self::NoAction,
+            2 => Self::NotAvailable,
+            3 => Self::InvalidParam,
+            4 => Self::InvalidConfig,
+            5 => Self::InvalidMode,
+            6 => Self::TimedOut,
+            other => return Err(other as i64),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoError => "NO_ERROR",
+            Self::NoAction => "NO_ACTION",
+            Self::NotAvailable => "NOT_AVAILABLE",
+            Self::InvalidParam => "INVALID_PARAM",
+            Self::InvalidConfig => "INVALID_CONFIG",
+            Self::InvalidMode => "INVALID_MODE",
+            Self::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hypercall_round_trips() {
+        for call in [
+            Hypercall::Null,
+            Hypercall::ConsoleWrite,
+            Hypercall::PartitionInfo,
+            Hypercall::PartitionStop,
+            Hypercall::ModuleShutdown,
+        ] {
+            assert_eq!(Hypercall::try_from(call as u64), Ok(call));
+            assert_eq!(
+                call as u64 & 0xFFFF_0000,
+                FUNCTION_BASE,
+                "{call:?} left the vendor range"
+            );
+        }
+        assert_eq!(Hypercall::try_from(0xC600_0FFF), Err(0xC600_0FFF));
+        assert_eq!(Hypercall::try_from(0), Err(0));
+    }
+
+    #[test]
+    fn return_codes_have_arinc_values() {
+        for raw in 0..=6 {
+            assert_eq!(ReturnCode::from_raw(raw).unwrap() as u64, raw);
+        }
+        assert_eq!(ReturnCode::from_raw(u64::MAX), Err(SMCCC_NOT_SUPPORTED));
+    }
+}

@@ -1,0 +1,136 @@
+//! Board support: each supported board as plain data (memory map, cores, devices).
+//!
+//! One description per board, used by both sides: `schedule-gen` validates a system
+//! configuration against it on the host, and the kernel takes its UART, GIC and core
+//! addresses from it. A board is data, never code; bring-up lives in the kernel's arch layer.
+#![no_std]
+#![forbid(unsafe_code)]
+
+mod qemu_virt;
+
+pub use qemu_virt::QEMU_VIRT;
+
+/// A physical address range `[base, base + size)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysRange {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl PhysRange {
+    pub const fn new(base: u64, size: u64) -> Self {
+        Self { base, size }
+    }
+
+    /// One past the last byte; saturates rather than wrapping so hostile values cannot alias low memory.
+    pub const fn end(&self) -> u64 {
+        self.base.saturating_add(self.size)
+    }
+
+    pub const fn contains_range(&self, base: u64, size: u64) -> bool {
+        match base.checked_add(size) {
+            Some(end) => base >= self.base && end <= self.end(),
+            None => false,
+        }
+    }
+
+    pub const fn overlaps(&self, other: &PhysRange) -> bool {
+        self.base < other.end() && other.base < self.end()
+    }
+}
+
+/// A device a partition may own: its MMIO window and the interrupts (GIC INTIDs) it raises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Name used in configuration files, e.g. `"rtc"`.
+    pub name: &'static str,
+    pub mmio: PhysRange,
+    /// GIC interrupt IDs (SPIs are 32 + SPI number).
+    pub interrupts: &'static [u32],
+}
+
+/// Everything the kernel and the configuration tool need to know about one board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Board {
+    /// Name used in configuration files (`[module] board = "..."`).
+    pub name: &'static str,
+    /// MPIDR affinity value (Aff3..Aff0, no flag bits) of each core, by core index.
+    pub core_mpidrs: &'static [u64],
+    /// All of the board's RAM.
+    pub ram: PhysRange,
+    /// RAM reserved for the kernel: its image, embedded partition images, stacks and tables.
+    /// No partition region may overlap it.
+    pub kernel_reserved: PhysRange,
+    /// The kernel's console UART (PL011). Owned by the kernel, never given to a partition.
+    pub kernel_uart: PhysRange,
+    /// UART reference clock in Hz, for baud-rate setup.
+    pub uart_clock_hz: u32,
+    /// GICv3 distributor.
+    pub gicd: PhysRange,
+    /// GICv3 redistributors, one 128 KiB frame pair per core.
+    pub gicr: PhysRange,
+    /// The whole device address space: kernel and partition device mappings must lie inside it,
+    /// RAM regions outside it.
+    pub device_space: PhysRange,
+    /// Devices a partition may own.
+    pub devices: &'static [Device],
+}
+
+impl Board {
+    pub fn core_count(&self) -> usize {
+        self.core_mpidrs.len()
+    }
+
+    pub fn device(&self, name: &str) -> Option<&'static Device> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+}
+
+/// Every board this build knows, by configuration name.
+pub const BOARDS: &[&Board] = &[&QEMU_VIRT];
+
+pub fn board_by_name(name: &str) -> Option<&'static Board> {
+    BOARDS.iter().copied().find(|b| b.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_do_not_wrap() {
+        let r = PhysRange::new(0x1000, 0x1000);
+        assert!(r.contains_range(0x1000, 0x1000));
+        assert!(!r.contains_range(0x1800, 0x1000));
+        assert!(!r.contains_range(u64::MAX, 2));
+        assert!(PhysRange::new(u64::MAX - 1, 16).end() == u64::MAX);
+    }
+
+    #[test]
+    fn qemu_virt_is_consistent() {
+        let b = board_by_name("qemu-virt").unwrap();
+        assert_eq!(b.core_count(), 4);
+        assert!(
+            b.ram
+                .contains_range(b.kernel_reserved.base, b.kernel_reserved.size)
+        );
+        assert!(!b.ram.overlaps(&b.device_space));
+        for d in b.devices {
+            assert!(
+                b.device_space.contains_range(d.mmio.base, d.mmio.size),
+                "{}",
+                d.name
+            );
+            assert!(
+                !d.mmio.overlaps(&b.kernel_uart),
+                "{} overlaps the kernel UART",
+                d.name
+            );
+            assert!(
+                !d.mmio.overlaps(&b.gicd) && !d.mmio.overlaps(&b.gicr),
+                "{}",
+                d.name
+            );
+        }
+    }
+}

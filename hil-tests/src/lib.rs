@@ -1,0 +1,225 @@
+//! Host-side HIL runner: boots a pkernel system image on a [`Target`] and captures its console.
+//!
+//! A scenario test builds an image, hands it to a target ([`QemuVirt`] by default; a probe-rs
+//! board backend can implement the same [`Target`] trait later), and judges the [`RunLog`] it
+//! gets back from structured console lines:
+//!
+//! ```no_run
+//! use std::{path::Path, time::Duration};
+//! use hil_tests::{QemuVirt, RunLimits, Target};
+//!
+//! let Some(_qemu) = hil_tests::skip_or_fail("ticker_advances") else { return };
+//! let limits = RunLimits::default()
+//!     .with_timeout(Duration::from_secs(30))
+//!     .with_stop_when("[ctrl] tick 5");
+//! let log = QemuVirt::new().run(Path::new("target/pkernel.elf"), &limits).unwrap();
+//! let boot = log.assert_line("[pkernel] boot");
+//! log.assert_line_after(boot, "[ctrl] tick 5");
+//! log.assert_advancing("[ctrl] tick ", 3);
+//! ```
+//!
+//! Principles: every run is bounded (wall clock and an idle watchdog), every spawned process
+//! is killed and reaped however the run ends (including a panic), and every failed assertion
+//! prints the whole captured console and how the run ended.
+#![forbid(unsafe_code)]
+
+mod log;
+mod qemu;
+mod runner;
+
+use std::{error::Error, fmt, io, path::PathBuf, time::Duration};
+
+pub use log::{RunEnd, RunLog};
+pub use qemu::{QemuVirt, find_qemu, qemu_args};
+pub use runner::{QEMU_STDERR_PREFIX, run_command};
+
+/// Environment variable: when `1`, a missing QEMU fails the test instead of skipping it.
+/// `cargo xtask test` and CI set it.
+pub const ENV_REQUIRED: &str = "PKERNEL_HIL_REQUIRED";
+
+/// Environment variable: when `1`, every console line is echoed to stderr as it arrives.
+pub const ENV_ECHO: &str = "PKERNEL_HIL_ECHO";
+
+/// Something that can boot a system image and report its console output.
+pub trait Target {
+    /// Human name for logs, e.g. "qemu-virt".
+    fn name(&self) -> &str;
+    /// Boots `image` and captures its console until the run ends (see [`RunLimits`]).
+    fn run(&self, image: &std::path::Path, limits: &RunLimits) -> Result<RunLog, HilError>;
+}
+
+/// Bounds on one run. Whatever happens, a run ends within `timeout` (plus the time to kill
+/// and reap the target).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Wall-clock limit for the whole run; the run ends with [`RunEnd::TimedOut`].
+    pub timeout: Duration,
+    /// No-output watchdog: if no console line arrives for this long, the run ends with
+    /// [`RunEnd::Idle`]. Measured from the start of the run, then from each console line.
+    pub idle_timeout: Duration,
+    /// End the run (with [`RunEnd::StopLineSeen`]) as soon as a console line containing this
+    /// text appears; that line is the last console line of the log.
+    pub stop_when: Option<String>,
+}
+
+impl Default for RunLimits {
+    /// 60 s wall clock, 20 s idle watchdog, no stop line.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(20),
+            stop_when: None,
+        }
+    }
+}
+
+impl RunLimits {
+    /// Sets the wall-clock limit of the whole run.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the no-output watchdog.
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Ends the run as soon as a console line containing `needle` appears.
+    pub fn with_stop_when(mut self, needle: impl Into<String>) -> Self {
+        self.stop_when = Some(needle.into());
+        self
+    }
+}
+
+/// Why a run could not be started. (How a started run ended is a [`RunEnd`], not an error.)
+#[derive(Debug)]
+pub enum HilError {
+    /// `qemu-system-aarch64` is not on `PATH`.
+    QemuNotFound,
+    /// The target process could not be spawned.
+    Spawn {
+        /// The program that was being started.
+        program: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The system image to boot does not exist.
+    ImageMissing(PathBuf),
+}
+
+impl fmt::Display for HilError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::QemuNotFound => write!(
+                f,
+                "qemu-system-aarch64 not found on PATH: install with `sudo apt-get install \
+                 qemu-system-arm` or run `cargo xtask test`, which installs it"
+            ),
+            Self::Spawn { program, source } => write!(f, "could not start `{program}`: {source}"),
+            Self::ImageMissing(path) => write!(
+                f,
+                "system image {} does not exist (build it first, e.g. `cargo xtask build`)",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl Error for HilError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Spawn { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The path of `qemu-system-aarch64`, or [`HilError::QemuNotFound`] with the install hint.
+pub fn qemu_available() -> Result<PathBuf, HilError> {
+    find_qemu().ok_or(HilError::QemuNotFound)
+}
+
+/// Call at the top of a test that needs QEMU; returns QEMU's path, or `None` to skip.
+///
+/// When QEMU is missing: if `PKERNEL_HIL_REQUIRED=1` (set by `cargo xtask test` and CI) this
+/// panics with the install hint; otherwise it prints
+/// `SKIPPED <test>: qemu-system-aarch64 not found (install qemu-system-arm, or run cargo xtask test)`
+/// to stderr and returns `None`, so the test can `return` early.
+#[track_caller]
+pub fn skip_or_fail(test: &str) -> Option<PathBuf> {
+    let required = std::env::var(ENV_REQUIRED).is_ok_and(|v| v == "1");
+    decide_skip(qemu_available(), required, test)
+}
+
+/// The decision behind [`skip_or_fail`], separated from the environment so it can be tested.
+#[track_caller]
+fn decide_skip(found: Result<PathBuf, HilError>, required: bool, test: &str) -> Option<PathBuf> {
+    match found {
+        Ok(path) => Some(path),
+        Err(e) if required => panic!("{test}: {e} ({ENV_REQUIRED}=1, so this is a failure)"),
+        Err(_) => {
+            eprintln!(
+                "SKIPPED {test}: qemu-system-aarch64 not found \
+                 (install qemu-system-arm, or run cargo xtask test)"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::catch_unwind;
+
+    #[test]
+    fn qemu_not_found_message_has_install_hint() {
+        let msg = HilError::QemuNotFound.to_string();
+        assert!(
+            msg.contains("install with `sudo apt-get install qemu-system-arm`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("or run `cargo xtask test`, which installs it"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_qemu_skips_when_not_required() {
+        assert_eq!(decide_skip(Err(HilError::QemuNotFound), false, "t"), None);
+    }
+
+    #[test]
+    fn missing_qemu_fails_when_required() {
+        let err = catch_unwind(|| decide_skip(Err(HilError::QemuNotFound), true, "my_test"))
+            .expect_err("must panic when PKERNEL_HIL_REQUIRED=1");
+        let msg = err
+            .downcast_ref::<String>()
+            .expect("formatted panic message");
+        assert!(msg.contains("my_test"), "{msg}");
+        assert!(
+            msg.contains("sudo apt-get install qemu-system-arm"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn present_qemu_is_returned() {
+        let p = PathBuf::from("/usr/bin/qemu-system-aarch64");
+        assert_eq!(decide_skip(Ok(p.clone()), true, "t"), Some(p));
+    }
+
+    #[test]
+    fn limits_builder() {
+        let l = RunLimits::default()
+            .with_timeout(Duration::from_secs(5))
+            .with_idle_timeout(Duration::from_secs(2))
+            .with_stop_when("done");
+        assert_eq!(l.timeout, Duration::from_secs(5));
+        assert_eq!(l.idle_timeout, Duration::from_secs(2));
+        assert_eq!(l.stop_when.as_deref(), Some("done"));
+    }
+}

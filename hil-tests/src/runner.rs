@@ -1,0 +1,500 @@
+//! Runs one target process under the run limits, capturing its output line by line.
+//!
+//! Two reader threads turn stdout and stderr into lines on one channel; the calling thread
+//! enforces the wall-clock timeout, the idle watchdog and the stop line, and a guard kills
+//! and reaps the process on every path out (including a panic).
+
+use std::{
+    io::{self, BufRead, BufReader, Read},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError, Sender},
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use crate::{ENV_ECHO, HilError, RunEnd, RunLimits, RunLog};
+
+/// Prefix of the log lines that QEMU wrote on its stderr.
+pub const QEMU_STDERR_PREFIX: &str = "qemu stderr: ";
+
+/// How often the exit status is polled while waiting for output.
+const POLL: Duration = Duration::from_millis(20);
+/// How long to keep collecting output after the process ended (exited or was killed),
+/// in case something else still holds its pipes open.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// A "line" longer than this without a newline is cut (binary output must not grow forever).
+const MAX_LINE: usize = 64 * 1024;
+
+/// What the reader threads send.
+enum Event {
+    /// A line from stdout (the console).
+    Out(String),
+    /// A line from stderr.
+    Err(String),
+    /// One of the two streams reached end of file.
+    Eof,
+}
+
+/// Kills and reaps the child unless it has already been reaped.
+struct ChildGuard {
+    child: Child,
+    reaped: bool,
+}
+
+impl ChildGuard {
+    /// `Some(exit code)` once the child has ended (and is reaped), `None` while it runs.
+    fn try_wait(&mut self) -> Option<Option<i32>> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.reaped = true;
+                Some(status.code())
+            }
+            Ok(None) => None,
+            // Not waitable (should not happen): make sure it is gone, report no code.
+            Err(_) => {
+                self.kill_and_reap();
+                Some(None)
+            }
+        }
+    }
+
+    fn kill_and_reap(&mut self) {
+        if !self.reaped {
+            // kill() fails only if the child already exited; wait() reaps it either way.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.reaped = true;
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+/// Runs `cmd` (stdin null, stdout and stderr captured) under `limits` and returns its log.
+///
+/// `target` names the log; lines from stderr are appended prefixed with `stderr_prefix`
+/// (e.g. [`QEMU_STDERR_PREFIX`]). Only stdout lines count as console output for the idle
+/// watchdog and `stop_when`. Bytes are read lossily as UTF-8, a trailing `\r` is stripped,
+/// and a last line without newline is kept. The process is killed and reaped on timeout,
+/// idle, stop line, or if this function unwinds. With `PKERNEL_HIL_ECHO=1` every line is
+/// also echoed to stderr as it arrives.
+pub fn run_command(
+    mut cmd: Command,
+    limits: &RunLimits,
+    target: &str,
+    stderr_prefix: &str,
+) -> Result<RunLog, HilError> {
+    let echo = std::env::var(ENV_ECHO).is_ok_and(|v| v == "1");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let child = cmd.spawn().map_err(|source| HilError::Spawn {
+        program: cmd.get_program().to_string_lossy().into_owned(),
+        source,
+    })?;
+    let mut guard = ChildGuard {
+        child,
+        reaped: false,
+    };
+
+    let (tx, rx) = mpsc::channel();
+    let mut readers = Vec::with_capacity(2);
+    if let Some(out) = guard.child.stdout.take() {
+        readers.push(spawn_reader(out, tx.clone(), Event::Out));
+    }
+    if let Some(err) = guard.child.stderr.take() {
+        readers.push(spawn_reader(err, tx.clone(), Event::Err));
+    }
+    drop(tx);
+    let mut open_streams = readers.len();
+
+    let mut lines = Vec::new();
+    let mut push = |line: String, is_err: bool| {
+        let line = if is_err {
+            format!("{stderr_prefix}{line}")
+        } else {
+            line
+        };
+        if echo {
+            eprintln!("[{target}] {line}");
+        }
+        lines.push(line);
+    };
+
+    let deadline = start + limits.timeout;
+    let mut idle_deadline = start + limits.idle_timeout;
+    let mut exited: Option<(Instant, Option<i32>)> = None;
+    let end = loop {
+        if exited.is_none() {
+            exited = guard.try_wait().map(|code| (Instant::now(), code));
+        }
+        let now = Instant::now();
+        if let Some((at, code)) = exited {
+            if open_streams == 0 || now >= at + DRAIN_GRACE {
+                break RunEnd::Exited { code };
+            }
+        } else if now >= deadline {
+            break RunEnd::TimedOut;
+        } else if now >= idle_deadline {
+            break RunEnd::Idle;
+        }
+        if open_streams == 0 {
+            // Both pipes closed but the process lives on: just poll its status.
+            thread::sleep(POLL);
+            continue;
+        }
+        let wait = deadline
+            .min(idle_deadline)
+            .min(now + POLL)
+            .saturating_duration_since(now);
+        match rx.recv_timeout(wait) {
+            Ok(Event::Out(line)) => {
+                idle_deadline = Instant::now() + limits.idle_timeout;
+                let stop = limits
+                    .stop_when
+                    .as_deref()
+                    .is_some_and(|s| line.contains(s));
+                push(line, false);
+                if stop {
+                    break RunEnd::StopLineSeen;
+                }
+            }
+            Ok(Event::Err(line)) => push(line, true),
+            Ok(Event::Eof) => open_streams -= 1,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => open_streams = 0,
+        }
+    };
+
+    guard.kill_and_reap();
+    // Collect what the process wrote before it ended (e.g. a last line without newline
+    // before a hang). After a stop line the console ends there; stderr is still kept.
+    let keep_stdout = end != RunEnd::StopLineSeen;
+    let elapsed = start.elapsed();
+    open_streams = drain(&rx, open_streams, |ev| match ev {
+        Event::Out(line) if keep_stdout => push(line, false),
+        Event::Err(line) => push(line, true),
+        _ => {}
+    });
+    if open_streams == 0 {
+        for r in readers {
+            let _ = r.join();
+        }
+    } // else: something else holds the pipes; the readers end when it closes them.
+
+    Ok(RunLog {
+        target: target.to_string(),
+        lines,
+        end,
+        elapsed,
+    })
+}
+
+/// Passes events to `f` until all `open` streams reached EOF or [`DRAIN_GRACE`] passed;
+/// returns how many streams are still open.
+fn drain(rx: &Receiver<Event>, mut open: usize, mut f: impl FnMut(Event)) -> usize {
+    let until = Instant::now() + DRAIN_GRACE;
+    while open > 0 {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(Event::Eof) => open -= 1,
+            Ok(ev) => f(ev),
+            Err(RecvTimeoutError::Disconnected) => open = 0,
+            Err(RecvTimeoutError::Timeout) => break,
+        }
+    }
+    open
+}
+
+/// A thread that sends each line of `stream` as `wrap(line)`, then [`Event::Eof`].
+fn spawn_reader(
+    stream: impl Read + Send + 'static,
+    tx: Sender<Event>,
+    wrap: fn(String) -> Event,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let _ = read_lines(stream, |line| tx.send(wrap(line)).is_ok());
+        let _ = tx.send(Event::Eof);
+    })
+}
+
+/// Calls `sink` with each line of `stream` (lossy UTF-8, without `\n` or a trailing `\r`,
+/// the last line even without a newline, lines cut at [`MAX_LINE`] bytes) until EOF or
+/// until `sink` returns false.
+fn read_lines(stream: impl Read, mut sink: impl FnMut(String) -> bool) -> io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    let emit = |line: &mut Vec<u8>, sink: &mut dyn FnMut(String) -> bool| {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let keep_going = sink(String::from_utf8_lossy(line).into_owned());
+        line.clear();
+        keep_going
+    };
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            if !line.is_empty() {
+                emit(&mut line, &mut sink);
+            }
+            return Ok(());
+        }
+        let room = MAX_LINE - line.len();
+        let (used, complete) = match buf.iter().take(room).position(|&b| b == b'\n') {
+            Some(nl) => {
+                line.extend_from_slice(&buf[..nl]);
+                (nl + 1, true)
+            }
+            None => {
+                let n = buf.len().min(room);
+                line.extend_from_slice(&buf[..n]);
+                (n, line.len() == MAX_LINE)
+            }
+        };
+        reader.consume(used);
+        if complete && !emit(&mut line, &mut sink) {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script);
+        c
+    }
+
+    fn limits(timeout_ms: u64, idle_ms: u64) -> RunLimits {
+        RunLimits {
+            timeout: Duration::from_millis(timeout_ms),
+            idle_timeout: Duration::from_millis(idle_ms),
+            stop_when: None,
+        }
+    }
+
+    fn run(script: &str, limits: &RunLimits) -> RunLog {
+        run_command(sh(script), limits, "sh", "sh stderr: ").expect("sh spawns")
+    }
+
+    /// The pid the script printed as `pid <n>` on its first line.
+    fn printed_pid(log: &RunLog) -> u32 {
+        let pids = log.numbers_after("pid ");
+        assert_eq!(pids.len(), 1, "{log}");
+        u32::try_from(pids[0]).expect("pid fits u32")
+    }
+
+    /// True if `pid` still exists in any state, zombie included.
+    fn process_exists(pid: u32) -> bool {
+        Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn clean_exit_and_lines_in_order() {
+        let log = run("echo one; echo two; exit 0", &limits(10_000, 10_000));
+        assert_eq!(log.end, RunEnd::Exited { code: Some(0) }, "{log}");
+        assert_eq!(log.lines, ["one", "two"]);
+        assert_eq!(log.target, "sh");
+        log.assert_clean_exit();
+    }
+
+    #[test]
+    fn non_zero_exit_code_is_captured() {
+        let log = run("echo failing; exit 7", &limits(10_000, 10_000));
+        assert_eq!(log.end, RunEnd::Exited { code: Some(7) }, "{log}");
+        assert!(std::panic::catch_unwind(|| log.assert_clean_exit()).is_err());
+    }
+
+    #[test]
+    fn death_by_signal_has_no_code() {
+        let log = run("kill -9 $$", &limits(10_000, 10_000));
+        assert_eq!(log.end, RunEnd::Exited { code: None }, "{log}");
+    }
+
+    #[test]
+    fn wall_clock_timeout_kills_and_reaps() {
+        // Output keeps coming, so only the wall clock can end this run.
+        let script = "echo pid $$; exec sh -c 'while :; do echo alive; sleep 0.05; done'";
+        let log = run(script, &limits(700, 5_000));
+        assert_eq!(log.end, RunEnd::TimedOut, "{log}");
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        assert!(
+            !process_exists(printed_pid(&log)),
+            "child left behind\n{log}"
+        );
+    }
+
+    #[test]
+    fn timeout_kills_a_long_sleep() {
+        let log = run("echo pid $$; exec sleep 100", &limits(300, 10_000));
+        assert_eq!(log.end, RunEnd::TimedOut, "{log}");
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        assert!(
+            !process_exists(printed_pid(&log)),
+            "child left behind\n{log}"
+        );
+    }
+
+    #[test]
+    fn idle_watchdog_fires_after_silence() {
+        let log = run(
+            "echo pid $$; echo hello; exec sleep 100",
+            &limits(20_000, 300),
+        );
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        assert_eq!(log.lines[1], "hello");
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        assert!(
+            !process_exists(printed_pid(&log)),
+            "child left behind\n{log}"
+        );
+    }
+
+    #[test]
+    fn steady_output_keeps_the_watchdog_quiet() {
+        let script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.1; done";
+        let log = run(script, &limits(20_000, 400));
+        log.assert_clean_exit();
+        assert_eq!(
+            log.assert_advancing("tick ", 10),
+            (1..=10).collect::<Vec<u64>>()
+        );
+    }
+
+    #[test]
+    fn idle_watchdog_runs_from_start_without_output() {
+        let log = run("exec sleep 100", &limits(20_000, 200));
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        assert!(log.lines.is_empty(), "{log}");
+    }
+
+    #[test]
+    fn stop_line_ends_the_run_early() {
+        let l = limits(20_000, 20_000).with_stop_when("READY");
+        let script =
+            "echo pid $$; echo booting; echo '[sys] READY now'; echo after; exec sleep 100";
+        let log = run(script, &l);
+        assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
+        assert_eq!(
+            log.lines.last().map(String::as_str),
+            Some("[sys] READY now"),
+            "{log}"
+        );
+        log.assert_no_line("after");
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        assert!(
+            !process_exists(printed_pid(&log)),
+            "child left behind\n{log}"
+        );
+    }
+
+    #[test]
+    fn partial_last_line_and_crlf() {
+        let log = run(
+            r"printf 'dos\r\nmid\rline\nno newline'",
+            &limits(10_000, 10_000),
+        );
+        assert_eq!(log.lines, ["dos", "mid\rline", "no newline"], "{log}");
+        log.assert_clean_exit();
+    }
+
+    #[test]
+    fn partial_line_before_a_hang_is_kept() {
+        let log = run("printf 'panicked at'; exec sleep 100", &limits(20_000, 300));
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        assert_eq!(log.lines, ["panicked at"], "{log}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_lossy() {
+        let log = run(r"printf 'a\377b\n'", &limits(10_000, 10_000));
+        assert_eq!(log.lines, ["a\u{FFFD}b"], "{log}");
+    }
+
+    #[test]
+    fn stderr_is_captured_with_prefix() {
+        let log = run("echo out; echo oops >&2; exit 3", &limits(10_000, 10_000));
+        assert_eq!(log.end, RunEnd::Exited { code: Some(3) }, "{log}");
+        log.assert_line("sh stderr: oops");
+        assert_eq!(log.lines_with_prefix("out"), ["out"]);
+        assert_eq!(log.lines.len(), 2, "{log}");
+    }
+
+    #[test]
+    fn stderr_does_not_feed_the_idle_watchdog() {
+        let script = "exec sh -c 'while :; do echo noise >&2; sleep 0.05; done'";
+        let log = run(script, &limits(20_000, 400));
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        log.assert_line("sh stderr: noise");
+    }
+
+    #[test]
+    fn normal_exit_leaves_no_zombie() {
+        let log = run("echo pid $$; exit 0", &limits(10_000, 10_000));
+        log.assert_clean_exit();
+        assert!(
+            !process_exists(printed_pid(&log)),
+            "zombie left behind\n{log}"
+        );
+    }
+
+    #[test]
+    fn exit_while_a_grandchild_holds_the_pipe() {
+        // The background sleep keeps stdout open; the run must still end on the exit.
+        let log = run("(exec sleep 3) & echo bye; exit 5", &limits(20_000, 20_000));
+        assert_eq!(log.end, RunEnd::Exited { code: Some(5) }, "{log}");
+        assert_eq!(log.lines, ["bye"], "{log}");
+        assert!(log.elapsed < Duration::from_secs(2), "{log}");
+    }
+
+    #[test]
+    fn spawn_failure_is_an_error() {
+        let cmd = Command::new("/nonexistent/hil-tests-program");
+        match run_command(cmd, &limits(1_000, 1_000), "x", "") {
+            Err(HilError::Spawn { program, .. }) => {
+                assert_eq!(program, "/nonexistent/hil-tests-program");
+            }
+            other => panic!("expected a spawn error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn read_lines_cuts_overlong_lines() {
+        let mut input = vec![b'x'; MAX_LINE + 10];
+        input.extend_from_slice(b"\nend\n");
+        let mut got = Vec::new();
+        read_lines(&input[..], |l| {
+            got.push(l);
+            true
+        })
+        .unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].len(), MAX_LINE);
+        assert_eq!(got[1], "x".repeat(10));
+        assert_eq!(got[2], "end");
+    }
+
+    #[test]
+    fn read_lines_stops_when_sink_refuses() {
+        let mut got = Vec::new();
+        read_lines(&b"a\nb\nc\n"[..], |l| {
+            got.push(l);
+            false
+        })
+        .unwrap();
+        assert_eq!(got, ["a"]);
+    }
+}

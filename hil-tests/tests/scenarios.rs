@@ -1,0 +1,224 @@
+//! HIL scenarios on QEMU virt: each boots a fresh system image built from a configuration in
+//! `hil-tests/scenarios/` (or written by the test) and judges the console lines.
+//!
+//! QEMU missing: each test prints why it skipped, unless PKERNEL_HIL_REQUIRED=1 (set by
+//! `cargo xtask test` and CI), where it fails instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hil_tests::{QemuVirt, RunLimits, RunLog, Target};
+
+/// One QEMU at a time: partitions count ticks against the real-time counter, and two
+/// 4-vCPU QEMUs on a 2-core machine would starve each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"))
+}
+
+/// Builds and boots the system of `config`; `None` if the test is skipped (no QEMU).
+fn boot(test: &str, config: &Path) -> Option<RunLog> {
+    hil_tests::skip_or_fail(test)?;
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let image = xtask::image::build_system(config)
+        .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
+    let limits = RunLimits::default()
+        .with_timeout(Duration::from_secs(90))
+        .with_idle_timeout(Duration::from_secs(20));
+    Some(
+        QemuVirt::new()
+            .run(&image.kernel, &limits)
+            .expect("QEMU could not be started"),
+    )
+}
+
+/// The kernel itself never failed, whatever the partitions did.
+fn assert_kernel_healthy(log: &RunLog) {
+    log.assert_no_line("KERNEL PANIC");
+    log.assert_no_line("KERNEL FAULT");
+    log.assert_no_line("configuration rejected");
+}
+
+#[test]
+fn boot_banner_lists_partitions_and_each_partition_prints() {
+    let Some(log) = boot(
+        "boot_banner_lists_partitions_and_each_partition_prints",
+        &scenario("two-tickers"),
+    ) else {
+        return;
+    };
+    log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'two-tickers'");
+    log.assert_line("[pkernel] configuration sha256 ");
+    log.assert_line("[pkernel] 3 partitions:");
+    log.assert_line("[pkernel]   ctrl (bm) cores [0] vmid 1 entry 0x40000000");
+    log.assert_line(
+        "[pkernel]     ram      ram    ipa 0x040000000-0x040200000 -> phys 0x044000000 rwx",
+    );
+    log.assert_line("[pkernel]   sensor (bm) cores [1] vmid 2 entry 0x40000000");
+    log.assert_line(
+        "[pkernel]     ram      ram    ipa 0x040000000-0x040100000 -> phys 0x046000000 rwx",
+    );
+    log.assert_line(
+        "[pkernel]     rtc      device ipa 0x009010000-0x009011000 -> phys 0x009010000 rw-",
+    );
+    log.assert_line("[pkernel]   supervisor (system) cores [3] vmid 3 entry 0x40000000");
+    // All four cores came up through PSCI: three run partitions, one idles.
+    for core in [0, 1, 3] {
+        log.assert_line(&format!("[pkernel] core {core}: starting partition '"));
+    }
+    log.assert_line("[pkernel] core 2: idle");
+    log.assert_line("[ctrl] hello from partition 0 (vCPU 0)");
+    log.assert_line("[sensor] hello from partition 1 (vCPU 0)");
+    log.assert_advancing("[ctrl] tick ", 8);
+    log.assert_advancing("[sensor] tick ", 8);
+    log.assert_line("[pkernel] module shutdown requested by 'supervisor' (status 0)");
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}
+
+#[test]
+fn a_stage2_fault_stops_only_the_faulting_partition() {
+    let Some(log) = boot(
+        "a_stage2_fault_stops_only_the_faulting_partition",
+        &scenario("fault"),
+    ) else {
+        return;
+    };
+    log.assert_line("[faulty] tick 3");
+    log.assert_line("[faulty] writing to 0x48000000, outside my memory");
+    let fault = log.assert_line("[pkernel] HM: partition 'faulty' stage-2 abort on core 2: write at IPA 0x48000000 (VA 0x48000000), pc 0x4000");
+    let esr = log.assert_line_after(fault, "[pkernel] HM: ESR_EL2 0x9");
+    assert!(
+        log.lines[esr].contains("(data abort from a lower EL: write, translation fault level"),
+        "ESR not decoded as a stage-2 write translation fault: {}",
+        log.lines[esr]
+    );
+    log.assert_line_after(esr, "[pkernel] HM: action: stop partition 'faulty'");
+    log.assert_line_after(esr, "[pkernel] partition 'faulty' stopped; core 2 idle");
+    log.assert_no_line("isolation is broken");
+    assert_eq!(
+        log.numbers_after("[faulty] tick "),
+        [1, 2, 3],
+        "the faulty partition ran on after its fault"
+    );
+    // The neighbour's counter keeps advancing after the fault, without a gap.
+    let after: Vec<u64> = log.lines[fault..]
+        .iter()
+        .filter_map(|l| l.strip_prefix("[ctrl] tick "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    assert!(
+        after.len() >= 5,
+        "ctrl ticked only {after:?} after the fault\n{log}"
+    );
+    assert!(
+        after.windows(2).all(|w| w[1] == w[0] + 1),
+        "ctrl's ticks after the fault skip or repeat: {after:?}"
+    );
+    let all = log.assert_advancing("[ctrl] tick ", 8);
+    assert!(
+        all.windows(2).all(|w| w[1] == w[0] + 1),
+        "ctrl's ticks skip or repeat: {all:?}"
+    );
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}
+
+#[test]
+fn bad_hypercalls_get_error_codes_and_the_caller_runs_on() {
+    let Some(log) = boot(
+        "bad_hypercalls_get_error_codes_and_the_caller_runs_on",
+        &scenario("bad-hypercalls"),
+    ) else {
+        return;
+    };
+    for expected in [
+        "[probe] probe unknown-function -> NOT_SUPPORTED",
+        "[probe] probe not-smccc -> NOT_SUPPORTED",
+        "[probe] probe pointer-outside-memory -> INVALID_PARAM",
+        "[probe] probe pointer-wraps -> INVALID_PARAM",
+        "[probe] probe length-too-long -> INVALID_PARAM",
+        "[probe] probe privileged-shutdown -> INVALID_MODE",
+        "[probe] probe null -> NO_ERROR",
+    ] {
+        log.assert_line(expected);
+    }
+    // Each refusal is logged by the kernel with the caller's name and the reason.
+    log.assert_line(
+        "[pkernel] partition 'probe': unknown hypercall 0xc6000fff refused (SMCCC NOT_SUPPORTED)",
+    );
+    log.assert_line(
+        "[pkernel] partition 'probe': unknown hypercall 0x1234 refused (SMCCC NOT_SUPPORTED)",
+    );
+    log.assert_line("[pkernel] partition 'probe': ConsoleWrite refused (INVALID_PARAM): 8 bytes at 0x9000000: NotMapped");
+    log.assert_line("[pkernel] partition 'probe': ConsoleWrite refused (INVALID_PARAM): 8 bytes at 0xfffffffffffffffc: Overflow");
+    log.assert_line(
+        "[pkernel] partition 'probe': ConsoleWrite refused (INVALID_PARAM): length 4096 > 256",
+    );
+    log.assert_line("[pkernel] partition 'probe': ModuleShutdown refused (INVALID_MODE): not a system partition");
+    log.assert_advancing("[probe] tick ", 8);
+    log.assert_advancing("[ctrl] tick ", 8);
+    log.assert_no_line("[pkernel] HM:");
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}
+
+/// A configuration written by someone else: new names, other cores and placement, and a
+/// partition ELF built outside this workspace, linked at a different guest address.
+#[test]
+fn an_integrator_configuration_with_a_supplier_elf_boots_unchanged() {
+    let test = "an_integrator_configuration_with_a_supplier_elf_boots_unchanged";
+    if hil_tests::skip_or_fail(test).is_none() {
+        return;
+    }
+    let root = xtask::workspace_root();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let supplier_target = root.join("target/pkernel-images/external");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(fixtures.join("external-partition"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "aarch64-unknown-none",
+            "--target-dir",
+        ])
+        .arg(&supplier_target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo could not be started");
+    assert!(status.success(), "building the supplier partition failed");
+    let elf = supplier_target.join("aarch64-unknown-none/release/nav-supplier");
+    let template = std::fs::read_to_string(fixtures.join("external/system.toml.in")).unwrap();
+    let config_dir = root.join("target/pkernel-images/integrator");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let config = config_dir.join("avionics-bench.toml");
+    std::fs::write(
+        &config,
+        template.replace("@NAV_ELF@", elf.to_str().unwrap()),
+    )
+    .unwrap();
+
+    let log = boot(test, &config).expect("QEMU is available");
+    log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'avionics-bench'");
+    log.assert_line("[pkernel]   nav (bm) cores [2] vmid 2 entry 0x80000000");
+    log.assert_line(
+        "[pkernel]     code     ram    ipa 0x080000000-0x080100000 -> phys 0x050000000 rwx",
+    );
+    log.assert_line(
+        "[pkernel]     gpio     device ipa 0x009030000-0x009031000 -> phys 0x009030000 rw-",
+    );
+    log.assert_line("[pkernel] core 0: idle");
+    log.assert_line("[nav] supplier nav partition 1 on core 2, linked at 0x80000000");
+    log.assert_advancing("[nav] fix ", 6);
+    log.assert_advancing("[hud] tick ", 8);
+    log.assert_line("[pkernel] module shutdown requested by 'watchdog' (status 0)");
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}

@@ -1,0 +1,100 @@
+//! Runtime for bare-metal partitions: entry, `.bss`, FP enable, console printing and a panic
+//! handler that reports and stops the partition.
+//!
+//! A partition crate provides `#[unsafe(no_mangle)] fn partition_main(info: BootInfo) -> !`
+//! (or use the [`entry!`] macro) and a build script adding `-Tbm-partition.x` to its link.
+#![no_std]
+
+pub use apex_api;
+pub use apex_api::call::Console;
+
+/// What the kernel tells a partition at entry (x0, x1).
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo {
+    /// Index of this partition in the system configuration.
+    pub partition_id: u64,
+    /// vCPU this code runs on (0 for the boot vCPU).
+    pub vcpu: u64,
+}
+
+/// Declares the partition's main function.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        extern "C" fn bm_partition_main(partition_id: u64, vcpu: u64) -> ! {
+            let f: fn($crate::BootInfo) -> ! = $main;
+            f($crate::BootInfo { partition_id, vcpu })
+        }
+    };
+}
+
+/// Prints a line on the partition's console (the kernel prefixes it with the partition name).
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write as _;
+        let _ = writeln!($crate::Console, $($arg)*);
+    }};
+}
+
+// Entry: x0/x1 from the kernel are kept for `bm_partition_main`. Enables FP/SIMD at EL1
+// (Rust code uses SIMD registers), clears .bss, takes the stack from the linker script.
+core::arch::global_asm!(
+    r#"
+    .section .text.entry, "ax"
+    .global _start
+_start:
+    mov     x9, #(3 << 20)
+    msr     cpacr_el1, x9
+    isb
+    adrp    x9, __stack_top
+    add     x9, x9, :lo12:__stack_top
+    mov     sp, x9
+    adrp    x9, __bss_start
+    add     x9, x9, :lo12:__bss_start
+    adrp    x10, __bss_end
+    add     x10, x10, :lo12:__bss_end
+1:  cmp     x9, x10
+    b.hs    2f
+    str     xzr, [x9], #8
+    b       1b
+2:  bl      bm_partition_main
+3:  wfi
+    b       3b
+    "#
+);
+
+/// Reads the virtual counter (ticks since boot; the kernel sets no offset).
+pub fn counter() -> u64 {
+    let value: u64;
+    // SAFETY: reading CNTVCT_EL0 has no side effects; EL1 may always read it.
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
+    value
+}
+
+/// Counter ticks per second.
+pub fn counter_frequency() -> u64 {
+    let value: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, cntfrq_el0", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
+    value
+}
+
+/// Busy-waits `ms` milliseconds on the counter.
+pub fn delay_ms(ms: u64) {
+    let until = counter() + counter_frequency() * ms / 1000;
+    while counter() < until {
+        core::hint::spin_loop();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    println!("panic: {}", info);
+    apex_api::call::partition_stop(u64::MAX)
+}

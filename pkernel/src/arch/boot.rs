@@ -1,0 +1,82 @@
+//! Reset entry and secondary-core entry: a stack per core, `.bss` cleared, vectors installed,
+//! then Rust (`pkernel_entry`, defined by the image with the system tables).
+
+use super::MAX_CORES;
+
+/// Kernel stack of each core.
+pub const STACK_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(4096))]
+pub struct Stacks(pub [[u8; STACK_SIZE]; MAX_CORES]);
+
+/// Per-core kernel stacks. Not zeroed at boot (`.uninit`): a stack is never read before written.
+#[unsafe(link_section = ".uninit.stacks")]
+pub static mut STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_CORES]);
+
+/// Address of the top of `core`'s stack (the stack grows down from here).
+pub fn stack_top(core: usize) -> usize {
+    // Only the address is taken; the stack memory itself is never accessed through a reference.
+    (&raw const STACKS) as usize + (core + 1) * STACK_SIZE
+}
+
+// The boot core enters at `_start` (QEMU and boot loaders start only it); the others at
+// `_secondary_start` through PSCI CPU_ON, with their core index as the context ID in x0.
+// Both mask interrupts, select SCTLR_EL2's safe reset state (MMU and caches off, no
+// alignment checks), take their stack (below the trap frame slot at its top), install the EL2 vectors and call `pkernel_entry(core)`.
+core::arch::global_asm!(
+    r#"
+    .section .text.boot, "ax"
+    .global _start
+_start:
+    mov     x0, #0
+    b       1f
+
+    .global _secondary_start
+_secondary_start:
+1:  msr     daifset, #0xf
+    ldr     x1, ={sctlr}
+    msr     sctlr_el2, x1
+    isb
+    cmp     x0, #{max_cores}
+    b.hs    9f
+    adrp    x1, {stacks}
+    add     x1, x1, :lo12:{stacks}
+    mov     x2, #{stack_size}
+    madd    x1, x0, x2, x1
+    add     x1, x1, x2
+    // The top TrapFrame of the stack is the partition's register save area, never Rust's.
+    sub     sp, x1, #{frame_size}
+    adrp    x1, {vectors}
+    add     x1, x1, :lo12:{vectors}
+    msr     vbar_el2, x1
+    isb
+    cbnz    x0, 3f
+    // Boot core: clear .bss before any Rust runs.
+    adrp    x1, __bss_start
+    add     x1, x1, :lo12:__bss_start
+    adrp    x2, __bss_end
+    add     x2, x2, :lo12:__bss_end
+2:  cmp     x1, x2
+    b.hs    3f
+    stp     xzr, xzr, [x1], #16
+    b       2b
+3:  bl      pkernel_entry
+9:  wfi
+    b       9b
+    "#,
+    sctlr = const super::sysregs::SCTLR_EL2_MMU_OFF,
+    max_cores = const MAX_CORES,
+    stack_size = const STACK_SIZE,
+    frame_size = const super::exceptions::TRAP_FRAME_SIZE,
+    stacks = sym STACKS,
+    vectors = sym super::exceptions::EL2_VECTORS,
+);
+
+unsafe extern "C" {
+    fn _secondary_start();
+}
+
+/// Physical address where PSCI CPU_ON starts secondary cores (identity mapped).
+pub fn secondary_entry_address() -> u64 {
+    _secondary_start as *const () as usize as u64
+}

@@ -1,0 +1,41 @@
+//! The GICv3, owned by the kernel: distributor and redistributors initialised at boot.
+//! Interrupt routing to partitions builds on this (a later increment).
+
+use core::ptr::NonNull;
+
+use arm_gic::gicv3::registers::{Gicd, GicrSgi};
+use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use safe_mmio::UniqueMmioPointer;
+
+use crate::config::Board;
+use crate::sync::SpinLock;
+
+struct Gic(Option<GicV3<'static>>);
+
+// SAFETY: the GIC's MMIO frames are reachable from every core at the same addresses; all use
+// goes through the `GIC` lock.
+unsafe impl Send for Gic {}
+
+static GIC: SpinLock<Gic> = SpinLock::new(Gic(None));
+
+/// Initialises the distributor, every redistributor, and the boot core's CPU interface.
+pub fn init(board: &Board, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
+    let gicd = NonNull::new(board.gicd.base as *mut Gicd).expect("GICD at address 0");
+    let gicr = NonNull::new(board.gicr.base as *mut GicrSgi).expect("GICR at address 0");
+    // SAFETY: the board description places the GICv3 distributor and redistributors here; the
+    // kernel maps them (device memory) and never to a partition, and this is the only driver
+    // instance, kept behind the `GIC` lock.
+    let mut gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, board.core_count())? };
+    GicCpuInterface::enable_system_register_el2(true);
+    gic.setup(core);
+    GIC.lock().0 = Some(gic);
+    Ok(())
+}
+
+/// Wakes this core's redistributor and enables its CPU interface (secondary cores).
+pub fn init_this_core(core: usize) {
+    GicCpuInterface::enable_system_register_el2(true);
+    if let Some(gic) = GIC.lock().0.as_mut() {
+        gic.init_cpu(core);
+    }
+}

@@ -1,0 +1,73 @@
+//! The EL2 system register values pkernel runs with, each bit named and explained.
+//! Values are written by `mmu` (EL2 translation), `vcpu` (partition entry) and `boot`.
+
+/// SCTLR_EL2 RES1 bits (non-VHE): 4, 5, 11, 16, 18, 22, 23, 28, 29.
+pub const SCTLR_EL2_RES1: u64 = (1 << 4)
+    | (1 << 5)
+    | (1 << 11)
+    | (1 << 16)
+    | (1 << 18)
+    | (1 << 22)
+    | (1 << 23)
+    | (1 << 28)
+    | (1 << 29);
+/// At reset: MMU, caches and alignment checks off, little-endian.
+pub const SCTLR_EL2_MMU_OFF: u64 = SCTLR_EL2_RES1;
+/// Running: M (stage-1 on), C (data cache), SA (stack alignment check), I (instruction
+/// cache), WXN (writable memory is never executable).
+pub const SCTLR_EL2_RUNNING: u64 =
+    SCTLR_EL2_RES1 | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 19);
+
+/// MAIR_EL2: index 0 = Normal write-back RW-allocate, index 1 = Device-nGnRE.
+pub const MAIR_EL2: u64 = 0xff | (0x04 << 8);
+pub const MAIR_NORMAL_INDEX: usize = 0;
+pub const MAIR_DEVICE_INDEX: usize = 1;
+
+/// Size of the address spaces (EL2 VA and stage-2 IPA): 39 bits, so one 4 KiB level-1 root
+/// table covers it.
+pub const ADDRESS_BITS: u64 = 39;
+
+/// TCR_EL2: T0SZ = 64 - 39, inner/outer write-back walks, inner shareable, 4 KiB granule,
+/// RES1 bits 23 and 31; PS (physical size) is ORed in from ID_AA64MMFR0_EL1 at boot.
+pub const TCR_EL2_BASE: u64 =
+    (64 - ADDRESS_BITS) | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (1 << 31);
+pub const TCR_EL2_PS_SHIFT: u64 = 16;
+
+/// VTCR_EL2: T0SZ = 64 - 39, SL0 = 1 (walk starts at level 1), write-back walks, inner
+/// shareable, 4 KiB granule, RES1 bit 31; PS ORed in at boot.
+pub const VTCR_EL2_BASE: u64 =
+    (64 - ADDRESS_BITS) | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 31);
+pub const VTCR_EL2_PS_SHIFT: u64 = 16;
+
+/// HCR_EL2 while a partition runs:
+/// VM (stage-2 on), SWIO, PTW, FMO/IMO/AMO (physical FIQ, IRQ, SError to EL2),
+/// FB (broadcast TLB/cache maintenance within the inner shareable domain), BSU = inner
+/// shareable, TSC (trap SMC: PSCI goes through the kernel), TACR (trap auxiliary control
+/// registers), TIDCP (trap implementation-defined registers), RW (EL1 is AArch64).
+pub const HCR_EL2_GUEST: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 2)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 19)
+    | (1 << 20)
+    | (1 << 21)
+    | (1 << 31);
+
+/// CPTR_EL2 (non-VHE): RES1 bits 0..=7, 9, 12, 13; TFP, TTA and TCPAC clear, so a partition
+/// uses its FP/SIMD registers natively (the kernel is built soft-float and never touches them).
+pub const CPTR_EL2_GUEST: u64 = 0xff | (1 << 9) | (1 << 12) | (1 << 13);
+
+/// CNTHCTL_EL2: EL1PCTEN (partitions read the physical counter); EL1PCEN clear, so the
+/// EL1 physical *timer* traps: the virtual timer is the partition's own.
+pub const CNTHCTL_EL2_GUEST: u64 = 1 << 0;
+
+/// SCTLR_EL1 a partition starts with: RES1 bits 11, 20, 22, 23, 28, 29; MMU and caches off.
+pub const SCTLR_EL1_RESET: u64 =
+    (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
+
+/// SPSR_EL2 for the first entry of a partition: EL1h, D, A, I, F masked.
+pub const SPSR_EL1H_MASKED: u64 = 0b0101 | (0xf << 6);

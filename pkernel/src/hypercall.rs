@@ -1,0 +1,234 @@
+//! Hypercall dispatch: one handler shape, one error type, every argument checked.
+//!
+//! The trap handler hands over the caller's saved registers; [`dispatch`] decodes the
+//! function ID (`x0`) with `TryFrom`, runs the handler, and writes the result back
+//! (`x0` = [`ReturnCode`], `x1..` = values). Side effects the kernel must perform go through
+//! [`KernelServices`], so this logic runs unchanged in host tests.
+
+use apex_api::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode, SMCCC_NOT_SUPPORTED};
+
+use crate::config::Partition;
+use crate::guest_memory::{GuestRange, RangeError, Use};
+
+/// What the kernel does for a hypercall besides computing its result.
+pub trait KernelServices {
+    /// Copies `buf.len()` bytes from host-physical `phys`, which [`GuestRange::resolve`] vetted.
+    fn read_guest(&mut self, phys: u64, buf: &mut [u8]);
+    /// Appends bytes to the caller's console.
+    fn console_write(&mut self, caller: &Partition, bytes: &[u8]);
+    /// Reports a refused call (logged; the health monitor's input later).
+    fn refused(&mut self, caller: &Partition, call: Refusal);
+}
+
+/// A hypercall that was refused, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownFunction {
+        id: u64,
+    },
+    BadRange {
+        call: Hypercall,
+        ipa: u64,
+        len: u64,
+        why: RangeError,
+    },
+    TooLong {
+        call: Hypercall,
+        len: u64,
+        max: u64,
+    },
+    NotPrivileged {
+        call: Hypercall,
+    },
+}
+
+/// What happens to the caller after the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Return to the caller with the result in its registers.
+    Resume,
+    /// The caller asked to stop.
+    StopPartition { status: u64 },
+    /// A system partition asked to power the module off.
+    ShutdownModule { status: u64 },
+}
+
+/// Runs the hypercall in `regs` (the caller's x0..x30) for `caller` on `core`.
+pub fn dispatch(
+    regs: &mut [u64; 31],
+    caller: &Partition,
+    core: usize,
+    services: &mut impl KernelServices,
+) -> Outcome {
+    let call = match Hypercall::try_from(regs[0]) {
+        Ok(call) => call,
+        Err(id) => {
+            services.refused(caller, Refusal::UnknownFunction { id });
+            regs[0] = SMCCC_NOT_SUPPORTED as u64;
+            return Outcome::Resume;
+        }
+    };
+    let (a1, a2) = (regs[1], regs[2]);
+    let result: Result<(u64, u64), ReturnCode> = match call {
+        Hypercall::Null => Ok((0, 0)),
+        Hypercall::ConsoleWrite => console_write(caller, a1, a2, services).map(|n| (n, 0)),
+        Hypercall::PartitionInfo => Ok((u64::from(caller.id), core as u64)),
+        Hypercall::PartitionStop => return Outcome::StopPartition { status: a1 },
+        Hypercall::ModuleShutdown => {
+            if caller.kind.is_privileged() {
+                return Outcome::ShutdownModule { status: a1 };
+            }
+            services.refused(caller, Refusal::NotPrivileged { call });
+            Err(ReturnCode::InvalidMode)
+        }
+    };
+    match result {
+        Ok((v1, v2)) => {
+            regs[0] = ReturnCode::NoError as u64;
+            regs[1] = v1;
+            regs[2] = v2;
+        }
+        Err(code) => regs[0] = code as u64,
+    }
+    Outcome::Resume
+}
+
+fn console_write(
+    caller: &Partition,
+    ipa: u64,
+    len: u64,
+    services: &mut impl KernelServices,
+) -> Result<u64, ReturnCode> {
+    let call = Hypercall::ConsoleWrite;
+    if len > CONSOLE_WRITE_MAX as u64 {
+        services.refused(
+            caller,
+            Refusal::TooLong {
+                call,
+                len,
+                max: CONSOLE_WRITE_MAX as u64,
+            },
+        );
+        return Err(ReturnCode::InvalidParam);
+    }
+    let phys = GuestRange::new(ipa, len)
+        .resolve(caller, Use::Read)
+        .map_err(|why| {
+            services.refused(
+                caller,
+                Refusal::BadRange {
+                    call,
+                    ipa,
+                    len,
+                    why,
+                },
+            );
+            ReturnCode::InvalidParam
+        })?;
+    // Copy first, then print: the partition's other cores may change the bytes meanwhile,
+    // and the kernel must print one consistent snapshot.
+    let mut buf = [0u8; CONSOLE_WRITE_MAX];
+    let buf = &mut buf[..len as usize];
+    services.read_guest(phys, buf);
+    services.console_write(caller, buf);
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest_memory::tests::PARTITION;
+
+    #[derive(Default)]
+    struct Fake {
+        memory: Vec<(u64, u8)>,
+        console: Vec<u8>,
+        refusals: Vec<Refusal>,
+    }
+
+    impl KernelServices for Fake {
+        fn read_guest(&mut self, phys: u64, buf: &mut [u8]) {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = self
+                    .memory
+                    .iter()
+                    .find(|(a, _)| *a == phys + i as u64)
+                    .map_or(0, |(_, v)| *v);
+            }
+        }
+        fn console_write(&mut self, _: &Partition, bytes: &[u8]) {
+            self.console.extend_from_slice(bytes);
+        }
+        fn refused(&mut self, _: &Partition, call: Refusal) {
+            self.refusals.push(call);
+        }
+    }
+
+    fn call(regs: [u64; 3], fake: &mut Fake) -> ([u64; 31], Outcome) {
+        let mut all = [0u64; 31];
+        all[..3].copy_from_slice(&regs);
+        let outcome = dispatch(&mut all, &PARTITION, 1, fake);
+        (all, outcome)
+    }
+
+    #[test]
+    fn console_write_copies_from_the_translated_address() {
+        let mut fake = Fake {
+            memory: vec![(0x4800_0100, b'h'), (0x4800_0101, b'i')],
+            ..Default::default()
+        };
+        let (regs, outcome) = call([Hypercall::ConsoleWrite as u64, 0x4000_0100, 2], &mut fake);
+        assert_eq!(outcome, Outcome::Resume);
+        assert_eq!((regs[0], regs[1]), (0, 2));
+        assert_eq!(fake.console, b"hi");
+    }
+
+    #[test]
+    fn bad_arguments_get_error_codes() {
+        let mut fake = Fake::default();
+        let (regs, _) = call([Hypercall::ConsoleWrite as u64, 0x1000, 8], &mut fake);
+        assert_eq!(regs[0], ReturnCode::InvalidParam as u64);
+        let (regs, _) = call(
+            [Hypercall::ConsoleWrite as u64, 0x4000_0000, 100_000],
+            &mut fake,
+        );
+        assert_eq!(regs[0], ReturnCode::InvalidParam as u64);
+        let (regs, _) = call([Hypercall::ConsoleWrite as u64, u64::MAX - 2, 8], &mut fake);
+        assert_eq!(regs[0], ReturnCode::InvalidParam as u64);
+        let (regs, _) = call([0xC600_0FFF, 0, 0], &mut fake);
+        assert_eq!(regs[0] as i64, SMCCC_NOT_SUPPORTED);
+        let (regs, outcome) = call([Hypercall::ModuleShutdown as u64, 0, 0], &mut fake);
+        assert_eq!(
+            (regs[0], outcome),
+            (ReturnCode::InvalidMode as u64, Outcome::Resume)
+        );
+        assert!(fake.console.is_empty());
+        assert_eq!(fake.refusals.len(), 5);
+    }
+
+    #[test]
+    fn random_registers_never_panic() {
+        let mut fake = Fake::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let id = if x & 1 == 0 {
+                0xC600_0000 + (x >> 8) % 0x20
+            } else {
+                x
+            };
+            let _ = call([id, x.rotate_left(17), x.rotate_left(31) % 1024], &mut fake);
+        }
+    }
+
+    #[test]
+    fn info_and_stop() {
+        let mut fake = Fake::default();
+        let (regs, _) = call([Hypercall::PartitionInfo as u64, 0, 0], &mut fake);
+        assert_eq!(regs[..3], [0, 0, 1]);
+        let (_, outcome) = call([Hypercall::PartitionStop as u64, 7, 0], &mut fake);
+        assert_eq!(outcome, Outcome::StopPartition { status: 7 });
+    }
+}

@@ -1,0 +1,32 @@
+//! The pkernel image: boot, then run each core's partition. All of it is in `pkernel::arch`;
+//! this file only ties the generated system tables in.
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+
+#[cfg(target_os = "none")]
+mod system {
+    #[allow(unused_imports)]
+    use pkernel::config::*;
+    include!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/system_tables.rs"));
+
+    // The generated table must fit the kernel's per-partition state (checked at compile time).
+    const _: () = assert!(
+        PARTITION_COUNT <= pkernel::config::MAX_PARTITIONS,
+        "too many partitions for this kernel"
+    );
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "pkernel is an AArch64 EL2 kernel image; build it with `cargo xtask build --config <file>`."
+    );
+    std::process::exit(2);
+}
+
+/// Every core's first Rust code (called from the boot assembly with its core index).
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+extern "C" fn pkernel_entry(core: usize) -> ! {
+    pkernel::arch::kernel::run(&system::SYSTEM, core)
+}

@@ -1,0 +1,335 @@
+//! Diagnostics: one named error per rule, rendered as `file:line:col: error[E0xx-name]: message`.
+
+use std::fmt;
+
+/// Declares [`Rule`] with its stable code and kebab-case name in one table, so a code can never
+/// be reused or renamed by accident.
+macro_rules! rules {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal, $name:literal;)*) => {
+        /// Every rule schedule-gen enforces; each failure is reported as exactly one of these.
+        ///
+        /// Codes are stable: a rule that goes away leaves its number unused.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Rule {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Rule {
+            /// Every rule, in code order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant,)*];
+
+            /// The number part of the code, e.g. `"E010"`.
+            pub const fn code(self) -> &'static str {
+                match self { $(Rule::$variant => $code,)* }
+            }
+
+            /// The kebab-case name, e.g. `"unknown-board"`.
+            pub const fn name(self) -> &'static str {
+                match self { $(Rule::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+rules! {
+    /// The configuration file could not be read.
+    ConfigUnreadable = "E000", "config-unreadable";
+    /// The file is not valid TOML (or not UTF-8).
+    TomlSyntax = "E001", "toml-syntax";
+    /// A key the format does not know (typo, or a feature of a later format version).
+    UnknownField = "E002", "unknown-field";
+    /// A value of the wrong type, a missing required key, or a value outside a fixed set.
+    InvalidValue = "E003", "invalid-value";
+    /// `[module] board` is not a board this build knows.
+    UnknownBoard = "E010", "unknown-board";
+    /// `[module] name` is not an identifier.
+    InvalidModuleName = "E011", "invalid-module-name";
+    /// The configuration has no `[[partition]]`.
+    NoPartitions = "E012", "no-partitions";
+    /// More partitions than the kernel supports.
+    TooManyPartitions = "E013", "too-many-partitions";
+    /// A partition name is not 1..=24 chars of `[a-z0-9_-]` starting with a letter.
+    InvalidPartitionName = "E014", "invalid-partition-name";
+    /// Two partitions share a name.
+    DuplicatePartitionName = "E015", "duplicate-partition-name";
+    /// `image` does not name exactly one of `package` or `elf`, or names an empty one.
+    InvalidImageSource = "E016", "invalid-image-source";
+    /// A partition has no cores.
+    NoCores = "E020", "no-cores";
+    /// A core index the board does not have.
+    CoreNotOnBoard = "E021", "core-not-on-board";
+    /// A core given to two partitions (or listed twice).
+    CoreShared = "E022", "core-shared";
+    /// More memory regions in one partition than the kernel supports.
+    TooManyRegions = "E030", "too-many-regions";
+    /// A region name is not 1..=24 chars of `[a-z0-9_-]` starting with a letter.
+    InvalidRegionName = "E031", "invalid-region-name";
+    /// Two regions or devices of one partition share a name.
+    DuplicateRegionName = "E032", "duplicate-region-name";
+    /// A region's `ipa`, `phys` or `size` is not a multiple of 4 KiB.
+    UnalignedRegion = "E033", "unaligned-region";
+    /// A region of size 0.
+    EmptyRegion = "E034", "empty-region";
+    /// `ipa + size` or `phys + size` does not fit in 64 bits.
+    AddressOverflow = "E035", "address-overflow";
+    /// A region ends beyond the 39-bit stage-2 input address range.
+    IpaOutOfRange = "E036", "ipa-out-of-range";
+    /// A region's physical range is not inside the board's RAM.
+    RegionOutsideRam = "E037", "region-outside-ram";
+    /// A region's physical range overlaps the RAM reserved for the kernel.
+    RegionInKernelReserved = "E038", "region-in-kernel-reserved";
+    /// Two regions of one partition overlap in IPA space.
+    RegionIpaOverlap = "E039", "region-ipa-overlap";
+    /// Physical RAM of two partitions overlaps.
+    PhysOverlap = "E040", "phys-overlap";
+    /// More devices in one partition than the kernel supports.
+    TooManyDevices = "E045", "too-many-devices";
+    /// A device the board does not have (or does not let a partition own).
+    UnknownDevice = "E046", "unknown-device";
+    /// A device owned by two partitions.
+    DeviceShared = "E047", "device-shared";
+    /// A device's identity-mapped IPA range collides with a RAM region of the same partition.
+    DeviceIpaCollision = "E048", "device-ipa-collision";
+    /// A partition image could not be read.
+    ImageUnreadable = "E050", "image-unreadable";
+    /// A partition image is not a well-formed ELF file (bad magic, truncated, bad headers).
+    ImageMalformed = "E051", "image-malformed";
+    /// A partition image is not ELF64 little-endian AArch64.
+    ImageWrongTarget = "E052", "image-wrong-target";
+    /// A partition image is not a static executable (`ET_EXEC`).
+    ImageNotExecutable = "E053", "image-not-executable";
+    /// A partition image has no non-empty `PT_LOAD` segment.
+    ImageNoSegments = "E054", "image-no-segments";
+    /// A load segment does not lie wholly inside one RAM region of its partition.
+    SegmentOutsideRegion = "E055", "segment-outside-region";
+    /// A load segment needs write or execute access its region does not grant.
+    SegmentAccess = "E056", "segment-access";
+    /// Two load segments of one image overlap.
+    SegmentOverlap = "E057", "segment-overlap";
+    /// The entry point is not inside an executable RAM region.
+    EntryNotExecutable = "E058", "entry-not-executable";
+    /// No image was given for a partition.
+    MissingImage = "E060", "missing-image";
+    /// An image was given for a partition the configuration does not have.
+    UnexpectedImage = "E061", "unexpected-image";
+    /// The output directory or a file in it could not be written.
+    OutputUnwritable = "E062", "output-unwritable";
+}
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl Position {
+    /// The position of the first significant character at or after byte `start`: TOML table
+    /// spans can begin with the blank lines and comments before the table's header.
+    pub fn of_span(text: &str, start: usize) -> Position {
+        let mut offset = start.min(text.len());
+        loop {
+            let rest = text.get(offset..).unwrap_or("");
+            let trimmed = rest.trim_start();
+            offset += rest.len() - trimmed.len();
+            if trimmed.starts_with('#') {
+                offset += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else {
+                return Position::of_offset(text, offset);
+            }
+        }
+    }
+
+    /// The position of byte `offset` in `text`; offsets past the end (or inside a character)
+    /// are clamped, never a panic.
+    pub fn of_offset(text: &str, offset: usize) -> Position {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Position {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+/// One error: which rule, where, what is wrong and what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The rule that failed.
+    pub rule: Rule,
+    /// The file the error is in, as the user named it (configuration or image).
+    pub file: String,
+    /// Where in `file`, when the error is about a piece of text.
+    pub position: Option<Position>,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// What to change, in one line.
+    pub help: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic about a file as a whole (no position).
+    pub fn new(
+        rule: Rule,
+        file: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            rule,
+            file: file.into(),
+            position: None,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    /// The same diagnostic pointing at `position`.
+    pub fn at(mut self, position: Position) -> Self {
+        self.position = Some(position);
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(p) = self.position {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        write!(
+            f,
+            ": error[{}-{}]: {}\n  help: {}",
+            self.rule.code(),
+            self.rule.name(),
+            self.message,
+            self.help
+        )
+    }
+}
+
+/// A non-empty list of errors, all found in one run. `Display` prints every one, blocks
+/// separated by a blank line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Wraps `list`; callers only build this when something went wrong.
+    pub fn new(list: Vec<Diagnostic>) -> Self {
+        Diagnostics(list)
+    }
+
+    /// The errors, in report order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+
+    /// How many errors.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (never, for a returned error).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The rules that failed, in report order (handy in tests).
+    pub fn rules(&self) -> Vec<Rule> {
+        self.0.iter().map(|d| d.rule).collect()
+    }
+
+    /// The errors, in report order.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.0
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_count_chars() {
+        let text = "ab\nçd = 1\n";
+        assert_eq!(
+            Position::of_offset(text, 0),
+            Position { line: 1, column: 1 }
+        );
+        assert_eq!(
+            Position::of_offset(text, 3),
+            Position { line: 2, column: 1 }
+        );
+        // 'ç' is two bytes: byte 5 is 'd', the second character of line 2.
+        assert_eq!(
+            Position::of_offset(text, 5),
+            Position { line: 2, column: 2 }
+        );
+        // Inside a character or past the end: clamped.
+        assert_eq!(
+            Position::of_offset(text, 4),
+            Position { line: 2, column: 1 }
+        );
+        assert_eq!(
+            Position::of_offset(text, 999),
+            Position { line: 3, column: 1 }
+        );
+        let toml = "a = 1\n\n  # note\n[[t]]\n";
+        assert_eq!(Position::of_span(toml, 5), Position { line: 4, column: 1 });
+        assert_eq!(
+            Position::of_span(toml, 999),
+            Position { line: 5, column: 1 }
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut codes: Vec<_> = Rule::ALL.iter().map(|r| r.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Rule::ALL.len());
+        for r in Rule::ALL {
+            assert!(r.code().len() == 4 && r.code().starts_with("E0"), "{r:?}");
+            assert!(
+                r.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{r:?}"
+            );
+        }
+    }
+}

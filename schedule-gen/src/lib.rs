@@ -1,0 +1,113 @@
+//! schedule-gen: reads a pkernel system configuration, checks it, and generates the kernel's tables.
+//!
+//! Configuration flows through layers, each with one job:
+//! [`config`] parses the TOML (unknown keys rejected, spans kept) → [`validate`] checks every
+//! whole-system rule and reports all failures at once, each as one named [`Rule`] pointing at
+//! `file:line:col` → [`image`] checks each partition's ELF against its memory map →
+//! [`codegen`] writes `system_tables.rs`, plain data the kernel compiles in.
+//!
+//! Nothing here panics on bad input: a configuration or image is untrusted until checked.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codegen;
+pub mod config;
+pub mod diag;
+pub mod image;
+pub mod model;
+pub mod validate;
+
+use std::path::Path;
+
+pub use codegen::generate_kernel_tables;
+pub use diag::{Diagnostic, Diagnostics, Position, Rule};
+pub use model::{Access, ImageSource, LoadedConfig, MemoryRegion, PartitionConfig, PartitionKind};
+
+use config::RawConfig;
+
+/// Reads, parses and validates the configuration at `path`, reporting every error found.
+/// Relative ELF paths in it are resolved against the file's directory.
+pub fn load(path: &Path) -> Result<LoadedConfig, Diagnostics> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::new(
+            Rule::ConfigUnreadable,
+            &file,
+            format!("cannot read the configuration: {e}"),
+            "check the path of the configuration file",
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        Diagnostic::new(
+            Rule::TomlSyntax,
+            &file,
+            "the configuration is not valid UTF-8",
+            "save the file as UTF-8",
+        )
+        .at(Position::of_offset(&prefix, valid))
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    load_text(file, path, text, base_dir)
+}
+
+/// Like [`load`] for text already in memory: `name` is used in messages (and, by its file
+/// name, in generated files); relative ELF paths are resolved against `base_dir`.
+pub fn load_str(name: &str, text: &str, base_dir: &Path) -> Result<LoadedConfig, Diagnostics> {
+    load_text(
+        name.to_owned(),
+        &base_dir.join(name),
+        text.to_owned(),
+        base_dir,
+    )
+}
+
+fn load_text(
+    file: String,
+    path: &Path,
+    text: String,
+    base_dir: &Path,
+) -> Result<LoadedConfig, Diagnostics> {
+    let toml_error = |e: toml::de::Error, syntax: bool| {
+        let message = e.message().trim().replace('\n', " ");
+        let (rule, help) = if syntax {
+            (Rule::TomlSyntax, "fix the TOML syntax here")
+        } else if message.starts_with("unknown field") {
+            (
+                Rule::UnknownField,
+                "remove or rename the key; the keys this table accepts are listed above",
+            )
+        } else if message.starts_with("missing field") {
+            (Rule::InvalidValue, "add the missing key to this table")
+        } else {
+            (
+                Rule::InvalidValue,
+                "change the value to what the message expects",
+            )
+        };
+        let mut d = Diagnostic::new(rule, &file, message, help);
+        if let Some(span) = e.span() {
+            // A syntax error is exactly where the parser stopped; a table's span may start
+            // before its header.
+            let pos = if syntax {
+                Position::of_offset(&text, span.start)
+            } else {
+                Position::of_span(&text, span.start)
+            };
+            d = d.at(pos);
+        }
+        Diagnostics::from(d)
+    };
+    let de = toml::de::Deserializer::parse(&text).map_err(|e| toml_error(e, true))?;
+    let raw =
+        <RawConfig as serde::Deserialize>::deserialize(de).map_err(|e| toml_error(e, false))?;
+    let v = validate::validate(&file, &text, &raw, base_dir).map_err(Diagnostics::new)?;
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        text,
+        module_name: v.module_name,
+        board: v.board,
+        partitions: v.partitions,
+    })
+}

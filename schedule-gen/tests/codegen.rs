@@ -1,0 +1,247 @@
+//! Code generation: golden snapshot of `system_tables.rs`, determinism, segment files, and a
+//! compile check of the output against the kernel's real `config.rs` types.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{R, W, X, elf, load_seg};
+use schedule_gen::{LoadedConfig, Rule, generate_kernel_tables, load};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn golden_dir() -> PathBuf {
+    manifest_dir().join("tests/golden")
+}
+
+/// Loads `tests/golden/demo.toml` and writes the two partitions' ELFs into `dir`.
+fn demo(dir: &Path) -> (LoadedConfig, BTreeMap<String, PathBuf>) {
+    let cfg = load(&golden_dir().join("demo.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let ctrl = elf(
+        0x4000_0000,
+        &[
+            load_seg(
+                0x4000_0000,
+                &[0x1f, 0x20, 0x03, 0xd5, 0xff, 0xff, 0xff, 0x17],
+                0x40,
+                R | X,
+            ),
+            load_seg(0x4001_0000, b"ctrl data", 0x2345, R | W),
+        ],
+    );
+    // `.bss` only in `data`: an empty segment file.
+    let nav = elf(
+        0x4400_0100,
+        &[
+            load_seg(0x4400_0000, &[0xd5; 0x200], 0x200, R | X),
+            load_seg(0x4410_0000, &[], 0x1000, R | W),
+        ],
+    );
+    let mut images = BTreeMap::new();
+    for (name, bytes) in [("ctrl", ctrl), ("nav", nav)] {
+        let path = dir.join(format!("{name}.elf"));
+        std::fs::write(&path, bytes).unwrap();
+        images.insert(name.to_owned(), path);
+    }
+    (cfg, images)
+}
+
+fn generate(name: &str) -> PathBuf {
+    let dir = common::temp_dir(name);
+    let (cfg, images) = demo(&dir);
+    let out = dir.join("out");
+    generate_kernel_tables(&cfg, &images, &out).unwrap_or_else(|e| panic!("{e}"));
+    out
+}
+
+#[test]
+fn system_tables_match_golden() {
+    let out = generate("golden");
+    let actual = std::fs::read_to_string(out.join("system_tables.rs")).unwrap();
+    let golden = golden_dir().join("system_tables.rs");
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "system_tables.rs differs from {}; if the change is intended, rerun with UPDATE_GOLDEN=1\n--- actual ---\n{actual}",
+        golden.display()
+    );
+    // No directory of this machine leaks into the tables.
+    assert!(
+        !actual.contains(&*out.to_string_lossy()) && !actual.contains(env!("CARGO_MANIFEST_DIR"))
+    );
+}
+
+#[test]
+fn segment_files_and_config_copy() {
+    let out = generate("files");
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "config.toml",
+            "ctrl.0.bin",
+            "ctrl.1.bin",
+            "nav.0.bin",
+            "nav.1.bin",
+            "system_tables.rs"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(out.join("ctrl.0.bin")).unwrap(),
+        [0x1f, 0x20, 0x03, 0xd5, 0xff, 0xff, 0xff, 0x17]
+    );
+    assert_eq!(std::fs::read(out.join("ctrl.1.bin")).unwrap(), b"ctrl data");
+    assert_eq!(std::fs::read(out.join("nav.0.bin")).unwrap(), [0xd5; 0x200]);
+    assert_eq!(std::fs::read(out.join("nav.1.bin")).unwrap(), b"");
+    assert_eq!(
+        std::fs::read(out.join("config.toml")).unwrap(),
+        std::fs::read(golden_dir().join("demo.toml")).unwrap()
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let (a, b) = (generate("det-a"), generate("det-b"));
+    for entry in std::fs::read_dir(&a).unwrap() {
+        let name = entry.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(a.join(&name)).unwrap(),
+            std::fs::read(b.join(&name)).unwrap(),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&a).unwrap().count(),
+        std::fs::read_dir(&b).unwrap().count()
+    );
+}
+
+#[test]
+fn images_must_match_partitions() {
+    let dir = common::temp_dir("image-map");
+    let (cfg, mut images) = demo(&dir);
+    let nav = images.remove("nav").unwrap();
+    images.insert("radar".into(), nav);
+    let out = dir.join("out");
+    let d = generate_kernel_tables(&cfg, &images, &out).unwrap_err();
+    let file = cfg.path().display();
+    assert_eq!(
+        d.to_string(),
+        format!(
+            "{file}: error[E061-unexpected-image]: an image was given for partition \"radar\", which the configuration does not have\n  help: give images only for: ctrl, nav\n\n\
+             {file}: error[E060-missing-image]: no image was given for partition \"nav\"\n  help: pass `--image nav=<elf>` (xtask does this for package images)"
+        )
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written when an image is rejected"
+    );
+}
+
+#[test]
+fn image_errors_of_all_partitions_are_reported_together() {
+    let dir = common::temp_dir("image-errors");
+    let (cfg, images) = demo(&dir);
+    std::fs::write(&images["ctrl"], b"not an elf").unwrap();
+    std::fs::write(
+        &images["nav"],
+        elf(0x4410_0000, &[load_seg(0x4400_0000, &[0; 4], 4, R | X)]),
+    )
+    .unwrap();
+    let d = generate_kernel_tables(&cfg, &images, &dir.join("out")).unwrap_err();
+    assert_eq!(
+        d.rules(),
+        vec![Rule::ImageMalformed, Rule::EntryNotExecutable]
+    );
+}
+
+/// The generated file must compile, as a module with `use crate::config::*;`, against the
+/// kernel's own `config.rs` and the `bsp` crate: the contract between generator and kernel.
+#[test]
+fn generated_tables_compile_against_kernel_types() {
+    let out = generate("compile");
+    let work = out.parent().unwrap().join("rustc");
+    std::fs::create_dir_all(&work).unwrap();
+    let kernel_config = manifest_dir().join("../pkernel/src/config.rs");
+    assert!(
+        kernel_config.exists(),
+        "{} is the kernel side of the generated tables",
+        kernel_config.display()
+    );
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let run = |cmd: &mut Command| {
+        let output = cmd.output().expect("run rustc");
+        assert!(
+            output.status.success(),
+            "{cmd:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(Command::new(&rustc)
+        .args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "rlib",
+            "--crate-name",
+            "bsp",
+            "--out-dir",
+        ])
+        .arg(&work)
+        .arg(manifest_dir().join("../bsp/src/lib.rs")));
+    let check = work.join("check.rs");
+    std::fs::write(
+        &check,
+        format!(
+            "#[path = {:?}]\nmod config;\nmod tables {{\n    use crate::config::*;\n    include!({:?});\n}}\n\
+             const _: () = assert!(tables::PARTITION_COUNT == 2);\n\
+             pub fn system() -> &'static config::System {{ &tables::SYSTEM }}\n",
+            kernel_config.canonicalize().unwrap(),
+            out.join("system_tables.rs"),
+        ),
+    )
+    .unwrap();
+    run(Command::new(&rustc)
+        .args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+            "--cap-lints",
+            "allow",
+            "--out-dir",
+        ])
+        .arg(&work)
+        .arg("--extern")
+        .arg(format!("bsp={}", work.join("libbsp.rlib").display()))
+        .arg(&check)
+        .env("PKERNEL_SYSTEM_DIR", &out));
+}
+
+#[test]
+fn unwritable_output() {
+    let dir = common::temp_dir("unwritable");
+    let (cfg, images) = demo(&dir);
+    // The output "directory" is a file.
+    let out = dir.join("out");
+    std::fs::write(&out, b"").unwrap();
+    let d = generate_kernel_tables(&cfg, &images, &out).unwrap_err();
+    assert_eq!(d.rules(), vec![Rule::OutputUnwritable]);
+    assert!(d.to_string().starts_with(&format!(
+        "{}: error[E062-output-unwritable]: cannot write generated output:",
+        out.display()
+    )));
+}

@@ -1,0 +1,153 @@
+//! Helpers shared by the integration tests: config loading shortcuts and a tiny ELF writer.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use schedule_gen::{Diagnostics, LoadedConfig, Rule, load_str};
+
+/// Directory fake configurations claim to live in.
+pub const BASE_DIR: &str = "/cfg";
+
+/// `[module]` header used by most tests: lines 1-3.
+pub const HEAD: &str = "[module]\nname = \"demo\"\nboard = \"qemu-virt\"\n";
+
+pub fn load(text: &str) -> Result<LoadedConfig, Diagnostics> {
+    load_str("sys.toml", text, Path::new(BASE_DIR))
+}
+
+/// The rendered errors of `text`, which must fail.
+pub fn errors(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(d) => d.to_string(),
+    }
+}
+
+/// The rendered error for `rule` alone (the configuration may break other rules too).
+pub fn error_for(text: &str, rule: Rule) -> String {
+    let d = load(text).expect_err("expected errors");
+    let found: Vec<_> = d
+        .iter()
+        .filter(|d| d.rule == rule)
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(found.len(), 1, "expected exactly one {rule:?} in:\n{d}");
+    found.into_iter().next().unwrap()
+}
+
+/// A valid two-partition system: `ctrl` (bm, core 1, package image, owns rtc) and `nav`
+/// (rtos, cores 2-3, ELF image, code and data regions).
+pub const TWO_PARTITIONS: &str = r#"[module]
+name = "demo"
+board = "qemu-virt"
+
+[[partition]]
+name = "ctrl"
+kind = "bm"
+cores = [1]
+image = { package = "bm-ticker" }
+
+  [[partition.memory]]
+  name = "ram"
+  ipa = 0x4000_0000
+  phys = 0x4200_0000
+  size = 0x20_0000
+  access = "rwx"
+
+  [[partition.device]]
+  name = "rtc"
+
+[[partition]]
+name = "nav"
+kind = "rtos"
+cores = [2, 3]
+image = { elf = "../vendor/nav.elf" }
+
+  [[partition.memory]]
+  name = "code"
+  ipa = 0x4400_0000
+  size = 0x10_0000
+  access = "rx"
+
+  [[partition.memory]]
+  name = "data"
+  ipa = 0x4410_0000
+  size = 0x10_0000
+  access = "rw"
+"#;
+
+/// PF_* flags.
+pub const R: u32 = 4;
+pub const W: u32 = 2;
+pub const X: u32 = 1;
+
+/// One program header to write.
+#[derive(Clone)]
+pub struct Seg {
+    pub p_type: u32,
+    pub paddr: u64,
+    pub data: Vec<u8>,
+    pub memsz: u64,
+    pub flags: u32,
+}
+
+/// A `PT_LOAD` segment with `data` at `paddr` and `memsz` total.
+pub fn load_seg(paddr: u64, data: &[u8], memsz: u64, flags: u32) -> Seg {
+    Seg {
+        p_type: 1,
+        paddr,
+        data: data.to_vec(),
+        memsz,
+        flags,
+    }
+}
+
+/// A minimal ELF64 little-endian AArch64 `ET_EXEC` file: header, program headers, then the
+/// segment data (8-byte aligned). `p_vaddr` is set to `p_paddr + 0x1_0000_0000` so tests catch
+/// a reader that uses the wrong address.
+pub fn elf(entry: u64, segs: &[Seg]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&2u16.to_le_bytes()); // e_type = ET_EXEC
+    out.extend_from_slice(&183u16.to_le_bytes()); // e_machine = EM_AARCH64
+    out.extend_from_slice(&1u32.to_le_bytes()); // e_version
+    out.extend_from_slice(&entry.to_le_bytes());
+    out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    out.extend_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    out.extend_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    out.extend_from_slice(&(segs.len() as u16).to_le_bytes());
+    out.extend_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    out.extend_from_slice(&0u16.to_le_bytes()); // e_shnum
+    out.extend_from_slice(&0u16.to_le_bytes()); // e_shstrndx
+    assert_eq!(out.len(), 64);
+    let mut offset = (64 + 56 * segs.len()).next_multiple_of(8) as u64;
+    for s in segs {
+        out.extend_from_slice(&s.p_type.to_le_bytes());
+        out.extend_from_slice(&s.flags.to_le_bytes());
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&(s.paddr + 0x1_0000_0000).to_le_bytes()); // p_vaddr
+        out.extend_from_slice(&s.paddr.to_le_bytes());
+        out.extend_from_slice(&(s.data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&s.memsz.to_le_bytes());
+        out.extend_from_slice(&0x1000u64.to_le_bytes());
+        offset += (s.data.len() as u64).next_multiple_of(8);
+    }
+    for s in segs {
+        out.resize(out.len().next_multiple_of(8), 0);
+        out.extend_from_slice(&s.data);
+    }
+    out
+}
+
+/// A fresh empty directory under cargo's temp dir for integration tests; `name` must be unique
+/// across all tests.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("schedule-gen")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

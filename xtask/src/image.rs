@@ -1,0 +1,182 @@
+//! Builds a system image: partition packages → schedule-gen tables → kernel ELF.
+//!
+//! Everything is built in its own target directory (`target/pkernel-images`) so that a build
+//! started from inside `cargo test` never waits on the outer cargo's lock. Each configuration
+//! gets its own output directory, holding the generated tables, the image segments, a copy of
+//! the configuration and the kernel image, so an image can always be traced to its inputs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use schedule_gen::ImageSource;
+
+/// Target the kernel is built for: no FP/SIMD in the kernel, so it never saves a partition's.
+pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
+/// Target bare-metal partitions are built for.
+pub const PARTITION_TARGET: &str = "aarch64-unknown-none";
+
+/// A built system image.
+#[derive(Debug, Clone)]
+pub struct SystemImage {
+    /// The kernel ELF to boot (`qemu -kernel`).
+    pub kernel: PathBuf,
+    /// Directory with the generated tables, segments and configuration copy.
+    pub dir: PathBuf,
+}
+
+/// Why a build failed; the message says what to do.
+#[derive(Debug)]
+pub enum BuildError {
+    Config(String),
+    Command { what: String, status: String },
+    Io(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(text) => write!(f, "{text}"),
+            Self::Command { what, status } => {
+                write!(f, "{what} failed ({status}); see the output above")
+            }
+            Self::Io(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+fn images_target_dir() -> PathBuf {
+    crate::workspace_root().join("target/pkernel-images")
+}
+
+/// Serialises builds within one process: kernel builds for different configurations share
+/// one cargo output path.
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(crate::workspace_root());
+    // Flags meant for the host build of the caller must not leak into the bare-metal builds.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<(), BuildError> {
+    let status = cmd
+        .status()
+        .map_err(|e| BuildError::Io(format!("cannot start {what}: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Command {
+            what: what.to_string(),
+            status: status.to_string(),
+        })
+    }
+}
+
+/// Builds the image for the configuration at `config`.
+pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
+    let _guard = BUILD_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let loaded = schedule_gen::load(config)
+        .map_err(|diagnostics| BuildError::Config(diagnostics.to_string()))?;
+    let target_dir = images_target_dir();
+
+    // 1. Partition packages of this workspace, in one cargo invocation.
+    let packages: Vec<&str> = loaded
+        .partitions()
+        .filter_map(|p| match &p.image {
+            ImageSource::Package(name) => Some(name.as_str()),
+            ImageSource::Elf(_) => None,
+        })
+        .collect();
+    if !packages.is_empty() {
+        let mut cmd = cargo();
+        cmd.args([
+            "build",
+            "--release",
+            "--target",
+            PARTITION_TARGET,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+        let mut unique = packages.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        for package in unique {
+            cmd.args(["-p", package]);
+        }
+        run(cmd, "building the partition packages")?;
+    }
+    let mut images = BTreeMap::new();
+    for partition in loaded.partitions() {
+        let elf = match &partition.image {
+            ImageSource::Package(name) => {
+                target_dir.join(PARTITION_TARGET).join("release").join(name)
+            }
+            ImageSource::Elf(path) => path.clone(),
+        };
+        if !elf.is_file() {
+            return Err(BuildError::Config(format!(
+                "partition '{}': image {} does not exist (a package image must be a binary crate of this workspace with the same name)",
+                partition.name,
+                elf.display()
+            )));
+        }
+        images.insert(partition.name.clone(), elf);
+    }
+
+    // 2. Tables and segments, in a directory of this configuration's own.
+    let stem = config
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("system");
+    let digest = loaded.sha256_hex();
+    let dir = target_dir
+        .join("systems")
+        .join(format!("{stem}-{}", &digest[..12]));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| BuildError::Io(format!("cannot clear {}: {e}", dir.display())))?;
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    schedule_gen::generate_kernel_tables(&loaded, &images, &dir)
+        .map_err(|d| BuildError::Config(d.to_string()))?;
+
+    // 3. The kernel, compiled with those tables.
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "-p",
+        "pkernel",
+        "--bin",
+        "pkernel",
+        "--target",
+        KERNEL_TARGET,
+        "--target-dir",
+    ])
+    .arg(&target_dir)
+    .env("PKERNEL_SYSTEM_DIR", &dir);
+    run(cmd, "building the kernel")?;
+    let built = target_dir.join(KERNEL_TARGET).join("release/pkernel");
+    let kernel = dir.join("pkernel.elf");
+    std::fs::copy(&built, &kernel)
+        .map_err(|e| BuildError::Io(format!("cannot copy {}: {e}", built.display())))?;
+    Ok(SystemImage { kernel, dir })
+}

@@ -1,0 +1,45 @@
+//! Making sure the tools the commands need are present: QEMU (Debian's `qemu-system-arm`)
+//! and the bare-metal Rust targets (from rust-toolchain.toml, installed by rustup itself).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const QEMU_PACKAGE: &str = "qemu-system-arm";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Finds qemu-system-aarch64, installing it with apt-get when running as root.
+/// Otherwise the error says the exact command to run.
+pub fn ensure_qemu() -> Result<PathBuf, String> {
+    if let Some(path) = hil_tests::find_qemu() {
+        return Ok(path);
+    }
+    let hint = format!(
+        "qemu-system-aarch64 not found; install it with: sudo apt-get update && sudo apt-get install -y {QEMU_PACKAGE}"
+    );
+    if !is_root() || Command::new("apt-get").arg("--version").output().is_err() {
+        return Err(hint);
+    }
+    eprintln!("xtask: installing {QEMU_PACKAGE} (apt-get)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    // Try without refreshing first (fast when the lists are fresh), then with.
+    let install = || apt(&["install", "-y", "--no-install-recommends", QEMU_PACKAGE]);
+    let installed = install() || (apt(&["update"]) && install());
+    if !installed {
+        return Err(hint);
+    }
+    hil_tests::find_qemu().ok_or(hint)
+}
