@@ -54,6 +54,7 @@ fn boot_banner_lists_partitions_and_each_partition_prints() {
     };
     log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'two-tickers'");
     log.assert_line("[pkernel] configuration sha256 ");
+    log.assert_line("[pkernel] GICv3: distributor and 4 redistributors initialised");
     log.assert_line("[pkernel] 3 partitions:");
     log.assert_line("[pkernel]   ctrl (bm) cores [0] vmid 1 entry 0x40000000");
     log.assert_line(
@@ -161,6 +162,16 @@ fn bad_hypercalls_get_error_codes_and_the_caller_runs_on() {
         "[pkernel] partition 'probe': ConsoleWrite refused (INVALID_PARAM): length 4096 > 256",
     );
     log.assert_line("[pkernel] partition 'probe': ModuleShutdown refused (INVALID_MODE): not a system partition");
+    log.assert_line("[probe] probe flood -> 1000 of 1000 refused");
+    log.assert_line(
+        "[pkernel] partition 'probe': 16 hypercalls refused; further refusals are not logged",
+    );
+    let refusal_lines = log
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("[pkernel] partition 'probe':") && l.contains("refused ("))
+        .count();
+    assert_eq!(refusal_lines, 16, "the refusal log is not bounded\n{log}");
     log.assert_advancing("[probe] tick ", 8);
     log.assert_advancing("[ctrl] tick ", 8);
     log.assert_no_line("[pkernel] HM:");

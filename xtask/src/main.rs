@@ -89,6 +89,7 @@ fn main() -> ExitCode {
 }
 
 fn build(options: &Options) -> Result<image::SystemImage, String> {
+    setup::ensure_targets()?;
     let image = image::build_system(&options.config).map_err(|e| e.to_string())?;
     println!("{}", image.kernel.display());
     Ok(image)
@@ -134,6 +135,7 @@ fn run(options: &Options) -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     setup::ensure_qemu()?;
+    setup::ensure_targets()?;
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .current_dir(workspace_root())
         // The workspace's default members: every host crate, including the HIL scenarios.

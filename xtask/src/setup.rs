@@ -43,3 +43,41 @@ pub fn ensure_qemu() -> Result<PathBuf, String> {
     }
     hil_tests::find_qemu().ok_or(hint)
 }
+
+/// The bare-metal targets images are built for. rust-toolchain.toml lists them so rustup
+/// installs them with the toolchain; a toolchain installed earlier without them gets them here.
+pub const TARGETS: [&str; 2] = [crate::image::KERNEL_TARGET, crate::image::PARTITION_TARGET];
+
+/// Adds any of [`TARGETS`] the active toolchain lacks (through rustup, when it is there).
+pub fn ensure_targets() -> Result<(), String> {
+    let root = crate::workspace_root();
+    let Ok(output) = Command::new("rustup")
+        .current_dir(&root)
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
+        // No rustup: the toolchain was installed some other way; cargo will say what is missing.
+        return Ok(());
+    };
+    let installed = String::from_utf8_lossy(&output.stdout);
+    let missing: Vec<&str> = TARGETS
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: adding Rust targets {}", missing.join(", "));
+    let status = Command::new("rustup")
+        .current_dir(&root)
+        .args(["target", "add"])
+        .args(&missing)
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(format!(
+            "could not add the Rust targets; run: rustup target add {}",
+            missing.join(" ")
+        )),
+    }
+}

@@ -1,6 +1,7 @@
 //! A partition that makes invalid hypercalls (unknown number, pointer outside its memory,
 //! over-long length, pointer that wraps, privileged call) and prints each answer as
-//! `probe <case> -> <code>`, then ticks to show it kept running.
+//! `probe <case> -> <code>`, floods the kernel with 1000 more, then ticks to show it kept
+//! running.
 #![no_std]
 #![no_main]
 
@@ -39,6 +40,12 @@ fn main(_info: BootInfo) -> ! {
     }
     let result = raw(Hypercall::Null as u64, 0, 0, 0);
     println!("probe null -> {}", describe(result.x0));
+    // A flood of bad calls: every one must still be refused, but the kernel's log of them is
+    // bounded so the shared console stays usable for everyone else.
+    let refused = (0..1000)
+        .filter(|i| raw(0xC600_0100 + i, 0, 0, 0).x0 as i64 == -1)
+        .count();
+    println!("probe flood -> {refused} of 1000 refused");
     let mut tick = 0u64;
     loop {
         tick += 1;

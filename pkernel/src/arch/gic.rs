@@ -29,6 +29,10 @@ pub fn init(board: &Board, core: usize) -> Result<(), arm_gic::gicv3::GicError> 
     GicCpuInterface::enable_system_register_el2(true);
     gic.setup(core);
     GIC.lock().0 = Some(gic);
+    crate::kprintln!(
+        "GICv3: distributor and {} redistributors initialised",
+        board.core_count()
+    );
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! starts the others), run its partition, and handle that partition's traps.
 
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{ESR_EL2, FAR_EL2, HPFAR_EL2, Readable, TPIDR_EL2, Writeable};
 use arm_gic::InterruptGroup;
@@ -22,6 +22,10 @@ static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
 /// VTTBR_EL2 of each partition, written by the boot core before any other core starts.
 static VTTBR: [AtomicU64; MAX_PARTITIONS] = [const { AtomicU64::new(0) }; MAX_PARTITIONS];
 static VTCR: AtomicU64 = AtomicU64::new(0);
+/// Refused hypercalls of each partition so far; only the first few are logged, so a partition
+/// looping on bad calls cannot monopolise the shared console (and with it other partitions).
+static REFUSALS: [AtomicU32; MAX_PARTITIONS] = [const { AtomicU32::new(0) }; MAX_PARTITIONS];
+const REFUSALS_LOGGED: u32 = 16;
 /// Console bytes of each partition not yet making a whole line.
 static LINE_BUFFERS: [SpinLock<LineBuffer>; MAX_PARTITIONS] =
     [const { SpinLock::new(LineBuffer::new()) }; MAX_PARTITIONS];
@@ -271,6 +275,14 @@ impl KernelServices for Services {
     }
 
     fn refused(&mut self, caller: &Partition, refusal: Refusal) {
+        let counter = &REFUSALS[usize::from(caller.id)];
+        let previous = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+            Some(c.saturating_add(1))
+        });
+        let count = previous.unwrap_or(u32::MAX).saturating_add(1);
+        if count > REFUSALS_LOGGED {
+            return;
+        }
         match refusal {
             Refusal::UnknownFunction { id } => {
                 kprintln!(
@@ -299,6 +311,12 @@ impl KernelServices for Services {
                     caller.name
                 )
             }
+        }
+        if count == REFUSALS_LOGGED {
+            kprintln!(
+                "partition '{}': {REFUSALS_LOGGED} hypercalls refused; further refusals are not logged",
+                caller.name
+            );
         }
     }
 }
