@@ -2,7 +2,7 @@
 
 use crate::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode};
 
-/// Raw result registers of a hypercall: `x0` (status) and `x1` (value).
+/// Raw result registers of a hypercall: `x0` (status), `x1` and `x2` (values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawResult {
     pub x0: u64,

@@ -13,7 +13,7 @@
 //!     .with_timeout(Duration::from_secs(30))
 //!     .with_stop_when("[ctrl] tick 5");
 //! let log = QemuVirt::new().run(Path::new("target/pkernel.elf"), &limits).unwrap();
-//! let boot = log.assert_line("[pkernel] boot");
+//! let boot = log.assert_line("[pkernel] core 0: starting partition 'ctrl'");
 //! log.assert_line_after(boot, "[ctrl] tick 5");
 //! log.assert_advancing("[ctrl] tick ", 3);
 //! ```

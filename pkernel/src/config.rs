@@ -108,7 +108,7 @@ impl Access {
 
 /// A guest-physical window onto host-physical memory: `[ipa, ipa + size)` → `[phys, phys + size)`.
 /// Invariants (checked by schedule-gen, re-checked at boot): 4 KiB aligned, non-empty, no
-/// overlap with the kernel or with another partition's regions unless it is a shared channel.
+/// overlap with the kernel or with another partition's RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
     pub name: &'static str,

@@ -65,6 +65,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let rest = &args[1..];
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match command.as_str() {
         "run" => parse_options(rest).and_then(|o| run(&o)),
         "build" => parse_options(rest).and_then(|o| build(&o).map(|_| ())),

@@ -1,5 +1,5 @@
 //! A partition that misbehaves on purpose: it ticks a few times, then writes to an address
-//! outside its memory (just past its RAM, then the kernel's own image). The kernel must stop
+//! outside its memory (one store to an unmapped guest-physical address). The kernel must stop
 //! it there; the line after the write must never appear.
 #![no_std]
 #![no_main]

@@ -139,7 +139,7 @@ fn load_image(partition: &Partition) {
 fn print_banner(system: &System) {
     kprintln!("{} partitions:", system.partitions.len());
     for p in system.partitions {
-        let mut cores = heapless_list::<32>();
+        let mut cores = small_string::<32>();
         for (i, core) in p.cores.iter().enumerate() {
             let _ = write!(cores, "{}{core}", if i == 0 { "" } else { "," });
         }
@@ -157,7 +157,7 @@ fn print_banner(system: &System) {
                 (r.access.write, 'w'),
                 (r.access.execute, 'x'),
             ];
-            let mut flags = heapless_list::<4>();
+            let mut flags = small_string::<4>();
             for (on, c) in access {
                 let _ = flags.write_char(if on { c } else { '-' });
             }
@@ -189,7 +189,7 @@ struct SmallString<const N: usize> {
     len: usize,
 }
 
-fn heapless_list<const N: usize>() -> SmallString<N> {
+fn small_string<const N: usize>() -> SmallString<N> {
     SmallString {
         bytes: [0; N],
         len: 0,

@@ -36,7 +36,7 @@ const DEVICE: El23Attributes = El23Attributes::VALID
     .union(El23Attributes::ACCESSED)
     .union(El23Attributes::XN);
 
-/// Builds the EL2 tables (boot core, MMU still off). Returns the number of table pages used.
+/// Builds the EL2 tables (boot core, MMU still off), from the static page pool.
 pub fn build(board: &Board) -> Result<(), aarch64_paging::MapError> {
     const _: () = assert!(sysregs::MAIR_NORMAL_INDEX == 0 && sysregs::MAIR_DEVICE_INDEX == 1);
     let mut map = Mapping::new(PoolTranslation, 1, El2);

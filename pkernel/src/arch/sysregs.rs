@@ -42,7 +42,8 @@ pub const VTCR_EL2_PS_SHIFT: u64 = 16;
 /// HCR_EL2 while a partition runs:
 /// VM (stage-2 on), SWIO, PTW, FMO/IMO/AMO (physical FIQ, IRQ, SError to EL2),
 /// FB (broadcast TLB/cache maintenance within the inner shareable domain), BSU = inner
-/// shareable, TSC (trap SMC: PSCI goes through the kernel), TACR (trap auxiliary control
+/// shareable, TSC (trap SMC: a partition never reaches the firmware; the kernel answers SMCCC
+/// calls itself, PSCI for partitions comes in a later increment), TACR (trap auxiliary control
 /// registers), TIDCP (trap implementation-defined registers), RW (EL1 is AArch64).
 pub const HCR_EL2_GUEST: u64 = (1 << 0)
     | (1 << 1)
@@ -57,9 +58,11 @@ pub const HCR_EL2_GUEST: u64 = (1 << 0)
     | (1 << 21)
     | (1 << 31);
 
-/// CPTR_EL2 (non-VHE): RES1 bits 0..=7, 9, 12, 13; TFP, TTA and TCPAC clear, so a partition
-/// uses its FP/SIMD registers natively (the kernel is built soft-float and never touches them).
-pub const CPTR_EL2_GUEST: u64 = 0xff | (1 << 9) | (1 << 12) | (1 << 13);
+/// CPTR_EL2 (non-VHE): RES1 bits 0..=7, 9, 13; TZ (bit 8) and TSM (bit 12) set, which traps
+/// SVE and SME where implemented (RES1 where not): the kernel does not save those registers.
+/// TFP, TTA and TCPAC clear, so a partition uses its FP/SIMD registers natively (the kernel is
+/// built soft-float and never touches them).
+pub const CPTR_EL2_GUEST: u64 = 0xff | (1 << 8) | (1 << 9) | (1 << 12) | (1 << 13);
 
 /// CNTHCTL_EL2: EL1PCTEN (partitions read the physical counter); EL1PCEN clear, so the
 /// EL1 physical *timer* traps: the virtual timer is the partition's own.
