@@ -3,8 +3,8 @@
 //! Convention (SMCCC 1.1, HVC #0): `x0` carries the function ID, `x1` and `x2` the arguments.
 //! On return `x0` is a [`ReturnCode`] (or SMCCC `NOT_SUPPORTED` = -1 for an unknown function
 //! ID, as the SMC Calling Convention requires); after a successful call `x1` and `x2` hold the
-//! results (0 where a call has none). All other registers are preserved. pkernel's calls live in the SMCCC "vendor specific
-//! hypervisor service" range, fast calls, SMC64: `0xC600_0000 | n`.
+//! results (0 where a call has none). All other registers are preserved. pkernel's calls live
+//! in the SMCCC "vendor specific hypervisor service" range, fast calls, SMC64: `0xC600_0000 | n`.
 
 /// Owner 6 (vendor hypervisor), fast call, 64-bit convention.
 pub const FUNCTION_BASE: u64 = 0xC600_0000;

@@ -276,10 +276,12 @@ impl KernelServices for Services {
 
     fn refused(&mut self, caller: &Partition, refusal: Refusal) {
         let counter = &REFUSALS[usize::from(caller.id)];
-        let previous = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-            Some(c.saturating_add(1))
-        });
-        let count = previous.unwrap_or(u32::MAX).saturating_add(1);
+        // Saturating, so a partition refused 4 billion times is not logged afresh.
+        let count = counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_add(1))
+            })
+            .map_or(u32::MAX, |previous| previous.saturating_add(1));
         if count > REFUSALS_LOGGED {
             return;
         }
