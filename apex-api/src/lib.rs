@@ -6,7 +6,9 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod health;
 pub mod hypercall;
+pub mod ports;
 pub use hypercall::{Hypercall, ReturnCode};
 
 #[cfg(target_arch = "aarch64")]

@@ -63,8 +63,15 @@ pub struct Board {
     pub kernel_reserved: PhysRange,
     /// The kernel's console UART (PL011). Owned by the kernel, never given to a partition.
     pub kernel_uart: PhysRange,
+    /// The kernel console's interrupt (GIC INTID). Never given to a partition.
+    pub kernel_uart_interrupt: u32,
     /// UART reference clock in Hz, for baud-rate setup.
     pub uart_clock_hz: u32,
+    /// Frequency of the Arm generic timer's system counter (CNTFRQ_EL0) in Hz: schedules are
+    /// converted to counter ticks with it, and the kernel checks it against the hardware at boot.
+    pub counter_hz: u64,
+    /// Shared peripheral interrupts the GIC implements, as GIC INTIDs `[first, end)`.
+    pub spi_intids: (u32, u32),
     /// GICv3 distributor.
     pub gicd: PhysRange,
     /// GICv3 redistributors, one 128 KiB frame pair per core.
@@ -83,6 +90,11 @@ impl Board {
 
     pub fn device(&self, name: &str) -> Option<&'static Device> {
         self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// Whether `intid` is a shared peripheral interrupt of this board's GIC.
+    pub const fn is_spi(&self, intid: u32) -> bool {
+        intid >= self.spi_intids.0 && intid < self.spi_intids.1
     }
 }
 
@@ -131,6 +143,10 @@ mod tests {
                 "{}",
                 d.name
             );
+            for &intid in d.interrupts {
+                assert!(b.is_spi(intid), "{} interrupt {intid}", d.name);
+                assert_ne!(intid, b.kernel_uart_interrupt, "{}", d.name);
+            }
         }
     }
 }

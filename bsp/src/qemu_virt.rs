@@ -16,7 +16,12 @@ pub const QEMU_VIRT: Board = Board {
     // still inside this window, so no partition can be given that page either.
     kernel_reserved: PhysRange::new(0x4000_0000, 32 * MIB),
     kernel_uart: PhysRange::new(0x0900_0000, 0x1000),
+    kernel_uart_interrupt: 32 + 1,
     uart_clock_hz: 24_000_000,
+    // QEMU 7.2 runs the A53's generic timer at 1 GHz / 16 (GTIMER_SCALE = 16 ns per tick).
+    counter_hz: 62_500_000,
+    // VIRT_GIC has 256 external interrupts: INTIDs 32..288.
+    spi_intids: (32, 32 + 256),
     gicd: PhysRange::new(0x0800_0000, 0x1_0000),
     gicr: PhysRange::new(0x080A_0000, 4 * 0x2_0000),
     device_space: PhysRange::new(0x0800_0000, 0x3800_0000),

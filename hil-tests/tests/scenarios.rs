@@ -21,15 +21,24 @@ fn scenario(name: &str) -> PathBuf {
         .join(format!("{name}.toml"))
 }
 
-/// Builds and boots the system of `config`; `None` if the test is skipped (no QEMU).
+/// Builds and boots the system of `config` until it shuts itself down; `None` if the test is
+/// skipped (no QEMU).
 fn boot(test: &str, config: &Path) -> Option<RunLog> {
+    boot_until(test, config, None)
+}
+
+/// Like [`boot`], but also stops at the first console line containing `stop_when`.
+fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
     hil_tests::skip_or_fail(test)?;
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let image = xtask::image::build_system(config)
         .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
-    let limits = RunLimits::default()
+    let mut limits = RunLimits::default()
         .with_timeout(Duration::from_secs(90))
         .with_idle_timeout(Duration::from_secs(20));
+    if let Some(needle) = stop_when {
+        limits = limits.with_stop_when(needle);
+    }
     Some(
         QemuVirt::new()
             .run(&image.kernel, &limits)
@@ -54,20 +63,21 @@ fn boot_banner_lists_partitions_and_each_partition_prints() {
     };
     log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'two-tickers'");
     log.assert_line("[pkernel] configuration sha256 ");
+    log.assert_line("[pkernel] tables        sha256 ");
     log.assert_line("[pkernel] GICv3: distributor and 4 redistributors initialised");
     log.assert_line("[pkernel] 3 partitions:");
-    log.assert_line("[pkernel]   ctrl (bm) cores [0] vmid 1 entry 0x40000000");
+    log.assert_line("[pkernel]   ctrl (bm, level C) cores [0] vmid 1 entry 0x40000000");
     log.assert_line(
         "[pkernel]     ram      ram    ipa 0x040000000-0x040200000 -> phys 0x044000000 rwx",
     );
-    log.assert_line("[pkernel]   sensor (bm) cores [1] vmid 2 entry 0x40000000");
+    log.assert_line("[pkernel]   sensor (bm, level C) cores [1] vmid 2 entry 0x40000000");
     log.assert_line(
         "[pkernel]     ram      ram    ipa 0x040000000-0x040100000 -> phys 0x046000000 rwx",
     );
     log.assert_line(
         "[pkernel]     rtc      device ipa 0x009010000-0x009011000 -> phys 0x009010000 rw-",
     );
-    log.assert_line("[pkernel]   supervisor (system) cores [3] vmid 3 entry 0x40000000");
+    log.assert_line("[pkernel]   supervisor (system, level A) cores [3] vmid 3 entry 0x40000000");
     // All four cores came up through PSCI: three run partitions, one idles.
     for core in [0, 1, 3] {
         log.assert_line(&format!("[pkernel] core {core}: starting partition '"));
@@ -80,6 +90,55 @@ fn boot_banner_lists_partitions_and_each_partition_prints() {
     log.assert_line("[pkernel] module shutdown requested by 'supervisor' (status 0)");
     assert_kernel_healthy(&log);
     log.assert_clean_exit();
+}
+
+/// The reference configuration uses every part of the format (time-partitioned core,
+/// channels, HM tables): the kernel builds from it, maps each port buffer with the rights of
+/// its end, and runs the dedicated cores while the scheduled core waits for K3.
+#[test]
+fn the_reference_configuration_builds_and_boots() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/reference.toml");
+    let Some(log) = boot_until(
+        "the_reference_configuration_builds_and_boots",
+        &config,
+        Some("[mission] tick 3"),
+    ) else {
+        return;
+    };
+    assert_kernel_healthy(&log);
+    log.assert_line(
+        "[pkernel]   ctrl (bm, level A) time-partitioned core [0] vmid 1 entry 0x40000000",
+    );
+    // A sampling source maps its buffer read-write, each destination read-only; a queuing
+    // channel's acknowledge page is writable by the destination only.
+    log.assert_line(
+        "[pkernel]     speed_out port   ipa 0x050000000-0x050001000 -> phys 0x048000000 rw-",
+    );
+    log.assert_line(
+        "[pkernel]     speed    port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
+    );
+    log.assert_line(
+        "[pkernel]     speed_in port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
+    );
+    log.assert_line(
+        "[pkernel]     cmd_in   port   ipa 0x050001000-0x050002000 -> phys 0x048001000 r--",
+    );
+    log.assert_line(
+        "[pkernel]     cmd_in.ack port   ipa 0x050002000-0x050003000 -> phys 0x048002000 rw-",
+    );
+    log.assert_line(
+        "[pkernel]     commands port   ipa 0x050000000-0x050001000 -> phys 0x048001000 rw-",
+    );
+    log.assert_line(
+        "[pkernel]     commands.ack port   ipa 0x050001000-0x050002000 -> phys 0x048002000 r--",
+    );
+    log.assert_line(
+        "[pkernel] core 0: time-partitioned, 5 windows in a major frame of 1250000 ticks",
+    );
+    log.assert_no_line("core 0: starting partition");
+    log.assert_no_line("[ctrl]");
+    log.assert_line("[sensor] tick 2");
+    log.assert_line("[mission] tick 3");
 }
 
 #[test]
@@ -218,7 +277,7 @@ fn an_integrator_configuration_with_a_supplier_elf_boots_unchanged() {
 
     let log = boot(test, &config).expect("QEMU is available");
     log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'avionics-bench'");
-    log.assert_line("[pkernel]   nav (bm) cores [2] vmid 2 entry 0x80000000");
+    log.assert_line("[pkernel]   nav (bm, level C) cores [2] vmid 2 entry 0x80000000");
     log.assert_line(
         "[pkernel]     code     ram    ipa 0x080000000-0x080100000 -> phys 0x050000000 rwx",
     );

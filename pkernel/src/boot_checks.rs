@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::config::{RegionKind, System};
+use crate::config::{CoreSchedule, HmError, Region, RegionKind, System};
 
 /// The first broken invariant found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,15 +26,26 @@ const PAGE: u64 = 4096;
 /// Stage-2 input range: the kernel configures a 39-bit IPA space (VTCR_EL2.T0SZ = 25).
 pub const IPA_LIMIT: u64 = 1 << 39;
 
-pub fn check(system: &System) -> Result<(), BootCheckError> {
+/// Checks `system` against the invariants the kernel relies on; `counter_hz` is the
+/// frequency the hardware reports (CNTFRQ_EL0).
+pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
     let board = system.board;
-    let mut cores_taken = 0u64;
-    if system.partitions.len() > crate::config::MAX_PARTITIONS {
-        return Err(BootCheckError {
+    let module = |what| {
+        Err(BootCheckError {
             partition: "*",
-            what: "more partitions than the kernel supports",
-        });
+            what,
+        })
+    };
+    if system.partitions.len() > crate::config::MAX_PARTITIONS {
+        return module("more partitions than the kernel supports");
     }
+    if system.core_count == 0 || usize::from(system.core_count) > board.core_count() {
+        return module("the module uses more cores than the board has");
+    }
+    if system.counter_hz != counter_hz {
+        return module("the schedule was built for another system counter frequency");
+    }
+    let mut dedicated = 0u64;
     for (index, p) in system.partitions.iter().enumerate() {
         let fail = |what| {
             Err(BootCheckError {
@@ -52,55 +63,30 @@ pub fn check(system: &System) -> Result<(), BootCheckError> {
             return fail("has no core");
         }
         for &core in p.cores {
-            if usize::from(core) >= board.core_count() || core >= 64 {
+            if core >= system.core_count || core >= 64 {
                 return fail("core does not exist on this board");
             }
-            if cores_taken & (1 << core) != 0 {
-                return fail("core already given to another partition");
+            if p.is_time_partitioned() {
+                if p.cores.len() != 1 || system.schedule_of(core).is_none() {
+                    return fail("time-partitioned core has no schedule");
+                }
+            } else {
+                if dedicated & (1 << core) != 0 || system.schedule_of(core).is_some() {
+                    return fail("core already given to another partition");
+                }
+                dedicated |= 1 << core;
             }
-            cores_taken |= 1 << core;
+        }
+        if HmError::ALL
+            .iter()
+            .any(|&e| !e.is_module_only() && p.hm_action(e).is_none())
+        {
+            return fail("HM table incomplete");
         }
         for r in p.regions {
-            if r.size == 0 || (r.ipa | r.phys | r.size) % PAGE != 0 {
-                return fail("region empty or not 4 KiB aligned");
-            }
-            let (Some(ipa_end), Some(_)) = (r.ipa.checked_add(r.size), r.phys.checked_add(r.size))
-            else {
-                return fail("region wraps the address space");
-            };
-            if ipa_end > IPA_LIMIT {
-                return fail("region beyond the 39-bit IPA space");
-            }
-            let phys = bsp::PhysRange::new(r.phys, r.size);
-            if phys.overlaps(&board.kernel_reserved)
-                || phys.overlaps(&board.kernel_uart)
-                || phys.overlaps(&board.gicd)
-                || phys.overlaps(&board.gicr)
-            {
-                return fail("region overlaps kernel memory or a kernel-owned device");
-            }
-            let inside = match r.kind {
-                RegionKind::Ram => board.ram.contains_range(r.phys, r.size),
-                RegionKind::Device => board.device_space.contains_range(r.phys, r.size),
-            };
-            if !inside {
-                return fail("region outside the board's RAM or device space");
-            }
-            if r.kind == RegionKind::Device && r.access.execute {
-                return fail("device region is executable");
-            }
-            let other_ram = system.partitions[..index]
-                .iter()
-                .flat_map(|q| q.regions.iter());
-            if r.kind == RegionKind::Ram
-                && other_ram
-                    .filter(|o| o.kind == RegionKind::Ram)
-                    .any(|o| bsp::PhysRange::new(o.phys, o.size).overlaps(&phys))
-            {
-                return fail("RAM region overlaps another partition's RAM");
-            }
+            check_region(system, index, r).or_else(fail)?;
         }
-        for s in p.segments {
+        for s in p.image.segments {
             let fits = p.regions.iter().any(|r| {
                 r.kind == RegionKind::Ram
                     && s.mem_size >= s.data.len() as u64
@@ -111,10 +97,101 @@ pub fn check(system: &System) -> Result<(), BootCheckError> {
             }
         }
         if !p.regions.iter().any(|r| {
-            r.kind == RegionKind::Ram && r.access.execute && r.translate(p.entry_ipa, 4).is_some()
+            r.kind == RegionKind::Ram
+                && r.access.execute
+                && r.translate(p.image.entry_ipa, 4).is_some()
         }) {
             return fail("entry point not in executable RAM");
         }
+    }
+    for schedule in system.schedules {
+        check_schedule(system, schedule).map_err(|what| BootCheckError {
+            partition: "*",
+            what,
+        })?;
+    }
+    if HmError::ALL
+        .iter()
+        .any(|&e| e.is_module_only() && system.module_action(e).is_none())
+    {
+        return module("module HM table incomplete");
+    }
+    Ok(())
+}
+
+/// One region of partition `index`.
+fn check_region(system: &System, index: usize, r: &Region) -> Result<(), &'static str> {
+    let board = system.board;
+    if r.size == 0 || !(r.ipa | r.phys | r.size).is_multiple_of(PAGE) {
+        return Err("region empty or not 4 KiB aligned");
+    }
+    let (Some(ipa_end), Some(_)) = (r.ipa.checked_add(r.size), r.phys.checked_add(r.size)) else {
+        return Err("region wraps the address space");
+    };
+    if ipa_end > IPA_LIMIT {
+        return Err("region beyond the 39-bit IPA space");
+    }
+    let phys = bsp::PhysRange::new(r.phys, r.size);
+    if phys.overlaps(&board.kernel_reserved)
+        || phys.overlaps(&board.kernel_uart)
+        || phys.overlaps(&board.gicd)
+        || phys.overlaps(&board.gicr)
+    {
+        return Err("region overlaps kernel memory or a kernel-owned device");
+    }
+    let inside = match r.kind {
+        RegionKind::Ram | RegionKind::Port => board.ram.contains_range(r.phys, r.size),
+        RegionKind::Device => board.device_space.contains_range(r.phys, r.size),
+    };
+    if !inside {
+        return Err("region outside the board's RAM or device space");
+    }
+    if r.kind != RegionKind::Ram && r.access.execute {
+        return Err("device or port region is executable");
+    }
+    // RAM is private: it overlaps no RAM and no port buffer of anyone (port buffers are
+    // shared between the ends of a channel, so they may overlap each other).
+    let others = system
+        .partitions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, q)| q.regions.iter().map(move |o| (i, o)))
+        .filter(|(i, o)| !(*i == index && core::ptr::eq(*o, r)));
+    for (_, o) in others {
+        let overlaps = bsp::PhysRange::new(o.phys, o.size).overlaps(&phys);
+        let private = |k| k == RegionKind::Ram;
+        if overlaps
+            && o.kind != RegionKind::Device
+            && r.kind != RegionKind::Device
+            && (private(r.kind) || private(o.kind))
+        {
+            return Err("RAM region overlaps another partition's RAM");
+        }
+    }
+    Ok(())
+}
+
+/// One core schedule: windows sorted, disjoint, inside the frame, each for a partition
+/// time-partitioned on that core.
+fn check_schedule(system: &System, s: &CoreSchedule) -> Result<(), &'static str> {
+    if s.major_frame_ticks == 0 || s.windows.is_empty() {
+        return Err("empty schedule");
+    }
+    let mut end = 0;
+    for w in s.windows {
+        let Some(p) = system.partitions.get(usize::from(w.partition)) else {
+            return Err("window for a partition that does not exist");
+        };
+        if !p.is_time_partitioned() || p.cores.first() != Some(&s.core) {
+            return Err("window for a partition not time-partitioned on its core");
+        }
+        let Some(w_end) = w.offset_ticks.checked_add(w.duration_ticks) else {
+            return Err("window wraps");
+        };
+        if w.duration_ticks == 0 || w.offset_ticks < end || w_end > s.major_frame_ticks {
+            return Err("windows overlap, are empty or cross the major frame");
+        }
+        end = w_end;
     }
     Ok(())
 }
@@ -122,7 +199,28 @@ pub fn check(system: &System) -> Result<(), BootCheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Access, Partition, PartitionKind, Region, Segment};
+    use crate::config::{
+        Access, Criticality, HmAction, ModuleAction, ModuleHmEntry, Partition, PartitionAction,
+        PartitionHmEntry, PartitionImage, PartitionKind, Region, Segment,
+    };
+
+    /// A complete partition HM table: every partition-level error → IDLE.
+    const HM: [PartitionHmEntry; 9] = {
+        let mut t = [PartitionHmEntry {
+            error: HmError::MemoryViolation,
+            action: HmAction::Partition(PartitionAction::Idle),
+        }; 9];
+        let mut i = 0;
+        while i < 9 {
+            t[i].error = HmError::ALL[i];
+            i += 1;
+        }
+        t
+    };
+    static MODULE_HM: [ModuleHmEntry; 1] = [ModuleHmEntry {
+        error: HmError::KernelFault,
+        action: ModuleAction::Shutdown,
+    }];
 
     static RAM_A: [Region; 1] = [Region {
         name: "ram",
@@ -164,19 +262,36 @@ mod tests {
         vmid: u16,
         cores: &'static [u8],
         regions: &'static [Region],
-        segments: &'static [Segment],
+        image: &'static PartitionImage,
     ) -> Partition {
         Partition {
             id,
             name: "p",
             kind: PartitionKind::BareMetal,
             vmid,
+            criticality: Criticality::C,
             cores,
-            entry_ipa: 0x4000_0000,
+            time: None,
             regions,
-            segments,
+            interrupts: &[],
+            ports: &[],
+            hm: &HM,
+            image,
         }
     }
+
+    static IMAGE: PartitionImage = PartitionImage {
+        entry_ipa: 0x4000_0000,
+        segments: &SEG,
+    };
+    static IMAGE_OUT: PartitionImage = PartitionImage {
+        entry_ipa: 0x4000_0000,
+        segments: &SEG_OUT,
+    };
+    static NO_IMAGE: PartitionImage = PartitionImage {
+        entry_ipa: 0x4000_0000,
+        segments: &[],
+    };
 
     fn system(partitions: &'static [Partition]) -> System {
         System {
@@ -184,29 +299,44 @@ mod tests {
             board: &bsp::QEMU_VIRT,
             partitions,
             config_sha256: "",
+            tables_sha256: "",
+            core_count: 4,
+            counter_hz: 62_500_000,
+            schedules: &[],
+            channels: &[],
+            module_hm: &MODULE_HM,
         }
     }
 
     #[test]
     fn accepts_a_sound_table() {
-        static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &SEG)];
-        assert_eq!(check(&system(&P)), Ok(()));
+        static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE)];
+        assert_eq!(check(&system(&P), 62_500_000), Ok(()));
+    }
+
+    #[test]
+    fn rejects_another_counter_frequency() {
+        static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE)];
+        assert_eq!(
+            check(&system(&P), 1_000_000_000).unwrap_err().what,
+            "the schedule was built for another system counter frequency"
+        );
     }
 
     #[test]
     fn rejects_each_broken_invariant() {
         static SHARED_CORE: [Partition; 2] = [
-            partition(0, 1, &[1], &RAM_A, &[]),
-            partition(1, 2, &[1], &[], &[]),
+            partition(0, 1, &[1], &RAM_A, &NO_IMAGE),
+            partition(1, 2, &[1], &[], &NO_IMAGE),
         ];
         static OVERLAP: [Partition; 2] = [
-            partition(0, 1, &[1], &RAM_A, &[]),
-            partition(1, 2, &[2], &RAM_B, &[]),
+            partition(0, 1, &[1], &RAM_A, &NO_IMAGE),
+            partition(1, 2, &[2], &RAM_B, &NO_IMAGE),
         ];
-        static KERNEL: [Partition; 1] = [partition(0, 1, &[1], &IN_KERNEL, &[])];
-        static NO_CORE: [Partition; 1] = [partition(0, 1, &[9], &RAM_A, &[])];
-        static VMID0: [Partition; 1] = [partition(0, 0, &[1], &RAM_A, &[])];
-        static SEGMENT: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &SEG_OUT)];
+        static KERNEL: [Partition; 1] = [partition(0, 1, &[1], &IN_KERNEL, &NO_IMAGE)];
+        static NO_CORE: [Partition; 1] = [partition(0, 1, &[9], &RAM_A, &NO_IMAGE)];
+        static VMID0: [Partition; 1] = [partition(0, 0, &[1], &RAM_A, &NO_IMAGE)];
+        static SEGMENT: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE_OUT)];
         for (table, what) in [
             (&SHARED_CORE[..], "core already given to another partition"),
             (&OVERLAP[..], "RAM region overlaps another partition's RAM"),
@@ -218,7 +348,7 @@ mod tests {
             (&VMID0[..], "VMID is 0 or shared"),
             (&SEGMENT[..], "image segment outside the partition's RAM"),
         ] {
-            assert_eq!(check(&system(table)).unwrap_err().what, what);
+            assert_eq!(check(&system(table), 62_500_000).unwrap_err().what, what);
         }
     }
 }

@@ -102,10 +102,17 @@ pub(crate) mod tests {
         name: "p",
         kind: PartitionKind::BareMetal,
         vmid: 1,
+        criticality: crate::config::Criticality::E,
         cores: &[1],
-        entry_ipa: 0x4000_0000,
+        time: None,
         regions: &REGIONS,
-        segments: &[],
+        interrupts: &[],
+        ports: &[],
+        hm: &[],
+        image: &crate::config::PartitionImage {
+            entry_ipa: 0x4000_0000,
+            segments: &[],
+        },
     };
 
     #[test]

@@ -8,6 +8,7 @@ mod system {
     #[allow(unused_imports)]
     use pkernel::config::*;
     include!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/system_tables.rs"));
+    include!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/partition_images.rs"));
 
     // The generated table must fit the kernel's per-partition state (checked at compile time).
     const _: () = assert!(

@@ -40,6 +40,10 @@ rules! {
     UnknownField = "E002", "unknown-field";
     /// A value of the wrong type, a missing required key, or a value outside a fixed set.
     InvalidValue = "E003", "invalid-value";
+    /// A duration that is not decimal digits with a unit (`s`, `ms`, `us`, `ns`).
+    InvalidDuration = "E005", "invalid-duration";
+    /// A time that is not a whole number of system counter ticks.
+    DurationNotWholeTicks = "E006", "duration-not-whole-ticks";
     /// `[module] board` is not a board this build knows.
     UnknownBoard = "E010", "unknown-board";
     /// `[module] name` is not an identifier.
@@ -54,12 +58,23 @@ rules! {
     DuplicatePartitionName = "E015", "duplicate-partition-name";
     /// `image` does not name exactly one of `package` or `elf`, or names an empty one.
     InvalidImageSource = "E016", "invalid-image-source";
+    /// `[module] cores` is zero or more than the board has.
+    InvalidModuleCores = "E017", "invalid-module-cores";
+    /// `[module] counter_hz` is not a positive frequency.
+    InvalidCounterFrequency = "E018", "invalid-counter-frequency";
     /// A partition has no cores.
     NoCores = "E020", "no-cores";
     /// A core index the board does not have.
     CoreNotOnBoard = "E021", "core-not-on-board";
     /// A core given to two partitions (or listed twice).
     CoreShared = "E022", "core-shared";
+    /// A partition gives both `cores` (dedicated) and `core` (time-partitioned).
+    ConflictingPlacement = "E023", "conflicting-placement";
+    /// A time-partitioned partition without a valid `period` and `duration`, or a dedicated
+    /// one with them.
+    InvalidTimeBudget = "E024", "invalid-time-budget";
+    /// A core both dedicated to a partition and time-partitioned (or scheduled).
+    CoreMixedUse = "E026", "core-mixed-use";
     /// More memory regions in one partition than the kernel supports.
     TooManyRegions = "E030", "too-many-regions";
     /// A region name is not 1..=24 chars of `[a-z0-9_-]` starting with a letter.
@@ -90,6 +105,15 @@ rules! {
     DeviceShared = "E047", "device-shared";
     /// A device's identity-mapped IPA range collides with a RAM region of the same partition.
     DeviceIpaCollision = "E048", "device-ipa-collision";
+    /// A device's `mmio` is misaligned, empty, outside the board's device space, on a
+    /// kernel-owned device, or given for a board device.
+    InvalidDeviceMmio = "E041", "invalid-device-mmio";
+    /// Two owned devices' MMIO windows overlap.
+    DeviceOverlap = "E042", "device-overlap";
+    /// An interrupt that is not a shared peripheral interrupt of the board, or is the kernel's.
+    InvalidInterrupt = "E043", "invalid-interrupt";
+    /// An interrupt owned twice.
+    InterruptShared = "E044", "interrupt-shared";
     /// A partition image could not be read.
     ImageUnreadable = "E050", "image-unreadable";
     /// A partition image is not a well-formed ELF file (bad magic, truncated, bad headers).
@@ -114,6 +138,75 @@ rules! {
     UnexpectedImage = "E061", "unexpected-image";
     /// The output directory or a file in it could not be written.
     OutputUnwritable = "E062", "output-unwritable";
+    /// A schedule's major frame is zero or it has no windows.
+    InvalidSchedule = "E064", "invalid-schedule";
+    /// Two schedules for one core.
+    DuplicateSchedule = "E065", "duplicate-schedule";
+    /// A time-partitioned partition's core has no schedule.
+    MissingSchedule = "E066", "missing-schedule";
+    /// A window names a partition the configuration does not have.
+    WindowUnknownPartition = "E067", "window-unknown-partition";
+    /// A window names a partition that is not time-partitioned on the schedule's core.
+    WindowWrongCore = "E068", "window-wrong-core";
+    /// A window of zero length.
+    EmptyWindow = "E069", "empty-window";
+    /// A window that ends after the major frame.
+    WindowOutsideFrame = "E070", "window-outside-frame";
+    /// Two windows of one core overlap.
+    WindowOverlap = "E071", "window-overlap";
+    /// A partition period that does not divide its core's major frame.
+    PeriodNotDividingFrame = "E072", "period-not-dividing-frame";
+    /// A partition's windows do not give it its duration in every period.
+    BudgetNotMet = "E073", "budget-not-met";
+    /// More windows on one core than the kernel supports.
+    TooManyWindows = "E074", "too-many-windows";
+    /// A port name is not 1..=24 chars of `[a-z0-9_-]` starting with a letter, or is used twice
+    /// in one partition.
+    InvalidPortName = "E075", "invalid-port-name";
+    /// A message size of zero or above the limit.
+    InvalidMessageSize = "E076", "invalid-message-size";
+    /// A queue depth of zero or above the limit.
+    InvalidQueueDepth = "E077", "invalid-queue-depth";
+    /// A sampling destination without a refresh period, or a zero one.
+    InvalidRefreshPeriod = "E078", "invalid-refresh-period";
+    /// A port no channel connects.
+    PortWithoutChannel = "E079", "port-without-channel";
+    /// A channel end that names no existing `partition.port`.
+    ChannelUnknownPort = "E080", "channel-unknown-port";
+    /// A channel whose source is a destination port, or whose destination is a source port.
+    ChannelDirection = "E081", "channel-direction";
+    /// A channel joining a sampling port and a queuing port.
+    ChannelKindMismatch = "E082", "channel-kind-mismatch";
+    /// A destination whose messages are smaller than the source's (or a queue depth mismatch).
+    ChannelSizeMismatch = "E083", "channel-size-mismatch";
+    /// A channel with no destination, a queuing channel with more than one, or a destination
+    /// listed twice.
+    ChannelDestinations = "E084", "channel-destinations";
+    /// A port used by two channels.
+    PortInTwoChannels = "E085", "port-in-two-channels";
+    /// A channel name that is not valid, or used twice.
+    InvalidChannelName = "E086", "invalid-channel-name";
+    /// Channels without `[module] shared_memory`, or shared memory that is misplaced or too small.
+    InvalidSharedMemory = "E087", "invalid-shared-memory";
+    /// A partition with ports but no valid `ports_ipa`, or a port window colliding with its
+    /// regions or devices.
+    InvalidPortsIpa = "E088", "invalid-ports-ipa";
+    /// More ports in one partition than the kernel supports.
+    TooManyPorts = "E089", "too-many-ports";
+    /// More channels than the kernel supports.
+    TooManyChannels = "E090", "too-many-channels";
+    /// An HM table names an error pkernel does not know.
+    UnknownHmError = "E091", "unknown-hm-error";
+    /// An HM table names an action that does not exist at its level.
+    UnknownHmAction = "E092", "unknown-hm-action";
+    /// A partition HM table names an error the module HM table handles, or a module-only error.
+    HmLevelConflict = "E093", "hm-level-conflict";
+    /// An ARINC 653 XML file that is not well-formed XML.
+    XmlSyntax = "E100", "xml-syntax";
+    /// An ARINC 653 XML file missing a required element or attribute, or with a bad value.
+    XmlInvalid = "E101", "xml-invalid";
+    /// An ARINC 653 XML construct pkernel cannot express, so the import stops.
+    XmlUnmappable = "E102", "xml-unmappable";
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -323,7 +416,12 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), Rule::ALL.len());
         for r in Rule::ALL {
-            assert!(r.code().len() == 4 && r.code().starts_with("E0"), "{r:?}");
+            assert!(
+                r.code().len() == 4
+                    && r.code().starts_with('E')
+                    && r.code()[1..].bytes().all(|b| b.is_ascii_digit()),
+                "{r:?}"
+            );
             assert!(
                 r.name()
                     .bytes()

@@ -13,15 +13,20 @@
 pub mod codegen;
 pub mod config;
 pub mod diag;
+pub mod duration;
 pub mod image;
+pub mod import;
 pub mod model;
+pub mod report;
 pub mod validate;
 
 use std::path::Path;
 
 pub use codegen::generate_kernel_tables;
 pub use diag::{Diagnostic, Diagnostics, Position, Rule};
-pub use model::{Access, ImageSource, LoadedConfig, MemoryRegion, PartitionConfig, PartitionKind};
+pub use model::{
+    Access, HmError, ImageSource, LoadedConfig, MemoryRegion, PartitionConfig, PartitionKind,
+};
 
 use config::RawConfig;
 
@@ -108,6 +113,12 @@ fn load_text(
         text,
         module_name: v.module_name,
         board: v.board,
+        core_count: v.core_count,
+        counter_hz: v.counter_hz,
+        shared_memory: v.shared_memory,
         partitions: v.partitions,
+        schedules: v.schedules,
+        channels: v.channels,
+        module_hm: v.module_hm,
     })
 }

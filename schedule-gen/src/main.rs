@@ -1,4 +1,5 @@
-//! The `schedule-gen` command: `check` a configuration or `generate` the kernel tables from it.
+//! The `schedule-gen` command: check a configuration, generate the kernel tables, write the
+//! certification reports, or import an ARINC 653 XML configuration.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -8,13 +9,22 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: schedule-gen check <config.toml>
        schedule-gen generate <config.toml> [--image <partition>=<elf>]... --out <dir>
+       schedule-gen report <config.toml> --out <dir>
+       schedule-gen import <module.xml> [--board <board>] [--out <config.toml>]
        schedule-gen --help
 
 check     parse and validate the configuration; print all errors
-generate  also check each partition's ELF and write system_tables.rs, one
-          <partition>.<n>.bin per load segment and config.toml into <dir>.
-          Partitions with `image = { elf = ... }` use that file unless --image
-          overrides it; package images must be given with --image.";
+generate  also check each partition's ELF and write system_tables.rs,
+          partition_images.rs, one <partition>.<n>.bin per load segment and
+          config.toml into <dir>. Partitions with `image = { elf = ... }` use that
+          file unless --image overrides it; package images must be given with --image.
+report    write report.html, report.json and report.txt (schedule, budgets, memory
+          map, channels, devices and interrupts, HM tables, SHA-256 of the
+          configuration and of system_tables.rs) into <dir>
+import    read an ARINC 653 Part 1 XML configuration and write the equivalent pkernel
+          configuration to <config.toml> (default: standard output); what could not be
+          mapped one to one is printed as notes and written into the file as comments.
+          --board chooses the board (default qemu-virt).";
 
 /// A command line that parsed.
 enum Command {
@@ -25,43 +35,87 @@ enum Command {
         images: BTreeMap<String, PathBuf>,
         out: PathBuf,
     },
+    Report {
+        config: PathBuf,
+        out: PathBuf,
+    },
+    Import {
+        xml: PathBuf,
+        board: Option<String>,
+        out: Option<PathBuf>,
+    },
+}
+
+/// `--flag value` pairs after the positional argument; each flag at most once unless listed
+/// in `repeatable`.
+fn flags<'a>(
+    rest: &'a [String],
+    allowed: &[&str],
+    repeatable: &[&str],
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        if !allowed.contains(&flag.as_str()) {
+            return Err(format!("unknown option {flag:?}"));
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        if !repeatable.contains(&flag.as_str()) && out.iter().any(|(f, _)| f == flag) {
+            return Err(format!("{flag} given twice"));
+        }
+        out.push((flag, value));
+    }
+    Ok(out)
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         return Ok(Command::Help);
     }
+    let find = |flags: &[(&str, &str)], name: &str| {
+        flags
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
     match args {
         [cmd, config] if cmd == "check" => Ok(Command::Check(config.into())),
         [cmd, config, rest @ ..] if cmd == "generate" && !config.starts_with('-') => {
+            let given = flags(rest, &["--out", "--image"], &["--image"])?;
             let mut images = BTreeMap::new();
-            let mut out = None;
-            let mut it = rest.iter();
-            while let Some(flag) = it.next() {
-                let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-                match flag.as_str() {
-                    "--out" if out.is_none() => out = Some(PathBuf::from(value)),
-                    "--out" => return Err("--out given twice".to_owned()),
-                    "--image" => {
-                        let (name, elf) = value.split_once('=').ok_or_else(|| {
-                            format!("--image {value}: expected <partition>=<elf>")
-                        })?;
-                        if images.insert(name.to_owned(), PathBuf::from(elf)).is_some() {
-                            return Err(format!("--image given twice for partition {name:?}"));
-                        }
-                    }
-                    _ => return Err(format!("unknown option {flag:?}")),
+            for (_, value) in given.iter().filter(|(f, _)| *f == "--image") {
+                let (name, elf) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("--image {value}: expected <partition>=<elf>"))?;
+                if images.insert(name.to_owned(), PathBuf::from(elf)).is_some() {
+                    return Err(format!("--image given twice for partition {name:?}"));
                 }
             }
-            let out = out.ok_or("generate needs --out <dir>")?;
+            let out = find(&given, "--out").ok_or("generate needs --out <dir>")?;
             Ok(Command::Generate {
                 config: config.into(),
                 images,
-                out,
+                out: out.into(),
+            })
+        }
+        [cmd, config, rest @ ..] if cmd == "report" && !config.starts_with('-') => {
+            let given = flags(rest, &["--out"], &[])?;
+            let out = find(&given, "--out").ok_or("report needs --out <dir>")?;
+            Ok(Command::Report {
+                config: config.into(),
+                out: out.into(),
+            })
+        }
+        [cmd, xml, rest @ ..] if cmd == "import" && !xml.starts_with('-') => {
+            let given = flags(rest, &["--out", "--board"], &[])?;
+            Ok(Command::Import {
+                xml: xml.into(),
+                board: find(&given, "--board"),
+                out: find(&given, "--out").map(PathBuf::from),
             })
         }
         [] => Err("no command given".to_owned()),
-        [cmd, ..] if cmd == "check" || cmd == "generate" => {
+        [cmd, ..] if ["check", "generate", "report", "import"].contains(&cmd.as_str()) => {
             Err(format!("wrong arguments for {cmd}"))
         }
         [cmd, ..] => Err(format!("unknown command {cmd:?}")),
@@ -84,7 +138,12 @@ fn main() -> ExitCode {
         }
         Command::Check(path) => match schedule_gen::load(&path) {
             Ok(cfg) => {
-                println!("ok: {} partitions", cfg.partitions().count());
+                println!(
+                    "ok: {} partitions, {} schedules, {} channels",
+                    cfg.partitions().count(),
+                    cfg.schedules().len(),
+                    cfg.channels().len()
+                );
                 ExitCode::SUCCESS
             }
             Err(d) => fail(&d),
@@ -110,6 +169,72 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(d) => fail(&d),
+            }
+        }
+        Command::Report { config, out } => {
+            let cfg = match schedule_gen::load(&config) {
+                Ok(cfg) => cfg,
+                Err(d) => return fail(&d),
+            };
+            match schedule_gen::report::write_reports(&cfg, &out) {
+                Ok(files) => {
+                    for f in files {
+                        println!("wrote {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(d) => fail(&d),
+            }
+        }
+        Command::Import { xml, board, out } => {
+            let mut options = schedule_gen::import::ImportOptions::default();
+            if let Some(board) = board {
+                options.board = board;
+            }
+            let imported = match schedule_gen::import::import_file(&xml, &options) {
+                Ok(i) => i,
+                Err(d) => return fail(&d),
+            };
+            for note in &imported.notes {
+                eprintln!("note: {note}");
+            }
+            // The XML can be consistent in itself and still break a pkernel rule (a schedule
+            // without windows, a window past the frame): check what was written, so the
+            // integrator learns it now and not at the next build.
+            let (name, base_dir) = match &out {
+                Some(path) => (
+                    path.file_name().map_or_else(
+                        || "imported.toml".to_owned(),
+                        |n| n.to_string_lossy().into_owned(),
+                    ),
+                    path.parent().map(PathBuf::from).unwrap_or_default(),
+                ),
+                None => ("<stdout>".to_owned(), PathBuf::new()),
+            };
+            let checked = schedule_gen::load_str(&name, &imported.toml, &base_dir);
+            match &out {
+                Some(path) => {
+                    if let Err(e) = std::fs::write(path, &imported.toml) {
+                        eprintln!("schedule-gen: cannot write {}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                    println!(
+                        "wrote {} ({} notes to review)",
+                        path.display(),
+                        imported.notes.len()
+                    );
+                }
+                None => print!("{}", imported.toml),
+            }
+            match checked {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(d) => {
+                    eprintln!(
+                        "{d}\n\nschedule-gen: the imported configuration does not pass `check` ({} error(s)); fix it before building",
+                        d.len()
+                    );
+                    ExitCode::FAILURE
+                }
             }
         }
     }

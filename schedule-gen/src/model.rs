@@ -6,9 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+pub use apex_api::health::{HmAction, HmError, ModuleAction, PartitionAction};
+pub use bsp::PhysRange;
 
-pub use crate::config::{Access, PartitionKind};
+pub use crate::duration::{format_duration, ns_to_ticks};
+
+pub use crate::config::{Access, Criticality, Direction, PartitionKind, QueuingDiscipline};
 
 /// A configuration that parsed and passed every rule.
 #[derive(Debug)]
@@ -17,7 +20,13 @@ pub struct LoadedConfig {
     pub(crate) text: String,
     pub(crate) module_name: String,
     pub(crate) board: &'static bsp::Board,
+    pub(crate) core_count: u8,
+    pub(crate) counter_hz: u64,
+    pub(crate) shared_memory: Option<PhysRange>,
     pub(crate) partitions: Vec<PartitionConfig>,
+    pub(crate) schedules: Vec<CoreSchedule>,
+    pub(crate) channels: Vec<Channel>,
+    pub(crate) module_hm: Vec<HmEntry<ModuleAction>>,
 }
 
 impl LoadedConfig {
@@ -46,10 +55,7 @@ impl LoadedConfig {
 
     /// SHA-256 of the configuration file's bytes, lower-case hex.
     pub fn sha256_hex(&self) -> String {
-        Sha256::digest(self.text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::codegen::sha256_hex(self.text.as_bytes())
     }
 
     /// The board the configuration targets.
@@ -60,6 +66,62 @@ impl LoadedConfig {
     /// `[module] name`.
     pub fn module_name(&self) -> &str {
         &self.module_name
+    }
+
+    /// How many cores the module uses: cores `0..core_count` of the board.
+    pub fn core_count(&self) -> u8 {
+        self.core_count
+    }
+
+    /// The system counter frequency every time in the configuration is converted with.
+    pub fn counter_hz(&self) -> u64 {
+        self.counter_hz
+    }
+
+    /// The physical RAM channel buffers are placed in, if the configuration declares it.
+    pub fn shared_memory(&self) -> Option<PhysRange> {
+        self.shared_memory
+    }
+
+    /// The partition with id `id`.
+    pub fn partition(&self, id: usize) -> Option<&PartitionConfig> {
+        self.partitions.get(id)
+    }
+
+    /// The schedules of the time-partitioned cores, by core.
+    pub fn schedules(&self) -> &[CoreSchedule] {
+        &self.schedules
+    }
+
+    /// The channels, in file order.
+    pub fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// The module HM table, one entry per module-level error, in error-code order.
+    pub fn module_hm(&self) -> &[HmEntry<ModuleAction>] {
+        &self.module_hm
+    }
+
+    /// Converts nanoseconds to counter ticks (validation has checked that every configured
+    /// time converts exactly).
+    pub fn ticks(&self, ns: u64) -> u64 {
+        ns_to_ticks(ns, self.counter_hz).unwrap_or(u64::MAX)
+    }
+
+    /// What a core does: run one dedicated partition, a schedule, or nothing.
+    pub fn core_use(&self, core: u8) -> CoreUse {
+        if let Some(s) = self.schedules.iter().position(|s| s.core == core) {
+            return CoreUse::Scheduled(s);
+        }
+        match self
+            .partitions
+            .iter()
+            .position(|p| p.time.is_none() && p.cores.contains(&core))
+        {
+            Some(p) => CoreUse::Dedicated(p),
+            None => CoreUse::Idle,
+        }
     }
 
     /// Partition name → ELF for every partition whose image is `{ elf = ... }`; partitions built
@@ -75,22 +137,216 @@ impl LoadedConfig {
     }
 }
 
+/// What one core of the module does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreUse {
+    /// Runs the partition with this id, alone.
+    Dedicated(usize),
+    /// Runs the schedule at this index of [`LoadedConfig::schedules`].
+    Scheduled(usize),
+    /// Nobody runs on it: the kernel parks it.
+    Idle,
+}
+
 /// One partition. Invariants: `name` is a valid, unique partition name; `cores` are on the board
-/// and owned by no other partition; regions and devices obey every rule in [`crate::validate`].
+/// and owned by no other partition (or, time-partitioned, shared only through windows); regions,
+/// devices and ports obey every rule in [`crate::validate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionConfig {
     /// Unique name: 1..=24 chars of `[a-z0-9_-]`, starting with a letter.
     pub name: String,
     /// What the partition runs.
     pub kind: PartitionKind,
-    /// Dedicated cores by board core index, as written (the first one starts vCPU 0).
+    /// Design assurance level.
+    pub criticality: Criticality,
+    /// Dedicated cores by board core index, as written (the first one starts vCPU 0); for a
+    /// time-partitioned partition, its one core.
     pub cores: Vec<u8>,
+    /// Period and duration of a time-partitioned partition; `None` for dedicated cores.
+    pub time: Option<TimeBudget>,
     /// Where its ELF comes from.
     pub image: ImageSource,
     /// RAM regions in file order.
     pub memory: Vec<MemoryRegion>,
     /// Owned devices in file order; each is mapped identity, read-write, never executable.
-    pub devices: Vec<&'static bsp::Device>,
+    pub devices: Vec<DeviceConfig>,
+    /// Ports in file order (sampling ports first, then queuing ports).
+    pub ports: Vec<Port>,
+    /// The partition HM table, one entry per error the partition can raise, in code order;
+    /// module-level errors appear with their module action.
+    pub hm: Vec<HmEntry<HmAction>>,
+}
+
+impl PartitionConfig {
+    /// Whether the partition shares its core through windows.
+    pub fn is_time_partitioned(&self) -> bool {
+        self.time.is_some()
+    }
+
+    /// The action for `error`.
+    pub fn hm_action(&self, error: HmError) -> Option<HmAction> {
+        self.hm.iter().find(|e| e.error == error).map(|e| e.action)
+    }
+}
+
+/// A time-partitioned partition's budget: `duration` of processor time in every `period`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeBudget {
+    /// Partition period in nanoseconds; divides the major frame.
+    pub period_ns: u64,
+    /// Processor time needed in each period, nanoseconds.
+    pub duration_ns: u64,
+}
+
+/// A device a partition owns: identity-mapped read-write, never executable, its interrupts
+/// routed to the partition alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// The board's device name, or the integrator's.
+    pub name: String,
+    /// MMIO window, page-aligned.
+    pub mmio: PhysRange,
+    /// GIC INTIDs (SPIs).
+    pub interrupts: Vec<u32>,
+    /// Whether the description comes from the board (`false`: from the configuration).
+    pub from_board: bool,
+}
+
+/// One row of an HM table: what happens about `error`, and whether the configuration said so
+/// or the default applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HmEntry<A> {
+    /// The error.
+    pub error: HmError,
+    /// What is done about it.
+    pub action: A,
+    /// `true` if a table in the configuration names the error, `false` for the default.
+    pub configured: bool,
+}
+
+/// A port of a partition, after its channel has been resolved and its buffers placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Name local to the partition.
+    pub name: String,
+    /// Sampling or queuing, with the kind's attributes.
+    pub kind: PortKind,
+    /// Whether the partition sends or receives.
+    pub direction: Direction,
+    /// Largest message in bytes.
+    pub max_message_size: u64,
+    /// Index of its channel in [`LoadedConfig::channels`].
+    pub channel: usize,
+    /// Where the channel's buffers appear to the partition, and with which rights.
+    pub mappings: Vec<PortMapping>,
+}
+
+/// Sampling or queuing, with what only that kind has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    /// Latest-value semantics.
+    Sampling {
+        /// How long a message stays valid, nanoseconds (destination ports; optional on sources).
+        refresh_period_ns: Option<u64>,
+    },
+    /// FIFO message queue.
+    Queuing {
+        /// Messages the queue holds.
+        max_messages: u64,
+        /// Order in which waiting processes are served.
+        discipline: QueuingDiscipline,
+    },
+}
+
+impl PortKind {
+    /// `"sampling"` or `"queuing"`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Sampling { .. } => "sampling",
+            Self::Queuing { .. } => "queuing",
+        }
+    }
+}
+
+/// One channel buffer as a partition sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortMapping {
+    /// Which buffer of the channel.
+    pub buffer: ChannelBuffer,
+    /// Guest-physical base in the partition.
+    pub ipa: u64,
+    /// Host-physical base, inside the module's shared memory.
+    pub phys: u64,
+    /// Length, whole pages.
+    pub size: u64,
+    /// Whether the partition may write it (only the buffer's writer may).
+    pub writable: bool,
+}
+
+/// The buffers of a channel (see `apex_api::ports`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelBuffer {
+    /// The sampling message, or the queuing ring: written by the source.
+    Data,
+    /// The queuing acknowledge page: written by the destination.
+    Ack,
+}
+
+/// A channel: one source port, its destination ports, and its buffers in shared memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Unique name.
+    pub name: String,
+    /// `"sampling"` or `"queuing"` (the ports' kind).
+    pub kind: &'static str,
+    /// The source port.
+    pub source: PortRef,
+    /// The destination ports (exactly one for queuing).
+    pub destinations: Vec<PortRef>,
+    /// The source's largest message.
+    pub max_message_size: u64,
+    /// Data buffer (physical).
+    pub data: PhysRange,
+    /// Acknowledge buffer (physical), queuing channels only.
+    pub ack: Option<PhysRange>,
+}
+
+/// A port by partition id and index in that partition's [`PartitionConfig::ports`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortRef {
+    /// Partition id.
+    pub partition: usize,
+    /// Index of the port in the partition.
+    pub port: usize,
+}
+
+/// The cyclic schedule of one time-partitioned core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreSchedule {
+    /// The core.
+    pub core: u8,
+    /// Length of one cycle, nanoseconds.
+    pub major_frame_ns: u64,
+    /// Windows sorted by offset; they neither overlap nor cross the end of the frame.
+    pub windows: Vec<Window>,
+}
+
+/// A window of a core schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Partition id.
+    pub partition: usize,
+    /// Start from the beginning of the major frame, nanoseconds.
+    pub offset_ns: u64,
+    /// Length, nanoseconds.
+    pub duration_ns: u64,
+}
+
+impl Window {
+    /// One past the last nanosecond.
+    pub fn end_ns(&self) -> u64 {
+        self.offset_ns + self.duration_ns
+    }
 }
 
 /// Where a partition's ELF comes from.

@@ -24,7 +24,10 @@ fn check_ok_and_errors() {
     std::fs::write(&good, TWO_PARTITIONS).unwrap();
     let out = run(&["check", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), "ok: 2 partitions\n");
+    assert_eq!(
+        text(&out.stdout),
+        "ok: 2 partitions, 0 schedules, 0 channels\n"
+    );
 
     let bad = dir.join("bad.toml");
     std::fs::write(
@@ -115,4 +118,66 @@ fn bad_command_lines_exit_2_with_usage() {
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).starts_with("usage: schedule-gen check"));
+}
+
+#[test]
+fn report_and_import_commands() {
+    let dir = common::temp_dir("cli-report-import");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+
+    // report: three files, listed on stdout.
+    let config = root.join("configs/reference.toml");
+    let out_dir = dir.join("reports");
+    let out = run(&[
+        "report",
+        config.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for f in ["report.html", "report.json", "report.txt"] {
+        assert!(text(&out.stdout).contains(f) && out_dir.join(f).is_file());
+    }
+    assert_eq!(
+        run(&["report", config.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+
+    // import: a consistent file is written, noted and checked.
+    let xml = root.join("schedule-gen/tests/arinc/minimal.xml");
+    let toml = dir.join("minimal.toml");
+    let out = run(&[
+        "import",
+        xml.to_str().unwrap(),
+        "--out",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("note: "));
+    assert!(schedule_gen::load(&toml).is_ok());
+
+    // An XML file that is valid ARINC 653 but breaks a pkernel rule: written, then refused by
+    // the check, with the rule.
+    let no_windows = dir.join("no-windows.xml");
+    std::fs::write(
+        &no_windows,
+        r#"<ARINC_653_Module ModuleName="m"><Partition PartitionIdentifier="1" PartitionName="p"/>
+<Module_Schedule MajorFrameSeconds="1"><Partition_Schedule PartitionIdentifier="1" PeriodSeconds="1" PeriodDurationSeconds="1"/></Module_Schedule></ARINC_653_Module>"#,
+    )
+    .unwrap();
+    let toml = dir.join("no-windows.toml");
+    let out = run(&[
+        "import",
+        no_windows.to_str().unwrap(),
+        "--out",
+        toml.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(toml.is_file());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error[E064-invalid-schedule]")
+            && err.contains("the imported configuration does not pass `check`"),
+        "{err}"
+    );
 }

@@ -18,7 +18,7 @@ fn golden_dir() -> PathBuf {
     manifest_dir().join("tests/golden")
 }
 
-/// Loads `tests/golden/demo.toml` and writes the two partitions' ELFs into `dir`.
+/// Loads `tests/golden/demo.toml` and writes the three partitions' ELFs into `dir`.
 fn demo(dir: &Path) -> (LoadedConfig, BTreeMap<String, PathBuf>) {
     let cfg = load(&golden_dir().join("demo.toml")).unwrap_or_else(|e| panic!("{e}"));
     let ctrl = elf(
@@ -42,7 +42,8 @@ fn demo(dir: &Path) -> (LoadedConfig, BTreeMap<String, PathBuf>) {
         ],
     );
     let mut images = BTreeMap::new();
-    for (name, bytes) in [("ctrl", ctrl), ("nav", nav)] {
+    // `spare` runs the same program as `ctrl`, from its own physical memory.
+    for (name, bytes) in [("ctrl", ctrl.clone()), ("spare", ctrl), ("nav", nav)] {
         let path = dir.join(format!("{name}.elf"));
         std::fs::write(&path, bytes).unwrap();
         images.insert(name.to_owned(), path);
@@ -59,23 +60,33 @@ fn generate(name: &str) -> PathBuf {
 }
 
 #[test]
-fn system_tables_match_golden() {
+fn generated_files_match_golden() {
     let out = generate("golden");
-    let actual = std::fs::read_to_string(out.join("system_tables.rs")).unwrap();
-    let golden = golden_dir().join("system_tables.rs");
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::write(&golden, &actual).unwrap();
+    for file in ["system_tables.rs", "partition_images.rs"] {
+        let actual = std::fs::read_to_string(out.join(file)).unwrap();
+        let golden = golden_dir().join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+            std::fs::write(&golden, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "{file} differs from {}; if the change is intended, rerun with UPDATE_GOLDEN=1\n--- actual ---\n{actual}",
+            golden.display()
+        );
+        // No directory of this machine leaks into the tables.
+        assert!(
+            !actual.contains(&*out.to_string_lossy())
+                && !actual.contains(env!("CARGO_MANIFEST_DIR"))
+        );
     }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-    assert!(
-        actual == expected,
-        "system_tables.rs differs from {}; if the change is intended, rerun with UPDATE_GOLDEN=1\n--- actual ---\n{actual}",
-        golden.display()
-    );
-    // No directory of this machine leaks into the tables.
-    assert!(
-        !actual.contains(&*out.to_string_lossy()) && !actual.contains(env!("CARGO_MANIFEST_DIR"))
-    );
+    // The images file carries the hash of the tables file it goes with.
+    let tables = std::fs::read(out.join("system_tables.rs")).unwrap();
+    let images = std::fs::read_to_string(out.join("partition_images.rs")).unwrap();
+    assert!(images.contains(&format!(
+        "TABLES_SHA256: &str = \"{}\"",
+        schedule_gen::codegen::sha256_hex(&tables)
+    )));
 }
 
 #[test]
@@ -94,6 +105,9 @@ fn segment_files_and_config_copy() {
             "ctrl.1.bin",
             "nav.0.bin",
             "nav.1.bin",
+            "partition_images.rs",
+            "spare.0.bin",
+            "spare.1.bin",
             "system_tables.rs"
         ]
     );
@@ -139,7 +153,7 @@ fn images_must_match_partitions() {
     assert_eq!(
         d.to_string(),
         format!(
-            "{file}: error[E061-unexpected-image]: an image was given for partition \"radar\", which the configuration does not have\n  help: give images only for: ctrl, nav\n\n\
+            "{file}: error[E061-unexpected-image]: an image was given for partition \"radar\", which the configuration does not have\n  help: give images only for: ctrl, spare, nav\n\n\
              {file}: error[E060-missing-image]: no image was given for partition \"nav\"\n  help: pass `--image nav=<elf>` (xtask does this for package images)"
         )
     );
@@ -188,27 +202,30 @@ fn generated_tables_compile_against_kernel_types() {
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    run(Command::new(&rustc)
-        .args([
-            "--edition",
-            "2024",
-            "--crate-type",
-            "rlib",
-            "--crate-name",
-            "bsp",
-            "--out-dir",
-        ])
-        .arg(&work)
-        .arg(manifest_dir().join("../bsp/src/lib.rs")));
+    for krate in ["bsp", "apex-api"] {
+        run(Command::new(&rustc)
+            .args([
+                "--edition",
+                "2024",
+                "--crate-type",
+                "rlib",
+                "--crate-name",
+                &krate.replace('-', "_"),
+                "--out-dir",
+            ])
+            .arg(&work)
+            .arg(manifest_dir().join(format!("../{krate}/src/lib.rs"))));
+    }
     let check = work.join("check.rs");
     std::fs::write(
         &check,
         format!(
-            "#[path = {:?}]\nmod config;\nmod tables {{\n    use crate::config::*;\n    include!({:?});\n}}\n\
-             const _: () = assert!(tables::PARTITION_COUNT == 2);\n\
+            "#[path = {:?}]\nmod config;\nmod tables {{\n    use crate::config::*;\n    include!({:?});\n    include!({:?});\n}}\n\
+             const _: () = assert!(tables::PARTITION_COUNT == 3);\n\
              pub fn system() -> &'static config::System {{ &tables::SYSTEM }}\n",
             kernel_config.canonicalize().unwrap(),
             out.join("system_tables.rs"),
+            out.join("partition_images.rs"),
         ),
     )
     .unwrap();
@@ -227,6 +244,11 @@ fn generated_tables_compile_against_kernel_types() {
         .arg(&work)
         .arg("--extern")
         .arg(format!("bsp={}", work.join("libbsp.rlib").display()))
+        .arg("--extern")
+        .arg(format!(
+            "apex_api={}",
+            work.join("libapex_api.rlib").display()
+        ))
         .arg(&check)
         .env("PKERNEL_SYSTEM_DIR", &out));
 }

@@ -7,10 +7,10 @@ use std::path::Path;
 use common::{HEAD, TWO_PARTITIONS, error_for, errors, load};
 use schedule_gen::{Access, ImageSource, PartitionKind, Rule};
 
-/// A partition block of 5 lines (name, kind, cores, image) followed by `extra`.
+/// A partition block of 6 lines (name, kind, criticality, cores, image) followed by `extra`.
 fn part(name: &str, cores: &str, extra: &str) -> String {
     format!(
-        "[[partition]]\nname = \"{name}\"\nkind = \"bm\"\ncores = {cores}\nimage = {{ package = \"p\" }}\n{extra}"
+        "[[partition]]\nname = \"{name}\"\nkind = \"bm\"\ncriticality = \"C\"\ncores = {cores}\nimage = {{ package = \"p\" }}\n{extra}"
     )
 }
 
@@ -69,7 +69,7 @@ fn unknown_field() {
     let text = TWO_PARTITIONS.replace("[module]\n", "[module]\nversion = 2\n");
     assert_eq!(
         errors(&text),
-        "sys.toml:2:1: error[E002-unknown-field]: unknown field `version`, expected `name` or `board`\n  help: remove or rename the key; the keys this table accepts are listed above"
+        "sys.toml:2:1: error[E002-unknown-field]: unknown field `version`, expected one of `name`, `board`, `cores`, `counter_hz`, `shared_memory`, `hm`\n  help: remove or rename the key; the keys this table accepts are listed above"
     );
 }
 
@@ -131,13 +131,13 @@ fn too_many_partitions() {
     let mut text = HEAD.to_owned();
     for i in 0..17 {
         text += &format!(
-            "[[partition]]\nname = \"p{i}\"\nkind = \"bm\"\nimage = {{ package = \"p\" }}\n"
+            "[[partition]]\nname = \"p{i}\"\nkind = \"bm\"\ncriticality = \"E\"\nimage = {{ package = \"p\" }}\n"
         );
     }
-    // Partition 17 starts on line 4 + 16 * 4 = 68; its name is on line 69.
+    // Partition 17 starts on line 4 + 16 * 5 = 84; its name is on line 85.
     assert_eq!(
         error_for(&text, Rule::TooManyPartitions),
-        "sys.toml:69:8: error[E013-too-many-partitions]: partition \"p16\" is number 17; at most 16 partitions are supported\n  help: merge or remove partitions"
+        "sys.toml:85:8: error[E013-too-many-partitions]: partition \"p16\" is number 17; at most 16 partitions are supported\n  help: merge or remove partitions"
     );
 }
 
@@ -191,13 +191,13 @@ fn no_cores() {
     let text = TWO_PARTITIONS.replace("cores = [2, 3]", "cores = []");
     assert_eq!(
         errors(&text),
-        "sys.toml:24:9: error[E020-no-cores]: partition \"nav\" has no cores\n  help: give it at least one dedicated core, e.g. `cores = [1]`"
+        "sys.toml:24:9: error[E020-no-cores]: partition \"nav\" has no cores\n  help: give it dedicated cores, e.g. `cores = [1]`, or share one through windows with `core = 0`"
     );
     // Missing entirely: reported at the partition's name.
     let text = TWO_PARTITIONS.replace("cores = [2, 3]\n", "");
     assert_eq!(
         errors(&text),
-        "sys.toml:22:8: error[E020-no-cores]: partition \"nav\" has no cores\n  help: give it at least one dedicated core, e.g. `cores = [1]`"
+        "sys.toml:22:8: error[E020-no-cores]: partition \"nav\" has no cores\n  help: give it dedicated cores, e.g. `cores = [1]`, or share one through windows with `core = 0`"
     );
 }
 
@@ -231,10 +231,10 @@ fn too_many_regions() {
         );
     }
     let text = format!("{HEAD}{}", part("a", "[1]", &extra));
-    // Region 17 starts on line 9 + 16 * 5 = 89.
+    // Region 17 starts on line 10 + 16 * 5 = 90.
     assert_eq!(
         errors(&text),
-        "sys.toml:89:1: error[E030-too-many-regions]: partition \"a\" has more than 16 memory regions\n  help: merge adjacent regions or remove some"
+        "sys.toml:90:1: error[E030-too-many-regions]: partition \"a\" has more than 16 memory regions\n  help: merge adjacent regions or remove some"
     );
 }
 
@@ -246,7 +246,7 @@ fn invalid_region_name() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:20: error[E031-invalid-region-name]: region name \"Big RAM\" of partition \"a\" is not valid\n  help: use 1 to 24 characters of a-z, 0-9, '_' or '-', starting with a letter"
+        "sys.toml:10:20: error[E031-invalid-region-name]: region name \"Big RAM\" of partition \"a\" is not valid\n  help: use 1 to 24 characters of a-z, 0-9, '_' or '-', starting with a letter"
     );
 }
 
@@ -277,9 +277,9 @@ fn unaligned_region() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:33: error[E033-unaligned-region]: region \"ram\" of partition \"a\": ipa 0x4400_0800 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x4400_0000\n\n\
-         sys.toml:9:53: error[E033-unaligned-region]: region \"ram\" of partition \"a\": phys 0x4500_0010 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x4500_0000\n\n\
-         sys.toml:9:73: error[E033-unaligned-region]: region \"ram\" of partition \"a\": size 0x1001 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x2000"
+        "sys.toml:10:33: error[E033-unaligned-region]: region \"ram\" of partition \"a\": ipa 0x4400_0800 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x4400_0000\n\n\
+         sys.toml:10:53: error[E033-unaligned-region]: region \"ram\" of partition \"a\": phys 0x4500_0010 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x4500_0000\n\n\
+         sys.toml:10:73: error[E033-unaligned-region]: region \"ram\" of partition \"a\": size 0x1001 is not a multiple of 4 KiB\n  help: use a multiple of 0x1000, e.g. 0x2000"
     );
 }
 
@@ -291,7 +291,7 @@ fn empty_region() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:53: error[E034-empty-region]: region \"ram\" of partition \"a\" has size 0\n  help: give the region a size of at least 0x1000, or remove it"
+        "sys.toml:10:53: error[E034-empty-region]: region \"ram\" of partition \"a\" has size 0\n  help: give the region a size of at least 0x1000, or remove it"
     );
 }
 
@@ -307,7 +307,7 @@ fn address_overflow() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:53: error[E035-address-overflow]: region \"ram\" of partition \"a\": phys 0xffff_ffff_ffff_f000 + size 0x2000 overflows 64 bits\n  help: lower the address or the size"
+        "sys.toml:10:53: error[E035-address-overflow]: region \"ram\" of partition \"a\": phys 0xffff_ffff_ffff_f000 + size 0x2000 overflows 64 bits\n  help: lower the address or the size"
     );
 }
 
@@ -323,7 +323,7 @@ fn ipa_out_of_range() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:33: error[E036-ipa-out-of-range]: region \"ram\" of partition \"a\" ends at IPA 0x0080_0000_1000, beyond the 39-bit stage-2 input range\n  help: keep ipa + size at or below 0x0080_0000_0000"
+        "sys.toml:10:33: error[E036-ipa-out-of-range]: region \"ram\" of partition \"a\" ends at IPA 0x0080_0000_1000, beyond the 39-bit stage-2 input range\n  help: keep ipa + size at or below 0x0080_0000_0000"
     );
 }
 
@@ -335,7 +335,7 @@ fn region_outside_ram() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:33: error[E037-region-outside-ram]: region \"ram\" of partition \"a\": physical range 0x7fff_f000..0x8000_1000 (identity-mapped: phys = ipa) is not inside the RAM of board \"qemu-virt\"\n  help: place it inside 0x4000_0000..0x8000_0000"
+        "sys.toml:10:33: error[E037-region-outside-ram]: region \"ram\" of partition \"a\": physical range 0x7fff_f000..0x8000_1000 (identity-mapped: phys = ipa) is not inside the RAM of board \"qemu-virt\"\n  help: place it inside 0x4000_0000..0x8000_0000"
     );
 }
 
@@ -347,7 +347,7 @@ fn region_in_kernel_reserved() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:33: error[E038-region-in-kernel-reserved]: region \"ram\" of partition \"a\": physical range 0x41ff_0000..0x4201_0000 (identity-mapped: phys = ipa) overlaps the RAM reserved for the kernel\n  help: place it outside 0x4000_0000..0x4200_0000 (set `phys` to keep the IPA)"
+        "sys.toml:10:33: error[E038-region-in-kernel-reserved]: region \"ram\" of partition \"a\": physical range 0x41ff_0000..0x4201_0000 (identity-mapped: phys = ipa) overlaps the RAM reserved for the kernel\n  help: place it outside 0x4000_0000..0x4200_0000 (set `phys` to keep the IPA)"
     );
 }
 
@@ -366,7 +366,7 @@ fn phys_overlap() {
     let text = TWO_PARTITIONS.replace("  ipa = 0x4400_0000", "  ipa = 0x4210_0000");
     assert_eq!(
         errors(&text),
-        "sys.toml:29:9: error[E040-phys-overlap]: physical memory of region \"code\" of partition \"nav\" overlaps region \"ram\" of partition \"ctrl\" (line 11)\n  help: give each partition its own physical RAM (set `phys` to a free range); shared memory is not supported yet"
+        "sys.toml:29:9: error[E040-phys-overlap]: physical memory of region \"code\" of partition \"nav\" overlaps region \"ram\" of partition \"ctrl\" (line 11)\n  help: give each partition its own physical RAM (set `phys` to a free range); share data through channels"
     );
 }
 
@@ -376,10 +376,10 @@ fn too_many_devices() {
         .map(|_| "[[partition.device]]\nname = \"rtc\"\n")
         .collect();
     let text = format!("{HEAD}{}", part("a", "[1]", &extra));
-    // Device 9 starts on line 9 + 8 * 2 = 25.
+    // Device 9 starts on line 10 + 8 * 2 = 26.
     assert_eq!(
         error_for(&text, Rule::TooManyDevices),
-        "sys.toml:26:8: error[E045-too-many-devices]: partition \"a\" owns more than 8 devices\n  help: give some devices to another partition or remove them"
+        "sys.toml:27:8: error[E045-too-many-devices]: partition \"a\" owns more than 8 devices\n  help: give some devices to another partition or remove them"
     );
 }
 
@@ -388,7 +388,7 @@ fn unknown_device() {
     let text = TWO_PARTITIONS.replace("name = \"rtc\"", "name = \"uart\"");
     assert_eq!(
         errors(&text),
-        "sys.toml:19:10: error[E046-unknown-device]: board \"qemu-virt\" has no device \"uart\" a partition can own\n  help: use one of: rtc, gpio"
+        "sys.toml:19:10: error[E046-unknown-device]: board \"qemu-virt\" has no device \"uart\" a partition can own\n  help: use one of: rtc, gpio, or describe the device with `mmio` and `interrupts`"
     );
 }
 
@@ -413,7 +413,7 @@ fn device_ipa_collision() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:10:20: error[E048-device-ipa-collision]: device \"gpio\" is mapped at IPA 0x0903_0000..0x0903_1000, which collides with RAM region \"ram\" (line 9) of partition \"a\"\n  help: move the RAM region's `ipa` away from the device's address"
+        "sys.toml:11:20: error[E048-device-ipa-collision]: device \"gpio\" is mapped at IPA 0x0903_0000..0x0903_1000, which collides with RAM region \"ram\" (line 10) of partition \"a\"\n  help: move the RAM region's `ipa` away from the device's address"
     );
 }
 

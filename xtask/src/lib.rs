@@ -4,6 +4,7 @@
 //! Used by the `xtask` binary and by the HIL scenario tests, so both build images the same way.
 #![forbid(unsafe_code)]
 
+pub mod fuzz;
 pub mod image;
 pub mod setup;
 

@@ -3,6 +3,8 @@
 //!   cargo xtask run    [--config FILE] [--seconds N]   build and boot a system on QEMU
 //!   cargo xtask build  [--config FILE]                 build a system image, print its path
 //!   cargo xtask check  [--config FILE]                 validate a configuration
+//!   cargo xtask report [--config FILE] [--out DIR]     write the certification reports
+//!   cargo xtask fuzz   [--seconds N] [--target T]      fuzz schedule-gen (libFuzzer)
 //!   cargo xtask test                                   host tests + HIL tests on QEMU
 
 use std::path::PathBuf;
@@ -19,20 +21,36 @@ commands:
                                         --seconds N ends it
   build [--config FILE]                 build the system image and print the kernel ELF's path
   check [--config FILE]                 validate a configuration and report every error
+  report [--config FILE] [--out DIR]    write report.html, report.json and report.txt for the
+                                        configuration (default DIR: target/reports/<config name>)
+  fuzz  [--seconds N] [--target T]      build schedule-gen's fuzz targets (T: config or import_xml;
+                                        default both), replay the kept regressions, fuzz N seconds
+                                        (default 60); needs g++
   test                                  run the host tests and the HIL tests (installs QEMU if missing)";
 
 struct Options {
     config: PathBuf,
     seconds: Option<u64>,
+    out: Option<PathBuf>,
+    target: Option<String>,
 }
 
-fn parse_options(args: &[String]) -> Result<Options, String> {
+/// Parses `--flag value` options, accepting only those in `allowed`.
+fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
     let mut options = Options {
         config: demo_config(),
         seconds: None,
+        out: None,
+        target: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
+        if !allowed.contains(&arg.as_str()) {
+            return Err(format!(
+                "unknown option '{arg}' (this command takes {})",
+                allowed.join(", ")
+            ));
+        }
         match arg.as_str() {
             "--config" => {
                 let value = iter.next().ok_or("--config needs a file")?;
@@ -45,6 +63,20 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                         .parse()
                         .map_err(|_| format!("--seconds: '{value}' is not a whole number"))?,
                 );
+            }
+            "--target" => {
+                let value = iter.next().ok_or("--target needs a fuzz target name")?;
+                if !xtask::fuzz::TARGETS.contains(&value.as_str()) {
+                    return Err(format!(
+                        "--target: no fuzz target '{value}' (there are {})",
+                        xtask::fuzz::TARGETS.join(", ")
+                    ));
+                }
+                options.target = Some(value.clone());
+            }
+            "--out" => {
+                let value = iter.next().ok_or("--out needs a directory")?;
+                options.out = Some(PathBuf::from(value));
             }
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -70,9 +102,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = match command.as_str() {
-        "run" => parse_options(rest).and_then(|o| run(&o)),
-        "build" => parse_options(rest).and_then(|o| build(&o).map(|_| ())),
-        "check" => parse_options(rest).and_then(|o| check(&o)),
+        "run" => parse_options(rest, &["--config", "--seconds"]).and_then(|o| run(&o)),
+        "build" => parse_options(rest, &["--config"]).and_then(|o| build(&o).map(|_| ())),
+        "check" => parse_options(rest, &["--config"]).and_then(|o| check(&o)),
+        "report" => parse_options(rest, &["--config", "--out"]).and_then(|o| report(&o)),
+        "fuzz" => parse_options(rest, &["--seconds", "--target"]).and_then(|o| fuzz(&o)),
         "test" if rest.is_empty() => test(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
@@ -102,11 +136,37 @@ fn build(options: &Options) -> Result<image::SystemImage, String> {
 fn check(options: &Options) -> Result<(), String> {
     let loaded = schedule_gen::load(&options.config).map_err(|d| d.to_string())?;
     println!(
-        "{}: ok, {} partitions",
+        "{}: ok, {} partitions, {} schedules, {} channels",
         options.config.display(),
-        loaded.partitions().count()
+        loaded.partitions().count(),
+        loaded.schedules().len(),
+        loaded.channels().len()
     );
     Ok(())
+}
+
+fn report(options: &Options) -> Result<(), String> {
+    let loaded = schedule_gen::load(&options.config).map_err(|d| d.to_string())?;
+    let out = options.out.clone().unwrap_or_else(|| {
+        let stem = options
+            .config
+            .file_stem()
+            .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
+        workspace_root().join("target/reports").join(stem)
+    });
+    for file in schedule_gen::report::write_reports(&loaded, &out).map_err(|d| d.to_string())? {
+        println!("{}", file.display());
+    }
+    Ok(())
+}
+
+fn fuzz(options: &Options) -> Result<(), String> {
+    let bins = xtask::fuzz::build()?;
+    let targets: Vec<&str> = match &options.target {
+        Some(t) => vec![t.as_str()],
+        None => xtask::fuzz::TARGETS.to_vec(),
+    };
+    xtask::fuzz::run(&bins, &targets, options.seconds.unwrap_or(60))
 }
 
 fn run(options: &Options) -> Result<(), String> {

@@ -4,7 +4,9 @@
 use core::fmt::Write as _;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
-use aarch64_cpu::registers::{ESR_EL2, FAR_EL2, HPFAR_EL2, Readable, TPIDR_EL2, Writeable};
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, ESR_EL2, FAR_EL2, HPFAR_EL2, Readable, TPIDR_EL2, Writeable,
+};
 use arm_gic::InterruptGroup;
 use arm_gic::gicv3::GicCpuInterface;
 
@@ -66,7 +68,8 @@ fn boot_primary(system: &'static System) -> ! {
         system.module_name
     );
     kprintln!("configuration sha256 {}", system.config_sha256);
-    if let Err(error) = crate::boot_checks::check(system) {
+    kprintln!("tables        sha256 {}", system.tables_sha256);
+    if let Err(error) = crate::boot_checks::check(system, CNTFRQ_EL0.get()) {
         kprintln!("configuration rejected at boot: {error}");
         halt_module();
     }
@@ -92,7 +95,10 @@ fn boot_primary(system: &'static System) -> ! {
         halt_module();
     }
     print_banner(system);
-    let cores = board.core_count().min(MAX_CORES);
+    // Cores beyond the module's are never started.
+    let cores = usize::from(system.core_count)
+        .min(board.core_count())
+        .min(MAX_CORES);
     for core in 1..cores {
         if let Err(error) = psci::cpu_on(
             board.core_mpidrs[core],
@@ -107,7 +113,7 @@ fn boot_primary(system: &'static System) -> ! {
 
 /// Copies a partition's image segments to their physical homes and zeroes the rest of each.
 fn load_image(partition: &Partition) {
-    for segment in partition.segments {
+    for segment in partition.image.segments {
         // boot_checks guarantees the segment lies in one RAM region of this partition.
         let Some(phys) = partition
             .regions
@@ -143,13 +149,19 @@ fn print_banner(system: &System) {
         for (i, core) in p.cores.iter().enumerate() {
             let _ = write!(cores, "{}{core}", if i == 0 { "" } else { "," });
         }
+        let placement = if p.is_time_partitioned() {
+            "time-partitioned core"
+        } else {
+            "cores"
+        };
         kprintln!(
-            "  {} ({}) cores [{}] vmid {} entry {:#x}",
+            "  {} ({}, level {:?}) {placement} [{}] vmid {} entry {:#x}",
             p.name,
             p.kind.name(),
+            p.criticality,
             cores.as_str(),
             p.vmid,
-            p.entry_ipa
+            p.image.entry_ipa
         );
         for r in p.regions {
             let access = [
@@ -164,6 +176,7 @@ fn print_banner(system: &System) {
             let kind = match r.kind {
                 RegionKind::Ram => "ram",
                 RegionKind::Device => "device",
+                RegionKind::Port => "port",
             };
             kprintln!(
                 "    {:<8} {:<6} ipa {:#011x}-{:#011x} -> phys {:#011x} {}",
@@ -219,6 +232,7 @@ fn partition_on_core(system: &'static System, core: usize) -> Option<&'static Pa
     system
         .partitions
         .iter()
+        .filter(|p| !p.is_time_partitioned())
         .find(|p| p.cores.first().map(|&c| usize::from(c)) == Some(core))
 }
 
@@ -235,7 +249,15 @@ fn run_core(core: usize) -> ! {
             boot::stack_top(core),
         )
     }
-    if let Some(owner) = system
+    if let Some(schedule) = u8::try_from(core).ok().and_then(|c| system.schedule_of(c)) {
+        // Window switching (K3) is not built yet: rather than run one of the core's partitions
+        // outside its windows, the core runs none of them.
+        kprintln!(
+            "core {core}: time-partitioned, {} windows in a major frame of {} ticks; window scheduling is not available yet, its partitions stay idle",
+            schedule.windows.len(),
+            schedule.major_frame_ticks
+        );
+    } else if let Some(owner) = system
         .partitions
         .iter()
         .find(|p| p.cores.iter().any(|&c| usize::from(c) == core))

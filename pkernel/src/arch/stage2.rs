@@ -12,7 +12,7 @@ use crate::config::{Partition, Region, RegionKind};
 
 fn attributes(region: &Region) -> Stage2Attributes {
     let memory = match region.kind {
-        RegionKind::Ram => {
+        RegionKind::Ram | RegionKind::Port => {
             Stage2Attributes::MEMATTR_NORMAL_INNER_WB
                 | Stage2Attributes::MEMATTR_NORMAL_OUTER_WB
                 | Stage2Attributes::SH_INNER

@@ -49,7 +49,7 @@ pub fn start(partition: &Partition, vttbr: u64, vtcr: u64, vcpu: u64, stack_top:
     }
     // A partition's entry registers: x0 = its partition index, x1 = vCPU index.
     enter_guest(
-        TrapFrame::first_entry(partition.entry_ipa, u64::from(partition.id), vcpu),
+        TrapFrame::first_entry(partition.image.entry_ipa, u64::from(partition.id), vcpu),
         stack_top,
     )
 }

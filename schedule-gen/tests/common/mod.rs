@@ -46,7 +46,7 @@ name = "ctrl"
 kind = "bm"
 cores = [1]
 image = { package = "bm-ticker" }
-
+criticality = "B"
   [[partition.memory]]
   name = "ram"
   ipa = 0x4000_0000
@@ -62,7 +62,7 @@ name = "nav"
 kind = "rtos"
 cores = [2, 3]
 image = { elf = "../vendor/nav.elf" }
-
+criticality = "C"
   [[partition.memory]]
   name = "code"
   ipa = 0x4400_0000

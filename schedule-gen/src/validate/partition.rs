@@ -1,0 +1,979 @@
+//! Per-partition rules: names, placement on cores, time budget, images, memory regions,
+//! devices and interrupts, port declarations.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+use bsp::PhysRange;
+use toml::Spanned;
+
+use super::{
+    Checker, IPA_LIMIT, MAX_DEVICES, MAX_NAME_LEN, MAX_PARTITIONS, MAX_PORTS, MAX_REGIONS,
+    PAGE_SIZE, hex, is_valid_name,
+};
+use crate::config::{RawDevice, RawImage, RawPartition, RawRegion};
+use crate::diag::Rule;
+use crate::model::{
+    DeviceConfig, Direction, ImageSource, MemoryRegion, PartitionConfig, Port, PortKind,
+    QueuingDiscipline, TimeBudget,
+};
+
+/// A partition that passed its own rules, with what later steps need to point at.
+pub(crate) struct CheckedPartition {
+    pub config: PartitionConfig,
+    /// Span of each port's `name`, in [`PartitionConfig::ports`] order.
+    pub port_spans: Vec<Range<usize>>,
+    /// Queue depth of each port (0 for sampling), in port order.
+    pub port_depths: Vec<u64>,
+}
+
+/// What earlier partitions already own, for the cross-partition rules.
+#[derive(Default)]
+struct Owned {
+    /// Partition names → line of first use.
+    names: BTreeMap<String, usize>,
+    /// Dedicated core → (owning partition, line).
+    cores: BTreeMap<i64, (String, usize)>,
+    /// Board device name → (owning partition, line).
+    devices: BTreeMap<String, (String, usize)>,
+    /// MMIO window of every owned device: (partition, device, range, line).
+    mmio: Vec<(String, String, PhysRange, usize)>,
+    /// Interrupt → (partition, device, line).
+    interrupts: BTreeMap<u32, (String, String, usize)>,
+    /// Physical RAM of every earlier partition: (partition, region, range, line).
+    phys: Vec<(String, String, PhysRange, usize)>,
+}
+
+/// Checks every partition on its own and against the ones before it.
+pub(crate) fn check_partitions(
+    cx: &mut Checker<'_>,
+    raw: &[Spanned<RawPartition>],
+    base_dir: &Path,
+) -> Vec<CheckedPartition> {
+    let mut owned = Owned::default();
+    let checked: Vec<_> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, p)| cx.partition(&mut owned, i, p, base_dir))
+        .collect();
+    // A time-partitioned core must not also be dedicated to someone (in either file order).
+    for (p, c) in raw.iter().zip(&checked) {
+        if let (Some(core), Some(_)) = (&p.get_ref().core, &c.config.time)
+            && let Some((owner, line)) = owned.cores.get(core.get_ref())
+        {
+            cx.error(
+                Rule::CoreMixedUse,
+                core.span(),
+                format!(
+                    "core {} is dedicated to partition {owner:?} (line {line}); partition {:?} cannot share it through windows",
+                    core.get_ref(),
+                    c.config.name
+                ),
+                "time-partition a core no partition has in `cores`".to_owned(),
+            );
+        }
+    }
+    // Identity-mapped devices must not hide RAM of the same partition (checked per partition
+    // once all its regions are known).
+    checked
+}
+
+impl Checker<'_> {
+    fn partition(
+        &mut self,
+        owned: &mut Owned,
+        index: usize,
+        raw: &Spanned<RawPartition>,
+        base_dir: &Path,
+    ) -> CheckedPartition {
+        let p = raw.get_ref();
+        let name = p.name.get_ref().clone();
+        if index == MAX_PARTITIONS {
+            self.error(
+                Rule::TooManyPartitions,
+                p.name.span(),
+                format!("partition {name:?} is number {}; at most {MAX_PARTITIONS} partitions are supported", index + 1),
+                "merge or remove partitions".to_owned(),
+            );
+        }
+        if !is_valid_name(&name, MAX_NAME_LEN) {
+            self.error(
+                Rule::InvalidPartitionName,
+                p.name.span(),
+                format!("partition name {name:?} is not valid"),
+                format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+            );
+        } else if let Some(&line) = owned.names.get(&name) {
+            self.error(
+                Rule::DuplicatePartitionName,
+                p.name.span(),
+                format!("partition name {name:?} is already used on line {line}"),
+                "give every partition a different name".to_owned(),
+            );
+        } else {
+            owned.names.insert(name.clone(), self.line(&p.name));
+        }
+
+        let image = self.image(&name, &p.image, base_dir);
+        let (cores, time) = self.placement(owned, &name, p);
+
+        // Region and device names share one namespace: all become the partition's regions.
+        let mut region_names: BTreeMap<String, usize> = BTreeMap::new();
+        let mut memory = Vec::new();
+        let mut ipa_ranges: Vec<(String, PhysRange, usize)> = Vec::new();
+        let mut phys_ranges = Vec::new();
+        for (j, r) in p.memory.iter().enumerate() {
+            if j == MAX_REGIONS {
+                self.error(
+                    Rule::TooManyRegions,
+                    r.span(),
+                    format!("partition {name:?} has more than {MAX_REGIONS} memory regions"),
+                    "merge adjacent regions or remove some".to_owned(),
+                );
+            }
+            if let Some(region) = self.region(&name, r.get_ref(), &mut region_names) {
+                let line = self.line(r);
+                let rn = &region.name;
+                let ipa = PhysRange::new(region.ipa, region.size);
+                let ipa_span = r.get_ref().ipa.span();
+                if let Some((other, _, other_line)) =
+                    ipa_ranges.iter().find(|(_, o, _)| o.overlaps(&ipa))
+                {
+                    self.error(
+                        Rule::RegionIpaOverlap,
+                        ipa_span.clone(),
+                        format!(
+                            "region {rn:?} of partition {name:?} overlaps region {other:?} (line {other_line}) in IPA space"
+                        ),
+                        "move one of the regions so their [ipa, ipa + size) ranges do not overlap".to_owned(),
+                    );
+                }
+                let phys = PhysRange::new(region.phys, region.size);
+                let phys_span = r.get_ref().phys.as_ref().map_or(ipa_span, |s| s.span());
+                if let Some((op, or, _, ol)) =
+                    owned.phys.iter().find(|(_, _, o, _)| o.overlaps(&phys))
+                {
+                    self.error(
+                        Rule::PhysOverlap,
+                        phys_span,
+                        format!(
+                            "physical memory of region {rn:?} of partition {name:?} overlaps region {or:?} of partition {op:?} (line {ol})"
+                        ),
+                        "give each partition its own physical RAM (set `phys` to a free range); share data through channels".to_owned(),
+                    );
+                }
+                ipa_ranges.push((rn.clone(), ipa, line));
+                phys_ranges.push((name.clone(), rn.clone(), phys, line));
+                memory.push(region);
+            }
+        }
+
+        let mut devices = Vec::new();
+        for (k, d) in p.devices.iter().enumerate() {
+            let span = d.get_ref().name.span();
+            if k == MAX_DEVICES {
+                self.error(
+                    Rule::TooManyDevices,
+                    span.clone(),
+                    format!("partition {name:?} owns more than {MAX_DEVICES} devices"),
+                    "give some devices to another partition or remove them".to_owned(),
+                );
+            }
+            self.unique_region_name(&name, d.get_ref().name.get_ref(), &span, &mut region_names);
+            let Some(device) = self.device(owned, &name, d.get_ref()) else {
+                continue;
+            };
+            if let Some((rn, _, line)) =
+                ipa_ranges.iter().find(|(_, r, _)| r.overlaps(&device.mmio))
+            {
+                self.error(
+                    Rule::DeviceIpaCollision,
+                    span,
+                    format!(
+                        "device {:?} is mapped at IPA {}..{}, which collides with RAM region {rn:?} (line {line}) of partition {name:?}",
+                        device.name,
+                        hex(device.mmio.base, true),
+                        hex(device.mmio.end(), true)
+                    ),
+                    "move the RAM region's `ipa` away from the device's address".to_owned(),
+                );
+            }
+            devices.push(device);
+        }
+        owned.phys.extend(phys_ranges);
+
+        let (ports, port_spans, port_depths) = self.ports(&name, p);
+
+        CheckedPartition {
+            config: PartitionConfig {
+                name,
+                kind: *p.kind.get_ref(),
+                criticality: *p.criticality.get_ref(),
+                cores,
+                time,
+                image,
+                memory,
+                devices,
+                ports,
+                hm: Vec::new(),
+            },
+            port_spans,
+            port_depths,
+        }
+    }
+
+    /// `cores = [..]` (dedicated) or `core = n` with `period` and `duration` (time-partitioned).
+    fn placement(
+        &mut self,
+        owned: &mut Owned,
+        name: &str,
+        p: &RawPartition,
+    ) -> (Vec<u8>, Option<TimeBudget>) {
+        match (&p.cores, &p.core) {
+            (Some(_), Some(core)) => {
+                self.error(
+                    Rule::ConflictingPlacement,
+                    core.span(),
+                    format!("partition {name:?} has both `cores` (dedicated) and `core` (time-partitioned)"),
+                    "keep `cores = [..]` to give it whole cores, or `core = N` to share core N through windows".to_owned(),
+                );
+                (Vec::new(), None)
+            }
+            (None, Some(core)) => {
+                let c = self.core_index(core);
+                // An invalid budget is already reported; the partition is still
+                // time-partitioned (a zero budget, which later steps skip), so its windows
+                // and core are not reported again as if it had dedicated cores.
+                let time = self
+                    .time_budget(name, p, core.span())
+                    .unwrap_or(TimeBudget {
+                        period_ns: 0,
+                        duration_ns: 0,
+                    });
+                (c.into_iter().collect(), Some(time))
+            }
+            (cores, None) => {
+                for d in [&p.period, &p.duration].into_iter().flatten() {
+                    self.error(
+                        Rule::InvalidTimeBudget,
+                        d.span(),
+                        format!("partition {name:?} has dedicated cores; `period` and `duration` apply only to time-partitioned partitions"),
+                        "remove them, or replace `cores` by `core = N` to share core N through windows".to_owned(),
+                    );
+                }
+                (self.dedicated_cores(owned, name, p, cores.as_ref()), None)
+            }
+        }
+    }
+
+    /// A core index of the module, or an error at `core`.
+    pub(super) fn core_index(&mut self, core: &Spanned<i64>) -> Option<u8> {
+        let c = *core.get_ref();
+        let board = self.board?;
+        let count = i64::from(self.core_count);
+        if (0..count).contains(&c) {
+            return u8::try_from(c).ok();
+        }
+        let (message, help) = if count == board.core_count() as i64 {
+            (
+                format!("board {:?} has no core {c}", board.name),
+                format!("use a core index from 0 to {}", count - 1),
+            )
+        } else {
+            (
+                format!("core {c} is not one of the module's {count} cores"),
+                format!(
+                    "use a core index from 0 to {}, or raise `[module] cores`",
+                    count - 1
+                ),
+            )
+        };
+        self.error(Rule::CoreNotOnBoard, core.span(), message, help);
+        None
+    }
+
+    fn dedicated_cores(
+        &mut self,
+        owned: &mut Owned,
+        name: &str,
+        p: &RawPartition,
+        list: Option<&Spanned<Vec<Spanned<i64>>>>,
+    ) -> Vec<u8> {
+        let list = match list {
+            Some(list) if !list.get_ref().is_empty() => list.get_ref(),
+            other => {
+                let span = other.map_or_else(|| p.name.span(), |l| l.span());
+                self.error(
+                    Rule::NoCores,
+                    span,
+                    format!("partition {name:?} has no cores"),
+                    "give it dedicated cores, e.g. `cores = [1]`, or share one through windows with `core = 0`".to_owned(),
+                );
+                return Vec::new();
+            }
+        };
+        let mut cores = Vec::new();
+        for core in list {
+            let Some(c) = self.core_index(core) else {
+                continue;
+            };
+            match owned.cores.get(core.get_ref()) {
+                Some((owner, line)) => {
+                    let whom = if owner == name {
+                        "this partition".to_owned()
+                    } else {
+                        format!("partition {owner:?}")
+                    };
+                    self.error(
+                        Rule::CoreShared,
+                        core.span(),
+                        format!("core {c} is already given to {whom} (line {line})"),
+                        "give each core to exactly one partition, once".to_owned(),
+                    );
+                }
+                None => {
+                    owned
+                        .cores
+                        .insert(*core.get_ref(), (name.to_owned(), self.line(core)));
+                }
+            }
+            cores.push(c);
+        }
+        cores
+    }
+
+    /// `period` and `duration` of a time-partitioned partition.
+    fn time_budget(
+        &mut self,
+        name: &str,
+        p: &RawPartition,
+        core_span: Range<usize>,
+    ) -> Option<TimeBudget> {
+        let missing = |cx: &mut Self, key: &str| {
+            cx.error(
+                Rule::InvalidTimeBudget,
+                core_span.clone(),
+                format!("time-partitioned partition {name:?} has no `{key}`"),
+                "give it `period` (how often it must run) and `duration` (how long in each period), e.g. period = \"20ms\", duration = \"5ms\"".to_owned(),
+            );
+        };
+        let period = match &p.period {
+            Some(d) => self.duration("period", d),
+            None => {
+                missing(self, "period");
+                None
+            }
+        };
+        let duration = match &p.duration {
+            Some(d) => self.duration("duration", d),
+            None => {
+                missing(self, "duration");
+                None
+            }
+        };
+        let (period_ns, duration_ns) = (period?, duration?);
+        let (Some(period_raw), Some(duration_raw)) = (&p.period, &p.duration) else {
+            return None;
+        };
+        if period_ns == 0 {
+            self.error(
+                Rule::InvalidTimeBudget,
+                period_raw.span(),
+                format!("partition {name:?} has a period of zero"),
+                "give it a positive period that divides its core's major frame".to_owned(),
+            );
+            return None;
+        }
+        if duration_ns == 0 || duration_ns > period_ns {
+            self.error(
+                Rule::InvalidTimeBudget,
+                duration_raw.span(),
+                format!(
+                    "partition {name:?} has duration {:?}, which is not in 0 < duration <= period ({:?})",
+                    duration_raw.get_ref().0,
+                    period_raw.get_ref().0
+                ),
+                "give it a positive duration no longer than its period".to_owned(),
+            );
+            return None;
+        }
+        Some(TimeBudget {
+            period_ns,
+            duration_ns,
+        })
+    }
+
+    /// A board device by name, or an integrator-described one with `mmio` and `interrupts`.
+    fn device(&mut self, owned: &mut Owned, part: &str, d: &RawDevice) -> Option<DeviceConfig> {
+        let board = self.board?;
+        let dn = d.name.get_ref();
+        let span = d.name.span();
+        let line = self.line(&d.name);
+        let device = match &d.mmio {
+            None => {
+                if let Some(irqs) = &d.interrupts {
+                    self.error(
+                        Rule::InvalidInterrupt,
+                        irqs.span(),
+                        format!("device {dn:?}: `interrupts` can only be given with `mmio`"),
+                        "leave interrupts out for a board device (the board lists them), or describe the device with `mmio` too".to_owned(),
+                    );
+                }
+                let Some(device) = board.device(dn) else {
+                    let known: Vec<_> = board.devices.iter().map(|d| d.name).collect();
+                    self.error(
+                        Rule::UnknownDevice,
+                        span,
+                        format!(
+                            "board {:?} has no device {dn:?} a partition can own",
+                            board.name
+                        ),
+                        format!(
+                            "use one of: {}, or describe the device with `mmio` and `interrupts`",
+                            known.join(", ")
+                        ),
+                    );
+                    return None;
+                };
+                match owned.devices.get(dn) {
+                    Some((owner, l)) if owner != part => {
+                        self.error(
+                            Rule::DeviceShared,
+                            span,
+                            format!(
+                                "device {dn:?} is already owned by partition {owner:?} (line {l})"
+                            ),
+                            "give each device to one partition only".to_owned(),
+                        );
+                        return None;
+                    }
+                    // Listed twice in this partition: already a duplicate name.
+                    Some(_) => return None,
+                    None => {
+                        owned.devices.insert(dn.clone(), (part.to_owned(), line));
+                    }
+                }
+                DeviceConfig {
+                    name: dn.clone(),
+                    mmio: device.mmio,
+                    interrupts: device.interrupts.to_vec(),
+                    from_board: true,
+                }
+            }
+            Some(mmio) => {
+                let (base, size) = (
+                    *mmio.get_ref().base.get_ref(),
+                    *mmio.get_ref().size.get_ref(),
+                );
+                let bad = |cx: &mut Self, why: String, help: String| {
+                    cx.error(
+                        Rule::InvalidDeviceMmio,
+                        mmio.span(),
+                        format!("device {dn:?} of partition {part:?}: {why}"),
+                        help,
+                    );
+                };
+                if board.device(dn).is_some() {
+                    bad(self, format!("{dn:?} is a device of board {:?}, whose MMIO window is fixed", board.name),
+                        "remove `mmio` and `interrupts` to own the board's device, or give your device another name".to_owned());
+                    return None;
+                }
+                if size == 0 || (base | size) % PAGE_SIZE != 0 {
+                    bad(self, format!("MMIO window {}+{} is empty or not 4 KiB aligned", hex(base, true), hex(size, false)),
+                        "stage 2 maps whole 4 KiB pages: use a page-aligned base and a non-zero multiple of 0x1000 as size".to_owned());
+                    return None;
+                }
+                if !board.device_space.contains_range(base, size) {
+                    bad(
+                        self,
+                        format!(
+                            "MMIO window {}+{} is outside the device space of board {:?}",
+                            hex(base, true),
+                            hex(size, false),
+                            board.name
+                        ),
+                        format!(
+                            "place it inside {}..{}",
+                            hex(board.device_space.base, true),
+                            hex(board.device_space.end(), true)
+                        ),
+                    );
+                    return None;
+                }
+                let range = PhysRange::new(base, size);
+                if range.overlaps(&board.kernel_uart)
+                    || range.overlaps(&board.gicd)
+                    || range.overlaps(&board.gicr)
+                {
+                    bad(
+                        self,
+                        "the MMIO window covers the kernel's UART or the GIC".to_owned(),
+                        "the kernel owns its console UART and the GIC; choose another window"
+                            .to_owned(),
+                    );
+                    return None;
+                }
+                if let Some(b) = board.devices.iter().find(|b| b.mmio.overlaps(&range)) {
+                    bad(
+                        self,
+                        format!("the MMIO window covers board device {:?}", b.name),
+                        format!(
+                            "own the board's device by name (`name = {:?}` without `mmio`)",
+                            b.name
+                        ),
+                    );
+                    return None;
+                }
+                if !is_valid_name(dn, MAX_NAME_LEN) {
+                    self.error(
+                        Rule::InvalidRegionName,
+                        span,
+                        format!("device name {dn:?} of partition {part:?} is not valid"),
+                        format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                    );
+                    return None;
+                }
+                let mut interrupts = Vec::new();
+                for irq in d
+                    .interrupts
+                    .as_ref()
+                    .map(|l| l.get_ref().as_slice())
+                    .unwrap_or(&[])
+                {
+                    let v = *irq.get_ref();
+                    let board_device = board
+                        .devices
+                        .iter()
+                        .find(|b| u32::try_from(v).is_ok_and(|i| b.interrupts.contains(&i)));
+                    match u32::try_from(v) {
+                        Ok(_) if board_device.is_some() => {
+                            let b = board_device.map_or("", |b| b.name);
+                            self.error(
+                                Rule::InvalidInterrupt,
+                                irq.span(),
+                                format!(
+                                    "interrupt {v} of device {dn:?} belongs to board device {b:?}"
+                                ),
+                                format!(
+                                    "an interrupt goes with its device: own {b:?} by name to get it"
+                                ),
+                            );
+                        }
+                        Ok(intid)
+                            if board.is_spi(intid) && intid != board.kernel_uart_interrupt =>
+                        {
+                            interrupts.push((intid, irq.span()))
+                        }
+                        _ => {
+                            let why = if u32::try_from(v)
+                                .is_ok_and(|i| i == board.kernel_uart_interrupt)
+                            {
+                                "is the kernel console's interrupt".to_owned()
+                            } else {
+                                format!(
+                                    "is not a shared peripheral interrupt of board {:?}",
+                                    board.name
+                                )
+                            };
+                            self.error(
+                                Rule::InvalidInterrupt,
+                                irq.span(),
+                                format!("interrupt {v} of device {dn:?} {why}"),
+                                format!(
+                                    "use a GIC INTID (SPI number + 32) from {} to {}",
+                                    board.spi_intids.0,
+                                    board.spi_intids.1 - 1
+                                ),
+                            );
+                        }
+                    }
+                }
+                for (intid, irq_span) in &interrupts {
+                    if let Some((op, od, l)) = owned.interrupts.get(intid) {
+                        self.error(
+                            Rule::InterruptShared,
+                            irq_span.clone(),
+                            format!("interrupt {intid} is already owned by device {od:?} of partition {op:?} (line {l})"),
+                            "route each interrupt to one device of one partition".to_owned(),
+                        );
+                    }
+                }
+                DeviceConfig {
+                    name: dn.clone(),
+                    mmio: range,
+                    interrupts: interrupts.into_iter().map(|(i, _)| i).collect(),
+                    from_board: false,
+                }
+            }
+        };
+        if let Some((op, od, _, l)) = owned
+            .mmio
+            .iter()
+            .find(|(op, od, r, _)| r.overlaps(&device.mmio) && !(op == part && *od == device.name))
+        {
+            self.error(
+                Rule::DeviceOverlap,
+                span,
+                format!(
+                    "device {dn:?} ({}..{}) overlaps device {od:?} of partition {op:?} (line {l})",
+                    hex(device.mmio.base, true),
+                    hex(device.mmio.end(), true)
+                ),
+                "each MMIO page belongs to one device of one partition".to_owned(),
+            );
+            return None;
+        }
+        owned
+            .mmio
+            .push((part.to_owned(), dn.clone(), device.mmio, line));
+        for &intid in &device.interrupts {
+            owned
+                .interrupts
+                .entry(intid)
+                .or_insert((part.to_owned(), dn.clone(), line));
+        }
+        Some(device)
+    }
+
+    /// The partition's sampling then queuing ports, each checked on its own.
+    fn ports(&mut self, part: &str, p: &RawPartition) -> (Vec<Port>, Vec<Range<usize>>, Vec<u64>) {
+        let mut ports = Vec::new();
+        let mut spans = Vec::new();
+        let mut depths = Vec::new();
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        let total = p.sampling_ports.len() + p.queuing_ports.len();
+        if total > MAX_PORTS {
+            self.error(
+                Rule::TooManyPorts,
+                p.name.span(),
+                format!("partition {part:?} has {total} ports; at most {MAX_PORTS} are supported"),
+                "merge messages into fewer ports".to_owned(),
+            );
+        }
+        let mut name_ok = |cx: &mut Self, n: &Spanned<String>| {
+            let name = n.get_ref();
+            if !is_valid_name(name, MAX_NAME_LEN) {
+                cx.error(
+                    Rule::InvalidPortName,
+                    n.span(),
+                    format!("port name {name:?} of partition {part:?} is not valid"),
+                    format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                );
+            } else if let Some(line) = names.get(name) {
+                cx.error(
+                    Rule::InvalidPortName,
+                    n.span(),
+                    format!("partition {part:?} already has a port named {name:?} (line {line})"),
+                    "give every port of a partition a different name (sampling and queuing ports share one namespace)".to_owned(),
+                );
+            } else {
+                names.insert(name.clone(), cx.line(n));
+            }
+        };
+        for sp in &p.sampling_ports {
+            let s = sp.get_ref();
+            name_ok(self, &s.name);
+            let size = self.message_size(part, s.name.get_ref(), &s.max_message_size);
+            let refresh = match (&s.refresh_period, s.direction.get_ref()) {
+                (Some(r), _) => match self.duration("refresh period", r) {
+                    Some(0) => {
+                        self.error(
+                            Rule::InvalidRefreshPeriod,
+                            r.span(),
+                            format!("sampling port {:?} of partition {part:?} has a refresh period of zero", s.name.get_ref()),
+                            "give how long a message stays valid, e.g. refresh_period = \"40ms\"".to_owned(),
+                        );
+                        None
+                    }
+                    other => other,
+                },
+                (None, Direction::Destination) => {
+                    self.error(
+                        Rule::InvalidRefreshPeriod,
+                        s.name.span(),
+                        format!("sampling destination port {:?} of partition {part:?} has no refresh period", s.name.get_ref()),
+                        "add `refresh_period`, how long a message stays valid, e.g. refresh_period = \"40ms\"".to_owned(),
+                    );
+                    None
+                }
+                (None, Direction::Source) => None,
+            };
+            ports.push(Port {
+                name: s.name.get_ref().clone(),
+                kind: PortKind::Sampling {
+                    refresh_period_ns: refresh,
+                },
+                direction: *s.direction.get_ref(),
+                max_message_size: size,
+                channel: usize::MAX,
+                mappings: Vec::new(),
+            });
+            spans.push(s.name.span());
+            depths.push(0);
+        }
+        for qp in &p.queuing_ports {
+            let q = qp.get_ref();
+            name_ok(self, &q.name);
+            let size = self.message_size(part, q.name.get_ref(), &q.max_message_size);
+            let depth = *q.max_messages.get_ref();
+            let max = apex_api::ports::MAX_QUEUE_DEPTH;
+            let depth = match u64::try_from(depth) {
+                Ok(d) if (1..=max).contains(&d) => d,
+                _ => {
+                    self.error(
+                        Rule::InvalidQueueDepth,
+                        q.max_messages.span(),
+                        format!(
+                            "queuing port {:?} of partition {part:?} holds {depth} messages",
+                            q.name.get_ref()
+                        ),
+                        format!("use 1 to {max} messages"),
+                    );
+                    1
+                }
+            };
+            ports.push(Port {
+                name: q.name.get_ref().clone(),
+                kind: PortKind::Queuing {
+                    max_messages: depth,
+                    discipline: q
+                        .discipline
+                        .as_ref()
+                        .map_or(QueuingDiscipline::Fifo, |d| *d.get_ref()),
+                },
+                direction: *q.direction.get_ref(),
+                max_message_size: size,
+                channel: usize::MAX,
+                mappings: Vec::new(),
+            });
+            spans.push(q.name.span());
+            depths.push(depth);
+        }
+        (ports, spans, depths)
+    }
+
+    fn message_size(&mut self, part: &str, port: &str, size: &Spanned<i64>) -> u64 {
+        let max = apex_api::ports::MAX_MESSAGE_SIZE;
+        match u64::try_from(*size.get_ref()) {
+            Ok(s) if (1..=max).contains(&s) => s,
+            _ => {
+                self.error(
+                    Rule::InvalidMessageSize,
+                    size.span(),
+                    format!("port {port:?} of partition {part:?} has a maximum message size of {} bytes", size.get_ref()),
+                    format!("use 1 to {max} bytes"),
+                );
+                1
+            }
+        }
+    }
+
+    fn image(&mut self, name: &str, raw: &Spanned<RawImage>, base_dir: &Path) -> ImageSource {
+        let img = raw.get_ref();
+        let bad = |cx: &mut Self, span: Range<usize>, what: String, help: &str| {
+            cx.error(
+                Rule::InvalidImageSource,
+                span,
+                format!("partition {name:?}: {what}"),
+                help.to_owned(),
+            );
+        };
+        match (&img.package, &img.elf) {
+            (Some(pkg), None) => {
+                let valid = !pkg.get_ref().is_empty()
+                    && pkg
+                        .get_ref()
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if !valid {
+                    bad(
+                        self,
+                        pkg.span(),
+                        format!("{:?} is not a package name", pkg.get_ref()),
+                        "name a package of this workspace, e.g. `image = { package = \"bm-ticker\" }`",
+                    );
+                }
+                ImageSource::Package(pkg.get_ref().clone())
+            }
+            (None, Some(elf)) => {
+                if elf.get_ref().is_empty() {
+                    bad(
+                        self,
+                        elf.span(),
+                        "the ELF path is empty".to_owned(),
+                        "give the path of the partition's ELF file",
+                    );
+                }
+                ImageSource::Elf(base_dir.join(elf.get_ref()))
+            }
+            (Some(_), Some(_)) => {
+                bad(
+                    self,
+                    raw.span(),
+                    "the image names both a package and an ELF file".to_owned(),
+                    "keep only one of `package` or `elf`",
+                );
+                ImageSource::Package(String::new())
+            }
+            (None, None) => {
+                bad(
+                    self,
+                    raw.span(),
+                    "the image names neither a package nor an ELF file".to_owned(),
+                    "write `image = { package = \"<crate>\" }` or `image = { elf = \"<path>\" }`",
+                );
+                ImageSource::Package(String::new())
+            }
+        }
+    }
+
+    fn unique_region_name(
+        &mut self,
+        part: &str,
+        name: &str,
+        span: &Range<usize>,
+        seen: &mut BTreeMap<String, usize>,
+    ) {
+        if let Some(line) = seen.get(name) {
+            self.error(
+                Rule::DuplicateRegionName,
+                span.clone(),
+                format!(
+                    "partition {part:?} already has a region or device named {name:?} (line {line})"
+                ),
+                "give every memory region and device of a partition a different name".to_owned(),
+            );
+        } else {
+            seen.insert(name.to_owned(), self.pos(span).line);
+        }
+    }
+
+    /// Checks one region on its own; returns it when its numbers are usable for overlap checks.
+    fn region(
+        &mut self,
+        part: &str,
+        r: &RawRegion,
+        names: &mut BTreeMap<String, usize>,
+    ) -> Option<MemoryRegion> {
+        let rn = r.name.get_ref();
+        if !is_valid_name(rn, MAX_NAME_LEN) {
+            self.error(
+                Rule::InvalidRegionName,
+                r.name.span(),
+                format!("region name {rn:?} of partition {part:?} is not valid"),
+                format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+            );
+        }
+        self.unique_region_name(part, rn, &r.name.span(), names);
+        let what = format!("region {rn:?} of partition {part:?}");
+        let ipa = *r.ipa.get_ref();
+        let size = *r.size.get_ref();
+        let phys = r.phys.as_ref().map_or(ipa, |p| *p.get_ref());
+        let mut fields = vec![("ipa", &r.ipa, false), ("size", &r.size, true)];
+        if let Some(p) = &r.phys {
+            fields.insert(1, ("phys", p, false));
+        }
+        for (field, value, round_up) in fields {
+            let v = *value.get_ref();
+            if v % PAGE_SIZE != 0 {
+                let suggestion = if round_up {
+                    v.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE)
+                } else {
+                    v & !(PAGE_SIZE - 1)
+                };
+                self.error(
+                    Rule::UnalignedRegion,
+                    value.span(),
+                    format!(
+                        "{what}: {field} {} is not a multiple of 4 KiB",
+                        hex(v, !round_up)
+                    ),
+                    format!(
+                        "use a multiple of 0x1000, e.g. {}",
+                        hex(suggestion, !round_up)
+                    ),
+                );
+            }
+        }
+        if size == 0 {
+            self.error(
+                Rule::EmptyRegion,
+                r.size.span(),
+                format!("{what} has size 0"),
+                "give the region a size of at least 0x1000, or remove it".to_owned(),
+            );
+            return None;
+        }
+        let phys_span = r.phys.as_ref().map_or_else(|| r.ipa.span(), |p| p.span());
+        let mut usable = true;
+        for (field, base, span) in [
+            ("ipa", ipa, r.ipa.span()),
+            ("phys", phys, phys_span.clone()),
+        ] {
+            if base.checked_add(size).is_none() && (field == "ipa" || r.phys.is_some()) {
+                self.error(
+                    Rule::AddressOverflow,
+                    span,
+                    format!(
+                        "{what}: {field} {} + size {} overflows 64 bits",
+                        hex(base, true),
+                        hex(size, false)
+                    ),
+                    "lower the address or the size".to_owned(),
+                );
+                usable = false;
+            }
+        }
+        if !usable {
+            return None;
+        }
+        if ipa + size > IPA_LIMIT {
+            self.error(
+                Rule::IpaOutOfRange,
+                r.ipa.span(),
+                format!(
+                    "{what} ends at IPA {}, beyond the 39-bit stage-2 input range",
+                    hex(ipa + size, true)
+                ),
+                format!("keep ipa + size at or below {}", hex(IPA_LIMIT, true)),
+            );
+        }
+        if let Some(board) = self.board {
+            let identity = if r.phys.is_none() {
+                " (identity-mapped: phys = ipa)"
+            } else {
+                ""
+            };
+            let range = format!("{}..{}", hex(phys, true), hex(phys + size, true));
+            if !board.ram.contains_range(phys, size) {
+                self.error(
+                    Rule::RegionOutsideRam,
+                    phys_span.clone(),
+                    format!("{what}: physical range {range}{identity} is not inside the RAM of board {:?}", board.name),
+                    format!("place it inside {}..{}", hex(board.ram.base, true), hex(board.ram.end(), true)),
+                );
+            }
+            if board.kernel_reserved.overlaps(&PhysRange::new(phys, size)) {
+                self.error(
+                    Rule::RegionInKernelReserved,
+                    phys_span,
+                    format!("{what}: physical range {range}{identity} overlaps the RAM reserved for the kernel"),
+                    format!(
+                        "place it outside {}..{}{}",
+                        hex(board.kernel_reserved.base, true),
+                        hex(board.kernel_reserved.end(), true),
+                        if r.phys.is_none() { " (set `phys` to keep the IPA)" } else { "" }
+                    ),
+                );
+            }
+        }
+        Some(MemoryRegion {
+            name: rn.clone(),
+            ipa,
+            phys,
+            size,
+            access: *r.access.get_ref(),
+        })
+    }
+}
