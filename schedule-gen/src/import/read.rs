@@ -518,6 +518,11 @@ pub(super) fn memory(
                 "partition {:?} has no Partition_Memory: it gets no memory regions; add [[partition.memory]] for its image",
                 p.name
             ));
+        } else if !p.memory.iter().any(|r| r.access.contains('x')) {
+            cx.note(format!(
+                "partition {:?} has no CODE memory: its image needs an executable region; add one with access = \"rx\" before building",
+                p.name
+            ));
         }
     }
 }
