@@ -68,14 +68,14 @@ fn boot_banner_lists_partitions_and_each_partition_prints() {
     log.assert_line("[pkernel] 3 partitions:");
     log.assert_line("[pkernel]   ctrl (bm, level C) cores [0] vmid 1 entry 0x40000000");
     log.assert_line(
-        "[pkernel]     ram      ram    ipa 0x040000000-0x040200000 -> phys 0x044000000 rwx",
+        "[pkernel]     ram          ram    ipa 0x040000000-0x040200000 -> phys 0x044000000 rwx",
     );
     log.assert_line("[pkernel]   sensor (bm, level C) cores [1] vmid 2 entry 0x40000000");
     log.assert_line(
-        "[pkernel]     ram      ram    ipa 0x040000000-0x040100000 -> phys 0x046000000 rwx",
+        "[pkernel]     ram          ram    ipa 0x040000000-0x040100000 -> phys 0x046000000 rwx",
     );
     log.assert_line(
-        "[pkernel]     rtc      device ipa 0x009010000-0x009011000 -> phys 0x009010000 rw-",
+        "[pkernel]     rtc          device ipa 0x009010000-0x009011000 -> phys 0x009010000 rw-",
     );
     log.assert_line("[pkernel]   supervisor (system, level A) cores [3] vmid 3 entry 0x40000000");
     // All four cores came up through PSCI: three run partitions, one idles.
@@ -112,22 +112,22 @@ fn the_reference_configuration_builds_and_boots() {
     // A sampling source maps its buffer read-write, each destination read-only; a queuing
     // channel's acknowledge page is writable by the destination only.
     log.assert_line(
-        "[pkernel]     speed_out port   ipa 0x050000000-0x050001000 -> phys 0x048000000 rw-",
+        "[pkernel]     speed_out    port   ipa 0x050000000-0x050001000 -> phys 0x048000000 rw-",
     );
     log.assert_line(
-        "[pkernel]     speed    port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
+        "[pkernel]     speed        port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
     );
     log.assert_line(
-        "[pkernel]     speed_in port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
+        "[pkernel]     speed_in     port   ipa 0x050000000-0x050001000 -> phys 0x048000000 r--",
     );
     log.assert_line(
-        "[pkernel]     cmd_in   port   ipa 0x050001000-0x050002000 -> phys 0x048001000 r--",
+        "[pkernel]     cmd_in       port   ipa 0x050001000-0x050002000 -> phys 0x048001000 r--",
     );
     log.assert_line(
-        "[pkernel]     cmd_in.ack port   ipa 0x050002000-0x050003000 -> phys 0x048002000 rw-",
+        "[pkernel]     cmd_in.ack   port   ipa 0x050002000-0x050003000 -> phys 0x048002000 rw-",
     );
     log.assert_line(
-        "[pkernel]     commands port   ipa 0x050000000-0x050001000 -> phys 0x048001000 rw-",
+        "[pkernel]     commands     port   ipa 0x050000000-0x050001000 -> phys 0x048001000 rw-",
     );
     log.assert_line(
         "[pkernel]     commands.ack port   ipa 0x050001000-0x050002000 -> phys 0x048002000 r--",
@@ -279,10 +279,10 @@ fn an_integrator_configuration_with_a_supplier_elf_boots_unchanged() {
     log.assert_line("[pkernel] pkernel 0.1.0 (EL2) on qemu-virt: module 'avionics-bench'");
     log.assert_line("[pkernel]   nav (bm, level C) cores [2] vmid 2 entry 0x80000000");
     log.assert_line(
-        "[pkernel]     code     ram    ipa 0x080000000-0x080100000 -> phys 0x050000000 rwx",
+        "[pkernel]     code         ram    ipa 0x080000000-0x080100000 -> phys 0x050000000 rwx",
     );
     log.assert_line(
-        "[pkernel]     gpio     device ipa 0x009030000-0x009031000 -> phys 0x009030000 rw-",
+        "[pkernel]     gpio         device ipa 0x009030000-0x009031000 -> phys 0x009030000 rw-",
     );
     log.assert_line("[pkernel] core 0: idle");
     log.assert_line("[nav] supplier nav partition 1 on core 2, linked at 0x80000000");

@@ -179,7 +179,7 @@ fn print_banner(system: &System) {
                 RegionKind::Port => "port",
             };
             kprintln!(
-                "    {:<8} {:<6} ipa {:#011x}-{:#011x} -> phys {:#011x} {}",
+                "    {:<12} {:<6} ipa {:#011x}-{:#011x} -> phys {:#011x} {}",
                 r.name,
                 kind,
                 r.ipa,
