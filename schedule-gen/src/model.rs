@@ -349,6 +349,30 @@ impl Window {
     }
 }
 
+/// Window time each period of `[0, major_frame)` of length `period` gets from the windows
+/// of `partition`: `(period start, period end, given)` for every period. A window crossing
+/// a period boundary counts in each period for its part inside it. A zero period has no
+/// periods. Validation checks budgets with it and the reports show it, so both agree.
+pub fn given_per_period(
+    windows: &[Window],
+    partition: usize,
+    major_frame: u64,
+    period: u64,
+) -> Vec<(u64, u64, u64)> {
+    let count = major_frame.checked_div(period).unwrap_or(0);
+    (0..count)
+        .map(|k| {
+            let (start, end) = (k * period, (k + 1) * period);
+            let given = windows
+                .iter()
+                .filter(|w| w.partition == partition)
+                .map(|w| w.end_ns().min(end).saturating_sub(w.offset_ns.max(start)))
+                .sum();
+            (start, end, given)
+        })
+        .collect()
+}
+
 /// Where a partition's ELF comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageSource {

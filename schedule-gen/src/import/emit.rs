@@ -7,26 +7,15 @@ use std::path::Path;
 use super::ir::{Module, RegionKind};
 use crate::model::format_duration;
 
-/// `0x10_0000`: a size in hexadecimal, in groups of four digits.
+/// `0x10_0000`: a size in hexadecimal, in groups of four digits (as schedule-gen writes
+/// every number).
 pub(super) fn hex(v: u64) -> String {
-    grouped(format!("{v:x}"))
+    crate::validate::hex(v, false)
 }
 
 /// `0x0901_0000`: an address in hexadecimal, in whole groups of four digits.
 pub(super) fn addr(v: u64) -> String {
-    let width = format!("{v:x}").len().div_ceil(4) * 4;
-    grouped(format!("{v:0width$x}"))
-}
-
-fn grouped(digits: String) -> String {
-    let mut out = String::from("0x");
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(4) {
-            out.push('_');
-        }
-        out.push(c);
-    }
-    out
+    crate::validate::hex(v, true)
 }
 
 /// A TOML basic string.

@@ -50,22 +50,23 @@ fn error_code(s: &str) -> Option<HmError> {
 }
 
 fn module_action(s: &str) -> Option<ModuleAction> {
-    match norm(s).as_str() {
-        "ignore" => Some(ModuleAction::Ignore),
-        "shutdown" => Some(ModuleAction::Shutdown),
-        "reset" => Some(ModuleAction::Reset),
-        _ => None,
-    }
+    let n = norm(s);
+    ModuleAction::ALL
+        .iter()
+        .copied()
+        .find(|a| norm(a.name()) == n)
 }
 
+/// A partition action; ARINC tools also write `WARM_RESTART` / `COLD_RESTART`.
 fn partition_action(s: &str) -> Option<PartitionAction> {
-    match norm(s).as_str() {
-        "ignore" => Some(PartitionAction::Ignore),
-        "idle" => Some(PartitionAction::Idle),
-        "warmstart" | "warmrestart" => Some(PartitionAction::WarmStart),
-        "coldstart" | "coldrestart" => Some(PartitionAction::ColdStart),
-        _ => None,
-    }
+    let n = norm(s);
+    let n = n
+        .strip_suffix("restart")
+        .map_or(n.clone(), |stem| format!("{stem}start"));
+    PartitionAction::ALL
+        .iter()
+        .copied()
+        .find(|a| norm(a.name()) == n)
 }
 
 /// One `<System_State_Entry>`.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::codegen::{sha256_hex, system_tables};
 use crate::duration::{format_duration, ns_to_ticks, tick_text};
+pub use crate::model::given_per_period;
 use crate::model::{
     ChannelBuffer, CoreUse, HmAction, ImageSource, LoadedConfig, PartitionConfig, PhysRange,
     PortKind, Window,
@@ -501,30 +502,6 @@ pub struct HmRow {
     pub action: &'static str,
     /// `true` if a table in the configuration names the error, `false` for the default.
     pub configured: bool,
-}
-
-/// Window time each period of `[0, major_frame)` of length `period` gets from the windows
-/// of `partition`: `(period start, period end, given)` for every period. A window crossing
-/// a period boundary counts in each period for its part inside it. `period` must be
-/// non-zero.
-pub fn given_per_period(
-    windows: &[Window],
-    partition: usize,
-    major_frame: u64,
-    period: u64,
-) -> Vec<(u64, u64, u64)> {
-    let count = major_frame.checked_div(period).unwrap_or(0);
-    (0..count)
-        .map(|k| {
-            let (start, end) = (k * period, (k + 1) * period);
-            let given = windows
-                .iter()
-                .filter(|w| w.partition == partition)
-                .map(|w| w.end_ns().min(end).saturating_sub(w.offset_ns.max(start)))
-                .sum();
-            (start, end, given)
-        })
-        .collect()
 }
 
 /// The intervals of `[0, major_frame)` no window covers, as `(offset, end)`. Windows need

@@ -85,8 +85,11 @@ pub(crate) fn validate(
         cx.error(
             Rule::InvalidModuleName,
             module.name.span(),
-            format!("module name {:?} is not an identifier", module.name.get_ref()),
-            format!("use 1 to {MAX_MODULE_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+            format!(
+                "module name {:?} is not an identifier",
+                module.name.get_ref()
+            ),
+            name_help(MAX_MODULE_NAME_LEN),
         );
     }
     cx.board = bsp::board_by_name(module.board.get_ref()).filter(|b| board_rust_path(b).is_some());
@@ -157,6 +160,11 @@ pub(crate) fn is_valid_name(name: &str, max: usize) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// What to write instead of a name [`is_valid_name`] refuses.
+pub(crate) fn name_help(max: usize) -> String {
+    format!("use 1 to {max} characters of a-z, 0-9, '_' or '-', starting with a letter")
 }
 
 /// A hex number with `_` every four digits; addresses are zero-padded to whole groups.

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::{
     Checker, IPA_LIMIT, MAX_DEVICES, MAX_NAME_LEN, MAX_PARTITIONS, MAX_PORTS, MAX_REGIONS,
-    PAGE_SIZE, hex, is_valid_name,
+    PAGE_SIZE, hex, is_valid_name, name_help,
 };
 use crate::config::{RawDevice, RawImage, RawPartition, RawRegion};
 use crate::diag::Rule;
@@ -24,8 +24,6 @@ pub(crate) struct CheckedPartition {
     pub config: PartitionConfig,
     /// Span of each port's `name`, in [`PartitionConfig::ports`] order.
     pub port_spans: Vec<Range<usize>>,
-    /// Queue depth of each port (0 for sampling), in port order.
-    pub port_depths: Vec<u64>,
 }
 
 /// What earlier partitions already own, for the cross-partition rules.
@@ -102,7 +100,7 @@ impl Checker<'_> {
                 Rule::InvalidPartitionName,
                 p.name.span(),
                 format!("partition name {name:?} is not valid"),
-                format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                name_help(MAX_NAME_LEN),
             );
         } else if let Some(&line) = owned.names.get(&name) {
             self.error(
@@ -203,7 +201,7 @@ impl Checker<'_> {
         }
         owned.phys.extend(phys_ranges);
 
-        let (ports, port_spans, port_depths) = self.ports(&name, p);
+        let (ports, port_spans) = self.ports(&name, p);
 
         CheckedPartition {
             config: PartitionConfig {
@@ -219,7 +217,6 @@ impl Checker<'_> {
                 hm: Vec::new(),
             },
             port_spans,
-            port_depths,
         }
     }
 
@@ -530,7 +527,7 @@ impl Checker<'_> {
                         Rule::InvalidRegionName,
                         span,
                         format!("device name {dn:?} of partition {part:?} is not valid"),
-                        format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                        name_help(MAX_NAME_LEN),
                     );
                     return None;
                 }
@@ -637,10 +634,9 @@ impl Checker<'_> {
     }
 
     /// The partition's sampling then queuing ports, each checked on its own.
-    fn ports(&mut self, part: &str, p: &RawPartition) -> (Vec<Port>, Vec<Range<usize>>, Vec<u64>) {
+    fn ports(&mut self, part: &str, p: &RawPartition) -> (Vec<Port>, Vec<Range<usize>>) {
         let mut ports = Vec::new();
         let mut spans = Vec::new();
-        let mut depths = Vec::new();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         let total = p.sampling_ports.len() + p.queuing_ports.len();
         if total > MAX_PORTS {
@@ -658,7 +654,7 @@ impl Checker<'_> {
                     Rule::InvalidPortName,
                     n.span(),
                     format!("port name {name:?} of partition {part:?} is not valid"),
-                    format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                    name_help(MAX_NAME_LEN),
                 );
             } else if let Some(line) = names.get(name) {
                 cx.error(
@@ -710,7 +706,6 @@ impl Checker<'_> {
                 mappings: Vec::new(),
             });
             spans.push(s.name.span());
-            depths.push(0);
         }
         for qp in &p.queuing_ports {
             let q = qp.get_ref();
@@ -748,9 +743,8 @@ impl Checker<'_> {
                 mappings: Vec::new(),
             });
             spans.push(q.name.span());
-            depths.push(depth);
         }
-        (ports, spans, depths)
+        (ports, spans)
     }
 
     fn message_size(&mut self, part: &str, port: &str, size: &Spanned<i64>) -> u64 {
@@ -862,7 +856,7 @@ impl Checker<'_> {
                 Rule::InvalidRegionName,
                 r.name.span(),
                 format!("region name {rn:?} of partition {part:?} is not valid"),
-                format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                name_help(MAX_NAME_LEN),
             );
         }
         self.unique_region_name(part, rn, &r.name.span(), names);

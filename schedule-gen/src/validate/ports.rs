@@ -9,7 +9,8 @@ use toml::Spanned;
 
 use super::partition::CheckedPartition;
 use super::{
-    Checker, IPA_LIMIT, MAX_CHANNELS, MAX_DESTINATIONS, MAX_NAME_LEN, PAGE_SIZE, hex, is_valid_name,
+    Checker, IPA_LIMIT, MAX_CHANNELS, MAX_DESTINATIONS, MAX_NAME_LEN, PAGE_SIZE, hex,
+    is_valid_name, name_help,
 };
 use crate::config::{RawChannel, RawPartition, RawPhysRange};
 use crate::diag::Rule;
@@ -110,7 +111,7 @@ impl Checker<'_> {
                 Rule::InvalidChannelName,
                 c.name.span(),
                 format!("channel name {name:?} is not valid"),
-                format!("use 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                name_help(MAX_NAME_LEN),
             );
         } else if let Some(line) = names.get(name) {
             self.error(
@@ -174,7 +175,7 @@ impl Checker<'_> {
                 continue;
             }
             let dst = &parts[r.partition].config.ports[r.port];
-            if let (Some(src), Some(src_ref)) = (src, source) {
+            if let Some(src) = src {
                 if src.kind.name() != dst.kind.name() {
                     self.error(
                         Rule::ChannelKindMismatch,
@@ -203,18 +204,25 @@ impl Checker<'_> {
                         format!("raise the destination's max_message_size to at least {}", src.max_message_size),
                     );
                     ok = false;
-                } else if parts[r.partition].port_depths[r.port]
-                    != parts[src_ref.partition].port_depths[src_ref.port]
+                } else if let (
+                    PortKind::Queuing {
+                        max_messages: dst_depth,
+                        ..
+                    },
+                    PortKind::Queuing {
+                        max_messages: src_depth,
+                        ..
+                    },
+                ) = (dst.kind, src.kind)
+                    && dst_depth != src_depth
                 {
                     self.error(
                         Rule::ChannelSizeMismatch,
                         d.span(),
                         format!(
-                            "destination {:?} holds {} messages, but source {:?} holds {}",
+                            "destination {:?} holds {dst_depth} messages, but source {:?} holds {src_depth}",
                             d.get_ref(),
-                            parts[r.partition].port_depths[r.port],
                             c.source.get_ref(),
-                            parts[src_ref.partition].port_depths[src_ref.port]
                         ),
                         "give both ends of a queuing channel the same max_messages: the channel has one queue".to_owned(),
                     );
@@ -265,10 +273,7 @@ impl Checker<'_> {
         want: Direction,
     ) -> Option<PortRef> {
         let t = text.get_ref();
-        let role = match want {
-            Direction::Source => "source",
-            Direction::Destination => "destination",
-        };
+        let role = want.as_str();
         let Some((pname, port)) = t.split_once('.') else {
             self.error(
                 Rule::ChannelUnknownPort,

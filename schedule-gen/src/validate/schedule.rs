@@ -10,7 +10,7 @@ use super::{Checker, MAX_WINDOWS};
 use crate::config::{RawPartition, RawSchedule};
 use crate::diag::Rule;
 use crate::duration::format_duration;
-use crate::model::{CoreSchedule, Window};
+use crate::model::{CoreSchedule, Window, given_per_period};
 
 /// Checks every `[[schedule]]`, then every time-partitioned partition's budget against its
 /// core's schedule. Returns the schedules that passed, sorted by core.
@@ -77,12 +77,7 @@ pub(crate) fn check_schedules(
             );
             continue;
         }
-        let windows: Vec<_> = schedule
-            .windows
-            .iter()
-            .filter(|w| w.partition == id)
-            .collect();
-        if windows.is_empty() {
+        if !schedule.windows.iter().any(|w| w.partition == id) {
             cx.error(
                 Rule::BudgetNotMet,
                 duration_raw.span(),
@@ -94,29 +89,26 @@ pub(crate) fn check_schedules(
             );
             continue;
         }
-        for k in 0..frame / budget.period_ns {
-            let (start, end) = (k * budget.period_ns, (k + 1) * budget.period_ns);
-            let given: u64 = windows
-                .iter()
-                .map(|w| w.end_ns().min(end).saturating_sub(w.offset_ns.max(start)))
-                .sum();
-            if given < budget.duration_ns {
-                cx.error(
-                    Rule::BudgetNotMet,
-                    duration_raw.span(),
-                    format!(
-                        "partition {name:?} needs {} in every period of {}, but its windows on core {core} give it {} in period {} ({}..{})",
-                        format_duration(budget.duration_ns),
-                        format_duration(budget.period_ns),
-                        format_duration(given),
-                        k + 1,
-                        format_duration(start),
-                        format_duration(end)
-                    ),
-                    "lengthen or add its windows in that period, or lower its duration".to_owned(),
-                );
-                break;
-            }
+        let periods = given_per_period(&schedule.windows, id, frame, budget.period_ns);
+        if let Some((k, &(start, end, given))) = periods
+            .iter()
+            .enumerate()
+            .find(|(_, (_, _, given))| *given < budget.duration_ns)
+        {
+            cx.error(
+                Rule::BudgetNotMet,
+                duration_raw.span(),
+                format!(
+                    "partition {name:?} needs {} in every period of {}, but its windows on core {core} give it {} in period {} ({}..{})",
+                    format_duration(budget.duration_ns),
+                    format_duration(budget.period_ns),
+                    format_duration(given),
+                    k + 1,
+                    format_duration(start),
+                    format_duration(end)
+                ),
+                "lengthen or add its windows in that period, or lower its duration".to_owned(),
+            );
         }
     }
     schedules
