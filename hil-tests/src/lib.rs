@@ -18,18 +18,31 @@
 //! log.assert_advancing("[ctrl] tick ", 3);
 //! ```
 //!
+//! Every needle is a whole-line prefix: `assert_line("[pkernel] core 0: ...")` is satisfied
+//! only by a line that starts with that text. The kernel prefixes every partition line with
+//! `[<partition name>] `, so a partition cannot produce a line starting with `[pkernel] `,
+//! but it can print `[pkernel] ...` further along its own line. Substring searches
+//! ([`RunLog::find_line_containing`], [`RunLog::assert_no_line_containing`]) exist only to
+//! show that something did *not* appear.
+//!
+//! How the module ended is told by the kernel's last line, `[pkernel] module end: ...`
+//! ([`ModuleEnd`], [`RunLog::module_end`]), not by QEMU's exit status: the kernel powers off
+//! with PSCI `SYSTEM_OFF`, and QEMU then exits with status 0 whatever happened.
+//!
 //! Principles: every run is bounded (wall clock and an idle watchdog), every spawned process
 //! is killed and reaped however the run ends (including a panic), and every failed assertion
 //! prints the whole captured console and how the run ended.
 #![forbid(unsafe_code)]
 
 mod log;
+mod module_end;
 mod qemu;
 mod runner;
 
 use std::{error::Error, fmt, io, path::PathBuf, time::Duration};
 
 pub use log::{RunEnd, RunLog};
+pub use module_end::{KERNEL_PREFIX, MODULE_END_PREFIX, ModuleEnd};
 pub use qemu::{QemuVirt, find_qemu, qemu_args};
 pub use runner::{QEMU_STDERR_PREFIX, run_command};
 
@@ -57,8 +70,9 @@ pub struct RunLimits {
     /// No-output watchdog: if no console line arrives for this long, the run ends with
     /// [`RunEnd::Idle`]. Measured from the start of the run, then from each console line.
     pub idle_timeout: Duration,
-    /// End the run (with [`RunEnd::StopLineSeen`]) as soon as a console line containing this
-    /// text appears; that line is the last console line of the log.
+    /// End the run (with [`RunEnd::StopLineSeen`]) as soon as a console line starting with
+    /// this text appears (a whole-line prefix, like every needle of [`RunLog`]); that line is
+    /// the last console line of the log. Lines from the target's stderr never count.
     pub stop_when: Option<String>,
 }
 
@@ -86,9 +100,9 @@ impl RunLimits {
         self
     }
 
-    /// Ends the run as soon as a console line containing `needle` appears.
-    pub fn with_stop_when(mut self, needle: impl Into<String>) -> Self {
-        self.stop_when = Some(needle.into());
+    /// Ends the run as soon as a console line starting with `prefix` appears.
+    pub fn with_stop_when(mut self, prefix: impl Into<String>) -> Self {
+        self.stop_when = Some(prefix.into());
         self
     }
 }

@@ -1,6 +1,17 @@
 //! The captured console of one run, and assertions that print all of it when they fail.
+//!
+//! Every console line is `[pkernel] text` (the kernel) or `[<partition name>] text` (a
+//! partition; the kernel adds the prefix to each line and neutralises control bytes, so a
+//! partition cannot start a line itself). A partition can still print any text *after* its
+//! own prefix, e.g. `[attacker] [pkernel] module end: ...`. That is why every search that
+//! proves something happened matches whole-line prefixes only: a needle starting with
+//! `[pkernel] ` can only be satisfied by the kernel. The substring searches
+//! ([`RunLog::find_line_containing`], [`RunLog::assert_no_line_containing`]) exist for the
+//! rare check that something did *not* appear anywhere.
 
 use std::{fmt, time::Duration};
+
+use crate::{KERNEL_PREFIX, MODULE_END_PREFIX, ModuleEnd};
 
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,7 +21,7 @@ pub enum RunEnd {
         /// The exit status code, if it exited normally.
         code: Option<i32>,
     },
-    /// A console line containing [`RunLimits::stop_when`](crate::RunLimits::stop_when)
+    /// A console line starting with [`RunLimits::stop_when`](crate::RunLimits::stop_when)
     /// appeared; the target was then killed.
     StopLineSeen,
     /// The wall-clock [`timeout`](crate::RunLimits::timeout) passed; the target was killed.
@@ -47,57 +58,124 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Index of the first line containing `needle`, if any.
-    pub fn find_line(&self, needle: &str) -> Option<usize> {
+    /// Index of the first line that starts with `prefix`, if any.
+    pub fn find_line(&self, prefix: &str) -> Option<usize> {
+        self.lines.iter().position(|l| l.starts_with(prefix))
+    }
+
+    /// Index of the first line containing `needle` anywhere, if any.
+    ///
+    /// Never use this to prove that something happened: a partition can put any text after
+    /// its own `[name] ` prefix. Use it only to show that something did *not* happen (see
+    /// [`assert_no_line_containing`](Self::assert_no_line_containing)).
+    pub fn find_line_containing(&self, needle: &str) -> Option<usize> {
         self.lines.iter().position(|l| l.contains(needle))
     }
 
-    /// Panics (printing the log) unless the target exited by itself with code 0.
+    /// The kernel's lines (those starting with `[pkernel] `), whole, in order.
+    pub fn kernel_lines(&self) -> Vec<&str> {
+        self.lines_with_prefix(KERNEL_PREFIX)
+    }
+
+    /// The lines of partition `name` (those starting with `[<name>] `), whole, in order.
+    /// (schedule-gen rejects a partition named `pkernel`, so these are never kernel lines.)
+    pub fn partition_lines(&self, name: &str) -> Vec<&str> {
+        self.lines_with_prefix(&format!("[{name}] "))
+    }
+
+    /// The last line starting with `[pkernel] module end: `, whole, even if it does not
+    /// parse (see [`module_end`](Self::module_end)).
+    pub fn module_end_line(&self) -> Option<&str> {
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| l.starts_with(MODULE_END_PREFIX))
+            .map(String::as_str)
+    }
+
+    /// How the module ended, from the last line starting with `[pkernel] module end: `;
+    /// `None` if there is no such line or it is malformed.
+    pub fn module_end(&self) -> Option<ModuleEnd> {
+        self.module_end_line().and_then(ModuleEnd::parse_line)
+    }
+
+    /// What the module-end line says, in words, for failure messages.
+    fn describe_module_end(&self) -> String {
+        match (self.module_end_line(), self.module_end()) {
+            (_, Some(end)) => format!("the module ended: {end}"),
+            (Some(line), None) => format!("the last module-end line is malformed: {line:?}"),
+            (None, None) => format!("no module-end line ({MODULE_END_PREFIX}...) came"),
+        }
+    }
+
+    /// Panics (printing the log) unless the target exited by itself with code 0 *and* the
+    /// kernel's last module-end line is `shutdown by '...', status 0`.
+    ///
+    /// Both are needed: the kernel powers off with QEMU exit status 0 whether the module shut
+    /// down cleanly, was shut down with an error status or failed, so only the line tells.
     #[track_caller]
     pub fn assert_clean_exit(&self) {
-        if self.end != (RunEnd::Exited { code: Some(0) }) {
+        let exited_0 = self.end == (RunEnd::Exited { code: Some(0) });
+        let clean_end = self.module_end().is_some_and(|e| e.is_clean());
+        if !exited_0 || !clean_end {
             self.fail(format_args!(
-                "expected a clean exit (code 0), but the run {}",
-                self.end
+                "expected a clean exit (QEMU exit code 0 after \
+                 \"{MODULE_END_PREFIX}shutdown by '...', status 0\"), but the run {} and {}",
+                self.end,
+                self.describe_module_end()
             ));
         }
     }
 
-    /// Index of the first line containing `needle`; panics (printing the log) if none does.
+    /// Index of the first line that starts with `prefix`; panics (printing the log) if none
+    /// does.
     #[track_caller]
-    pub fn assert_line(&self, needle: &str) -> usize {
-        match self.find_line(needle) {
+    pub fn assert_line(&self, prefix: &str) -> usize {
+        match self.find_line(prefix) {
             Some(i) => i,
             None => self.fail(format_args!(
-                "expected a line containing {needle:?}; none found"
+                "expected a line starting with {prefix:?}; none found"
             )),
         }
     }
 
-    /// Panics (printing the log) if any line contains `needle`.
+    /// Panics (printing the log) if any line starts with `prefix`.
     #[track_caller]
-    pub fn assert_no_line(&self, needle: &str) {
-        if let Some(i) = self.find_line(needle) {
+    pub fn assert_no_line(&self, prefix: &str) {
+        if let Some(i) = self.find_line(prefix) {
+            self.fail(format_args!(
+                "expected no line starting with {prefix:?}, but line {i} does"
+            ));
+        }
+    }
+
+    /// Panics (printing the log) if any line contains `needle` anywhere, whoever printed it.
+    ///
+    /// Only for proving that something did *not* happen; there is deliberately no
+    /// `assert_line_containing` (see [`find_line_containing`](Self::find_line_containing)).
+    #[track_caller]
+    pub fn assert_no_line_containing(&self, needle: &str) {
+        if let Some(i) = self.find_line_containing(needle) {
             self.fail(format_args!(
                 "expected no line containing {needle:?}, but line {i} does"
             ));
         }
     }
 
-    /// Index of the first line after `after_index` (exclusive) containing `needle`; panics
-    /// (printing the log) if none does.
+    /// Index of the first line after `after_index` (exclusive) that starts with `prefix`;
+    /// panics (printing the log) if none does.
     #[track_caller]
-    pub fn assert_line_after(&self, after_index: usize, needle: &str) -> usize {
+    pub fn assert_line_after(&self, after_index: usize, prefix: &str) -> usize {
         let found = self
             .lines
             .iter()
             .enumerate()
             .skip(after_index.saturating_add(1))
-            .find(|(_, l)| l.contains(needle));
+            .find(|(_, l)| l.starts_with(prefix));
         match found {
             Some((i, _)) => i,
             None => self.fail(format_args!(
-                "expected a line containing {needle:?} after line {after_index}; none found"
+                "expected a line starting with {prefix:?} after line {after_index}; none found"
             )),
         }
     }
@@ -227,9 +305,12 @@ mod tests {
         assert_eq!(l.lines_with_prefix("[a]"), vec!["[a] 1", "[a] 3"]);
     }
 
+    const CLEAN_END: &str = "[pkernel] module end: shutdown by 'supervisor', status 0";
+    const FORGED_END: &str = "[attacker] [pkernel] module end: shutdown by 'supervisor', status 0";
+
     #[test]
     fn passing_assertions_return_indices() {
-        let l = clean(&["boot", "ready", "tick 1", "ready again"]);
+        let l = clean(&["boot", "ready", "tick 1", "ready again", CLEAN_END]);
         l.assert_clean_exit();
         assert_eq!(l.assert_line("ready"), 1);
         assert_eq!(l.assert_line_after(1, "ready"), 3);
@@ -253,14 +334,149 @@ mod tests {
 
     #[test]
     fn failed_assert_clean_exit_says_how_it_ended() {
-        let l = log(&["boot"], RunEnd::Exited { code: Some(3) });
+        let l = log(&["boot", CLEAN_END], RunEnd::Exited { code: Some(3) });
         let msg = panic_message(|| l.assert_clean_exit());
         assert!(msg.contains("expected a clean exit"), "{msg}");
         assert!(msg.contains("exited with code 3"), "{msg}");
+        assert!(
+            msg.contains("the module ended: shutdown by 'supervisor', status 0"),
+            "{msg}"
+        );
         assert!(msg.contains("0 | boot"), "{msg}");
         let l = log(&["boot"], RunEnd::TimedOut);
         let msg = panic_message(|| l.assert_clean_exit());
         assert!(msg.contains("wall-clock timeout"), "{msg}");
+        assert!(msg.contains("no module-end line"), "{msg}");
+    }
+
+    #[test]
+    fn clean_exit_needs_exit_code_0_and_a_clean_module_end() {
+        clean(&["boot", CLEAN_END]).assert_clean_exit();
+        for (lines, says) in [
+            (
+                &["boot"][..],
+                "no module-end line ([pkernel] module end: ...) came",
+            ),
+            (
+                &["[pkernel] module end: failed: kernel panic"][..],
+                "the module ended: failed: kernel panic",
+            ),
+            (
+                &["[pkernel] module end: shutdown by 'supervisor', status 3"][..],
+                "the module ended: shutdown by 'supervisor', status 3",
+            ),
+            (
+                &["[pkernel] module end: shutdown by 'supervisor' (status 0)"][..],
+                "the last module-end line is malformed",
+            ),
+            // A later module-end line overrides an earlier one.
+            (
+                &[CLEAN_END, "[pkernel] module end: failed: kernel fault"][..],
+                "the module ended: failed: kernel fault",
+            ),
+        ] {
+            let l = clean(lines);
+            let msg = panic_message(|| l.assert_clean_exit());
+            assert!(msg.contains("exited with code 0"), "{msg}");
+            assert!(msg.contains(says), "expected {says:?} in:\n{msg}");
+        }
+        let l = log(&[CLEAN_END], RunEnd::Exited { code: None });
+        let msg = panic_message(|| l.assert_clean_exit());
+        assert!(msg.contains("exited by a signal"), "{msg}");
+    }
+
+    #[test]
+    fn a_partition_cannot_forge_kernel_lines() {
+        let l = clean(&[
+            "[pkernel] boot",
+            FORGED_END,
+            "[attacker] [pkernel] KERNEL PANIC on core 0: fake",
+        ]);
+        assert_eq!(l.find_line("[pkernel] module end: "), None);
+        let msg = panic_message(|| {
+            l.assert_line("[pkernel] module end: shutdown by 'supervisor', status 0");
+        });
+        assert!(msg.contains("expected a line starting with"), "{msg}");
+        let msg = panic_message(|| {
+            l.assert_line_after(0, "[pkernel] module end: ");
+        });
+        assert!(msg.contains("none found"), "{msg}");
+        assert_eq!(l.module_end_line(), None);
+        assert_eq!(l.module_end(), None);
+        let msg = panic_message(|| l.assert_clean_exit());
+        assert!(msg.contains("no module-end line"), "{msg}");
+        // Nor does the forged text count as the kernel failing.
+        l.assert_no_line("[pkernel] KERNEL PANIC");
+        // The substring search does see it: fine for "did not happen", never for "did".
+        assert_eq!(l.find_line_containing("[pkernel] module end: "), Some(1));
+        let msg = panic_message(|| l.assert_no_line_containing("KERNEL PANIC"));
+        assert!(msg.contains("expected no line containing"), "{msg}");
+        assert!(msg.contains("line 2 does"), "{msg}");
+    }
+
+    #[test]
+    fn module_end_comes_from_the_last_kernel_module_end_line() {
+        let l = clean(&[
+            "[pkernel] module end: failed: boot error",
+            "[ctrl] tick 1",
+            CLEAN_END,
+            "[attacker] [pkernel] module end: failed: kernel panic",
+        ]);
+        assert_eq!(l.module_end_line(), Some(CLEAN_END));
+        assert_eq!(
+            l.module_end(),
+            Some(ModuleEnd::Shutdown {
+                by: "supervisor".into(),
+                status: 0
+            })
+        );
+        let l = clean(&["[pkernel] module end: oops"]);
+        assert_eq!(l.module_end_line(), Some("[pkernel] module end: oops"));
+        assert_eq!(l.module_end(), None);
+    }
+
+    #[test]
+    fn kernel_and_partition_lines_by_prefix() {
+        let l = clean(&[
+            "[pkernel] boot",
+            "[ctrl] tick 1",
+            "[ctrl2] tick 1",
+            "[attacker] [pkernel] fake",
+            "[attacker] [ctrl] fake",
+            "[pkernel]x",
+            "qemu stderr: [pkernel] warning",
+            "[pkernel] core 0: starting partition 'ctrl'",
+            "[ctrl] tick 2",
+        ]);
+        assert_eq!(
+            l.kernel_lines(),
+            [
+                "[pkernel] boot",
+                "[pkernel] core 0: starting partition 'ctrl'"
+            ]
+        );
+        assert_eq!(
+            l.partition_lines("ctrl"),
+            ["[ctrl] tick 1", "[ctrl] tick 2"]
+        );
+        assert_eq!(
+            l.partition_lines("attacker"),
+            ["[attacker] [pkernel] fake", "[attacker] [ctrl] fake"]
+        );
+        assert!(l.partition_lines("none").is_empty());
+    }
+
+    #[test]
+    fn matching_is_by_whole_line_prefix() {
+        let l = clean(&["[ctrl] tick 12", "x [ctrl] tick 5"]);
+        assert_eq!(l.find_line("[ctrl] tick 1"), Some(0));
+        assert_eq!(l.find_line("[ctrl] tick 5"), None);
+        assert_eq!(l.find_line("tick"), None);
+        assert_eq!(l.find_line_containing("[ctrl] tick 5"), Some(1));
+        l.assert_no_line("tick");
+        l.assert_no_line_containing("tock");
+        let msg = panic_message(|| l.assert_no_line("[ctrl]"));
+        assert!(msg.contains("expected no line starting with"), "{msg}");
     }
 
     #[test]

@@ -14,8 +14,15 @@ use crate::{HilError, QEMU_STDERR_PREFIX, RunLimits, RunLog, Target, run_command
 const QEMU_BINARY: &str = "qemu-system-aarch64";
 
 /// Arguments that boot `image` on QEMU `virt` as pkernel expects it (SPEC §4): 4 × Cortex-A53
-/// entered at EL2, GICv3, 1 GiB, PL011 on stdio, semihosting on so test images can exit
-/// with a code. No `-nographic`: the monitor must not see console bytes.
+/// entered at EL2, GICv3, 1 GiB, PL011 on stdio.
+///
+/// - `-nic none`: the machine's default NIC (virtio-net-pci) needs `efi-virtio.rom` from
+///   `ipxe-qemu`, which Debian's `qemu-system-arm` only recommends; without the NIC QEMU
+///   starts with nothing but that package installed (`--no-install-recommends`).
+/// - No semihosting, ever: with it any partition (EL1 too) could write to the host, open host
+///   files, or end QEMU with any exit code. The kernel ends a run with PSCI `SYSTEM_OFF`
+///   after its `[pkernel] module end: ...` line, which is what tells how the run ended.
+/// - No `-nographic`: the monitor must not see console bytes.
 pub fn qemu_args(image: &Path) -> Vec<String> {
     [
         "-M",
@@ -32,8 +39,8 @@ pub fn qemu_args(image: &Path) -> Vec<String> {
         "none",
         "-serial",
         "stdio",
-        "-semihosting-config",
-        "enable=on,target=native",
+        "-nic",
+        "none",
         "-kernel",
     ]
     .into_iter()
@@ -141,14 +148,28 @@ mod tests {
     use std::{fs, time::Duration};
 
     const EXPECTED: &str = "-M virt,virtualization=on,gic-version=3 -cpu cortex-a53 -smp 4 \
-        -m 1G -display none -monitor none -serial stdio \
-        -semihosting-config enable=on,target=native -kernel /img/pk.elf";
+        -m 1G -display none -monitor none -serial stdio -nic none -kernel /img/pk.elf";
 
     #[test]
     fn command_line_is_the_documented_one() {
         let args = qemu_args(Path::new("/img/pk.elf"));
         assert_eq!(args.join(" "), EXPECTED);
         assert!(!args.iter().any(|a| a == "-nographic"));
+    }
+
+    #[test]
+    fn no_semihosting_and_no_nic() {
+        let args = qemu_args(Path::new("/img/pk.elf"));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.to_ascii_lowercase().contains("semihosting")),
+            "{args:?}"
+        );
+        assert!(
+            args.windows(2).any(|w| w[0] == "-nic" && w[1] == "none"),
+            "{args:?}"
+        );
     }
 
     #[test]

@@ -24,6 +24,10 @@ const POLL: Duration = Duration::from_millis(20);
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
 /// A "line" longer than this without a newline is cut (binary output must not grow forever).
 const MAX_LINE: usize = 64 * 1024;
+/// Starts each piece of a cut line after the first. Whatever followed the cut must not count
+/// as the start of a line (a needle is a whole-line prefix, see [`crate::RunLog`]); the kernel
+/// only prints ASCII, so no kernel line starts with this.
+const CUT_CONTINUATION: &str = "\u{2026}";
 
 /// What the reader threads send.
 enum Event {
@@ -78,8 +82,8 @@ impl Drop for ChildGuard {
 ///
 /// `target` names the log; lines from stderr are appended prefixed with `stderr_prefix`
 /// (e.g. [`QEMU_STDERR_PREFIX`]). Only stdout lines count as console output for the idle
-/// watchdog and `stop_when`. Bytes are read lossily as UTF-8, a trailing `\r` is stripped,
-/// and a last line without newline is kept. The process is killed and reaped on timeout,
+/// watchdog and `stop_when` (a line *starting with* it). Bytes are read lossily as UTF-8, a
+/// trailing `\r` is stripped, and a last line without newline is kept. The process is killed and reaped on timeout,
 /// idle, stop line, or if this function unwinds. With `PKERNEL_HIL_ECHO=1` every line is
 /// also echoed to stderr as it arrives.
 pub fn run_command(
@@ -158,7 +162,7 @@ pub fn run_command(
                 let stop = limits
                     .stop_when
                     .as_deref()
-                    .is_some_and(|s| line.contains(s));
+                    .is_some_and(|s| line.starts_with(s));
                 push(line, false);
                 if stop {
                     break RunEnd::StopLineSeen;
@@ -223,11 +227,14 @@ fn spawn_reader(
 }
 
 /// Calls `sink` with each line of `stream` (lossy UTF-8, without `\n` or a trailing `\r`,
-/// the last line even without a newline, lines cut at [`MAX_LINE`] bytes) until EOF or
-/// until `sink` returns false.
+/// the last line even without a newline) until EOF or until `sink` returns false. A line is
+/// cut every [`MAX_LINE`] bytes; each piece after the first starts with [`CUT_CONTINUATION`],
+/// so text past a cut never poses as the start of a line.
 fn read_lines(stream: impl Read, mut sink: impl FnMut(String) -> bool) -> io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
+    // Bytes at the start of `line` that are the continuation marker, not console output.
+    let mut marker_len = 0;
     let emit = |line: &mut Vec<u8>, sink: &mut dyn FnMut(String) -> bool| {
         if line.last() == Some(&b'\r') {
             line.pop();
@@ -243,13 +250,13 @@ fn read_lines(stream: impl Read, mut sink: impl FnMut(String) -> bool) -> io::Re
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            if !line.is_empty() {
+            if line.len() > marker_len {
                 emit(&mut line, &mut sink);
             }
             return Ok(());
         }
         let room = MAX_LINE - line.len();
-        let (used, complete) = match buf.iter().take(room).position(|&b| b == b'\n') {
+        let (used, newline) = match buf.iter().take(room).position(|&b| b == b'\n') {
             Some(nl) => {
                 line.extend_from_slice(&buf[..nl]);
                 (nl + 1, true)
@@ -257,12 +264,20 @@ fn read_lines(stream: impl Read, mut sink: impl FnMut(String) -> bool) -> io::Re
             None => {
                 let n = buf.len().min(room);
                 line.extend_from_slice(&buf[..n]);
-                (n, line.len() == MAX_LINE)
+                (n, false)
             }
         };
         reader.consume(used);
-        if complete && !emit(&mut line, &mut sink) {
-            return Ok(());
+        let cut = !newline && line.len() == MAX_LINE;
+        if newline || cut {
+            if !emit(&mut line, &mut sink) {
+                return Ok(());
+            }
+            marker_len = 0;
+            if cut {
+                line.extend_from_slice(CUT_CONTINUATION.as_bytes());
+                marker_len = line.len();
+            }
         }
     }
 }
@@ -302,13 +317,35 @@ mod tests {
         Path::new(&format!("/proc/{pid}")).exists()
     }
 
+    /// The end state every run below that "exits cleanly" is checked against.
+    const EXITED_0: RunEnd = RunEnd::Exited { code: Some(0) };
+
     #[test]
     fn clean_exit_and_lines_in_order() {
         let log = run("echo one; echo two; exit 0", &limits(10_000, 10_000));
-        assert_eq!(log.end, RunEnd::Exited { code: Some(0) }, "{log}");
+        assert_eq!(log.end, EXITED_0, "{log}");
         assert_eq!(log.lines, ["one", "two"]);
         assert_eq!(log.target, "sh");
+    }
+
+    #[test]
+    fn clean_exit_needs_the_kernels_module_end_line() {
+        let end = "[pkernel] module end: shutdown by 'supervisor', status 0";
+        let log = run(
+            &format!("echo one; echo \"{end}\""),
+            &limits(10_000, 10_000),
+        );
         log.assert_clean_exit();
+        // Exit status 0 alone proves nothing: the kernel powers off the same way on failure.
+        let log = run(
+            "echo '[pkernel] module end: failed: kernel panic'",
+            &limits(10_000, 10_000),
+        );
+        assert_eq!(log.end, EXITED_0, "{log}");
+        assert!(std::panic::catch_unwind(|| log.assert_clean_exit()).is_err());
+        let log = run(&format!("echo \"[evil] {end}\""), &limits(10_000, 10_000));
+        assert_eq!(log.end, EXITED_0, "{log}");
+        assert!(std::panic::catch_unwind(|| log.assert_clean_exit()).is_err());
     }
 
     #[test]
@@ -367,7 +404,7 @@ mod tests {
     fn steady_output_keeps_the_watchdog_quiet() {
         let script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.1; done";
         let log = run(script, &limits(20_000, 400));
-        log.assert_clean_exit();
+        assert_eq!(log.end, EXITED_0, "{log}");
         assert_eq!(
             log.assert_advancing("tick ", 10),
             (1..=10).collect::<Vec<u64>>()
@@ -383,9 +420,9 @@ mod tests {
 
     #[test]
     fn stop_line_ends_the_run_early() {
-        let l = limits(20_000, 20_000).with_stop_when("READY");
-        let script =
-            "echo pid $$; echo booting; echo '[sys] READY now'; echo after; exec sleep 100";
+        let l = limits(20_000, 20_000).with_stop_when("[sys] READY");
+        let script = "echo pid $$; echo booting; echo '[evil] [sys] READY'; \
+                      echo '[sys] READY now'; echo after; exec sleep 100";
         let log = run(script, &l);
         assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
         assert_eq!(
@@ -394,6 +431,8 @@ mod tests {
             "{log}"
         );
         log.assert_no_line("after");
+        // The same text further along another line did not stop the run.
+        log.assert_line("[evil] [sys] READY");
         assert!(log.elapsed < Duration::from_secs(5), "{log}");
         assert!(
             !process_exists(printed_pid(&log)),
@@ -408,7 +447,7 @@ mod tests {
             &limits(10_000, 10_000),
         );
         assert_eq!(log.lines, ["dos", "mid\rline", "no newline"], "{log}");
-        log.assert_clean_exit();
+        assert_eq!(log.end, EXITED_0, "{log}");
     }
 
     #[test]
@@ -444,7 +483,7 @@ mod tests {
     #[test]
     fn normal_exit_leaves_no_zombie() {
         let log = run("echo pid $$; exit 0", &limits(10_000, 10_000));
-        log.assert_clean_exit();
+        assert_eq!(log.end, EXITED_0, "{log}");
         assert!(
             !process_exists(printed_pid(&log)),
             "zombie left behind\n{log}"
@@ -483,8 +522,27 @@ mod tests {
         .unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].len(), MAX_LINE);
-        assert_eq!(got[1], "x".repeat(10));
+        assert_eq!(got[1], format!("{CUT_CONTINUATION}{}", "x".repeat(10)));
         assert_eq!(got[2], "end");
+    }
+
+    #[test]
+    fn text_after_a_cut_does_not_start_a_line() {
+        let forged = "[pkernel] module end: shutdown by 'supervisor', status 0";
+        let mut input = vec![b'x'; MAX_LINE];
+        input.extend_from_slice(forged.as_bytes());
+        input.extend_from_slice(b"\n");
+        input.extend_from_slice(&vec![b'y'; MAX_LINE]); // cut exactly at EOF: no empty piece
+        let mut got = Vec::new();
+        read_lines(&input[..], |l| {
+            got.push(l);
+            true
+        })
+        .unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[1], format!("{CUT_CONTINUATION}{forged}"));
+        assert!(got.iter().all(|l| !l.starts_with("[pkernel]")), "{got:?}");
+        assert_eq!(got[2], "y".repeat(MAX_LINE));
     }
 
     #[test]

@@ -314,3 +314,6 @@ pub struct Segment {
 
 /// Most partitions one system may have (sizes per-partition kernel state).
 pub const MAX_PARTITIONS: usize = 16;
+
+/// Most cores any supported board has; sizes the per-core stacks and state.
+pub const MAX_CORES: usize = 8;

@@ -4,7 +4,9 @@
 //! - **Static configuration.** The system is one configuration file; `schedule-gen` turns it
 //!   into the tables in [`config`] at build time. Nothing is allocated or created at run time.
 //! - **Divide, don't emulate.** A partition owns its cores, memory and devices and uses them
-//!   natively; the kernel traps only what it must (stage-2 faults, hypercalls, PSCI).
+//!   natively; the kernel traps only what it must (stage-2 faults, hypercalls, PSCI, and
+//!   the per-core state partitions must not share: PMU, debug registers, set/way cache
+//!   maintenance).
 //! - **Small and boring.** Each module has one purpose. All `unsafe` lives in `arch` (and the
 //!   one lock in `sync`), each
 //!   block with a `// SAFETY:` argument; the logic here is safe and host-tested.
@@ -21,7 +23,10 @@ pub mod console;
 pub mod esr;
 pub mod guest_memory;
 pub mod hypercall;
+pub mod log;
+pub mod module;
 pub mod sync;
+pub mod sysreg_trap;
 
 #[cfg(target_os = "none")]
 pub mod arch;

@@ -25,9 +25,16 @@ fn main() {
     std::process::exit(2);
 }
 
+/// The translation-table pool, as long as schedule-gen's bound for this configuration.
+/// In `.uninit`: never zeroed at boot, each page is zeroed when handed out.
+#[cfg(target_os = "none")]
+#[unsafe(link_section = ".uninit.page_pool")]
+static TABLE_POOL: pkernel::arch::page_pool::TablePool<{ system::TRANSLATION_TABLE_PAGES }> =
+    pkernel::arch::page_pool::TablePool::new();
+
 /// Every core's first Rust code (called from the boot assembly with its core index).
 #[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 extern "C" fn pkernel_entry(core: usize) -> ! {
-    pkernel::arch::kernel::run(&system::SYSTEM, core)
+    pkernel::arch::kernel::run(&system::SYSTEM, &TABLE_POOL, core)
 }

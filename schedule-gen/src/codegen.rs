@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{
     ChannelBuffer, Direction, HmAction, LoadedConfig, PartitionConfig, PortKind, QueuingDiscipline,
 };
+use crate::table_pages::table_pages;
 use crate::validate::hex;
 
 /// Board name → the Rust path of its `bsp` constant, as `system_tables.rs` names it. The one
@@ -343,6 +344,24 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
     w(format_args!(
         "pub const PARTITION_COUNT: usize = {};\n",
         cfg.partitions().count()
+    ));
+    let pages = table_pages(cfg);
+    w(format_args!(
+        "// Upper bound on the 4 KiB translation-table pages the kernel allocates at boot\n"
+    ));
+    w(format_args!(
+        "// (schedule-gen/src/table_pages.rs), the sum of:\n"
+    ));
+    w(format_args!(
+        "//   EL2 stage 1 (kernel identity map): {}\n",
+        pages.el2
+    ));
+    for (name, n) in &pages.partitions {
+        w(format_args!("//   stage 2 of {name}: {n}\n"));
+    }
+    w(format_args!(
+        "pub const TRANSLATION_TABLE_PAGES: usize = {};\n",
+        pages.total()
     ));
     s
 }

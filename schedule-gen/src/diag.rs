@@ -207,6 +207,8 @@ rules! {
     XmlInvalid = "E101", "xml-invalid";
     /// An ARINC 653 XML construct pkernel cannot express, so the import stops.
     XmlUnmappable = "E102", "xml-unmappable";
+    /// A partition name the kernel keeps for itself (its console lines start `[pkernel]`).
+    ReservedPartitionName = "E103", "reserved-partition-name";
 }
 
 /// A 1-based line and column (columns count characters, not bytes).

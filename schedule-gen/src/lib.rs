@@ -4,7 +4,8 @@
 //! [`config`] parses the TOML (unknown keys rejected, spans kept) → [`validate`] checks every
 //! whole-system rule and reports all failures at once, each as one named [`Rule`] pointing at
 //! `file:line:col` → [`image`] checks each partition's ELF against its memory map →
-//! [`codegen`] writes `system_tables.rs`, plain data the kernel compiles in.
+//! [`codegen`] writes `system_tables.rs`, plain data the kernel compiles in, including the
+//! [`table_pages`] bound that sizes the kernel's translation-table pool.
 //!
 //! Nothing here panics on bad input: a configuration or image is untrusted until checked.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod image;
 pub mod import;
 pub mod model;
 pub mod report;
+pub mod table_pages;
 pub mod validate;
 
 use std::path::Path;

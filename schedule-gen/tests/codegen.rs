@@ -222,6 +222,7 @@ fn generated_tables_compile_against_kernel_types() {
         format!(
             "#[path = {:?}]\nmod config;\nmod tables {{\n    use crate::config::*;\n    include!({:?});\n    include!({:?});\n}}\n\
              const _: () = assert!(tables::PARTITION_COUNT == 3);\n\
+             const _: usize = tables::TRANSLATION_TABLE_PAGES;\n\
              pub fn system() -> &'static config::System {{ &tables::SYSTEM }}\n",
             kernel_config.canonicalize().unwrap(),
             out.join("system_tables.rs"),

@@ -112,6 +112,26 @@ fn notes_are_returned_and_written_as_comments() {
 }
 
 #[test]
+fn a_partition_named_like_the_kernel_is_renamed() {
+    // `pkernel` is reserved for the kernel's console lines (E103): the import picks another
+    // name and says so, so the configuration it writes still loads.
+    let xml = read("minimal").replace("PartitionName=\"solo\"", "PartitionName=\"PKERNEL\"");
+    let imported = import_str("kernel_named.xml", &xml, &ImportOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|n| n.contains("partitions renamed") && n.contains("\"pkernel_2\"")),
+        "{:?}",
+        imported.notes
+    );
+    let cfg = schedule_gen::load_str("kernel_named.toml", &imported.toml, Path::new("/cfg"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", imported.toml));
+    assert_eq!(cfg.partition(0).unwrap().name, "pkernel_2");
+}
+
+#[test]
 fn output_is_deterministic() {
     for name in VALID {
         let a = import(name).unwrap();

@@ -156,6 +156,27 @@ fn invalid_partition_name() {
 }
 
 #[test]
+fn reserved_partition_name() {
+    // `[pkernel] ...` lines are the kernel's: no partition may print them.
+    let text = TWO_PARTITIONS.replace("name = \"nav\"", "name = \"pkernel\"");
+    assert_eq!(
+        errors(&text),
+        "sys.toml:22:8: error[E103-reserved-partition-name]: partition name \"pkernel\" is reserved for the kernel\n  help: choose another name: the kernel's own console lines start with \"[pkernel]\", and a partition's lines start with its name in brackets"
+    );
+    // Upper case is already an invalid name (E014), and only that is reported.
+    let text = TWO_PARTITIONS.replace("name = \"nav\"", "name = \"PKernel\"");
+    assert_eq!(
+        load(&text).unwrap_err().rules(),
+        vec![Rule::InvalidPartitionName]
+    );
+    // Names that merely start like it print a different prefix.
+    for name in ["pkernel-app", "pkernel2", "kernel"] {
+        let text = TWO_PARTITIONS.replace("name = \"nav\"", &format!("name = \"{name}\""));
+        load(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
 fn duplicate_partition_name() {
     let text = TWO_PARTITIONS.replace("name = \"nav\"", "name = \"ctrl\"");
     assert_eq!(

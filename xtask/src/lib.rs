@@ -6,6 +6,7 @@
 
 pub mod fuzz;
 pub mod image;
+pub mod run;
 pub mod setup;
 
 use std::path::{Path, PathBuf};

@@ -1,14 +1,17 @@
 //! `cargo xtask`: the project's commands.
 //!
-//!   cargo xtask run    [--config FILE] [--seconds N]   build and boot a system on QEMU
+//!   cargo xtask run    [--config FILE] [--seconds N]   build and boot a system on QEMU, say
+//!                                                      how the module ended
 //!   cargo xtask build  [--config FILE]                 build a system image, print its path
 //!   cargo xtask check  [--config FILE]                 validate a configuration
 //!   cargo xtask report [--config FILE] [--out DIR]     write the certification reports
 //!   cargo xtask fuzz   [--seconds N] [--target T]      fuzz schedule-gen (libFuzzer)
 //!   cargo xtask test                                   host tests + HIL tests on QEMU
 
+use std::io::{self, Read};
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use xtask::{demo_config, image, setup, workspace_root};
@@ -18,7 +21,9 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
 commands:
   run   [--config FILE] [--seconds N]   build the system (default: configs/demo.toml) and boot it
                                         on QEMU with its console on this terminal; Ctrl-C or
-                                        --seconds N ends it
+                                        --seconds N ends it. Prints how the module ended; exit
+                                        status 0 only after a shutdown with status 0 or when
+                                        --seconds ran out with the module still running
   build [--config FILE]                 build the system image and print the kernel ELF's path
   check [--config FILE]                 validate a configuration and report every error
   report [--config FILE] [--out DIR]    write report.html, report.json and report.txt for the
@@ -169,32 +174,198 @@ fn fuzz(options: &Options) -> Result<(), String> {
     xtask::fuzz::run(&bins, &targets, options.seconds.unwrap_or(60))
 }
 
+/// How long QEMU may take to power off after the kernel's module-end line.
+const POWER_OFF_GRACE: Duration = Duration::from_secs(5);
+/// How long QEMU may take to exit after SIGTERM before it is killed.
+const TERM_GRACE: Duration = Duration::from_secs(3);
+/// How long to keep reading the console after QEMU ended, for bytes still in the pipe.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+/// How often QEMU's status is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What the console thread tells `run`.
+enum ConsoleEvent {
+    /// The kernel printed its module-end line.
+    ModuleEnd(hil_tests::ModuleEnd),
+    /// QEMU's console closed; `mid_line` if its last byte did not end a line.
+    Closed { mid_line: bool },
+}
+
+/// Builds the system, boots it on QEMU with the console on this terminal, and reports how
+/// the module ended (see `xtask::run::decide` for the exit status).
+///
+/// QEMU's standard output is piped through here so the kernel's module-end line can be
+/// seen; every byte is passed on at once (the console is interactive). Standard input and
+/// standard error stay QEMU's own. Ctrl-C sends SIGINT to QEMU and xtask alike: both end at
+/// once (QEMU restores the terminal), no summary is printed, and the shell reports status 130.
 fn run(options: &Options) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    use std::sync::mpsc::RecvTimeoutError;
+    use xtask::run::{QemuEnd, decide};
+
     let qemu = setup::ensure_qemu()?;
     let image = build(options)?;
     let mut child = Command::new(&qemu)
         .args(hil_tests::qemu_args(&image.kernel))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", qemu.display()))?;
+    let console = child.stdout.take().expect("QEMU's stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || forward_console(console, &tx));
+
     let deadline = options
         .seconds
         .map(|s| Instant::now() + Duration::from_secs(s));
-    loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return if status.success() {
-                Ok(())
-            } else {
-                Err(format!("QEMU exited: {status}"))
+    let mut seen = Seen {
+        module_end: None,
+        power_off_by: None,
+        mid_line: false,
+        console_open: true,
+    };
+    let qemu_end = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                break QemuEnd::Exited {
+                    code: status.code(),
+                    signal: status.signal(),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                stop_qemu(&mut child);
+                return Err(format!("cannot watch QEMU: {e}"));
+            }
+        }
+        let now = Instant::now();
+        // Once the module has ended, only QEMU's power-off is awaited, not --seconds.
+        if let Some(by) = seen.power_off_by {
+            if now >= by {
+                stop_qemu(&mut child);
+                break QemuEnd::NoPowerOff {
+                    grace: POWER_OFF_GRACE,
+                };
+            }
+        } else if deadline.is_some_and(|d| now >= d) {
+            stop_qemu(&mut child);
+            break QemuEnd::Stopped {
+                after_seconds: options.seconds.unwrap_or(0),
             };
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("\nxtask: stopped after {} s", options.seconds.unwrap_or(0));
-            return Ok(());
+        if seen.console_open {
+            match rx.recv_timeout(POLL) {
+                Ok(event) => seen.record(event),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => seen.console_open = false,
+            }
+        } else {
+            std::thread::sleep(POLL);
         }
-        std::thread::sleep(Duration::from_millis(50));
+    };
+    // QEMU has ended: read what it wrote before, unless something else holds the pipe open.
+    let until = Instant::now() + DRAIN_GRACE;
+    while seen.console_open {
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(event) => seen.record(event),
+            Err(RecvTimeoutError::Disconnected) => seen.console_open = false,
+            Err(RecvTimeoutError::Timeout) => break,
+        }
     }
+    if !seen.console_open {
+        let _ = reader.join();
+    }
+    if seen.mid_line || seen.console_open {
+        // Start the summary on a line of its own.
+        eprintln!();
+    }
+    let outcome = decide(seen.module_end.as_ref(), &qemu_end);
+    if outcome.success {
+        eprintln!("xtask: {}", outcome.summary);
+        Ok(())
+    } else {
+        Err(outcome.summary)
+    }
+}
+
+/// What `run` has learnt from the console so far.
+struct Seen {
+    /// The last module-end line.
+    module_end: Option<hil_tests::ModuleEnd>,
+    /// When QEMU must have powered off: [`POWER_OFF_GRACE`] after the first module-end line.
+    power_off_by: Option<Instant>,
+    /// The console's last byte did not end a line.
+    mid_line: bool,
+    /// The console thread has not reported [`ConsoleEvent::Closed`] yet.
+    console_open: bool,
+}
+
+impl Seen {
+    fn record(&mut self, event: ConsoleEvent) {
+        match event {
+            ConsoleEvent::ModuleEnd(end) => {
+                self.module_end = Some(end);
+                self.power_off_by
+                    .get_or_insert_with(|| Instant::now() + POWER_OFF_GRACE);
+            }
+            ConsoleEvent::Closed { mid_line } => {
+                self.mid_line = mid_line;
+                self.console_open = false;
+            }
+        }
+    }
+}
+
+/// Copies QEMU's console to our stdout as bytes arrive (flushing each piece) and sends the
+/// kernel's module-end lines to `run`, then [`ConsoleEvent::Closed`].
+fn forward_console(mut console: impl Read, tx: &mpsc::Sender<ConsoleEvent>) {
+    let mut watcher = xtask::run::ConsoleWatcher::new();
+    let mut stdout = Some(io::stdout());
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match console.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        // If our stdout is gone (e.g. a closed pipe), keep watching for the module end.
+        if let Some(out) = stdout.as_mut()
+            && xtask::run::write_patiently(&mut out.lock(), &buf[..n]).is_err()
+        {
+            stdout = None;
+        }
+        for end in watcher.push(&buf[..n]) {
+            let _ = tx.send(ConsoleEvent::ModuleEnd(end));
+        }
+    }
+    let _ = tx.send(ConsoleEvent::Closed {
+        mid_line: watcher.mid_line(),
+    });
+}
+
+/// Ends QEMU and reaps it: SIGTERM first, so QEMU restores the terminal settings it changed
+/// (a SIGKILLed QEMU leaves the terminal without echo), then SIGKILL if it lingers.
+fn stop_qemu(child: &mut Child) {
+    let asked = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if asked {
+        let until = Instant::now() + TERM_GRACE;
+        while Instant::now() < until {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn test() -> Result<(), String> {

@@ -5,18 +5,48 @@ use super::MAX_CORES;
 
 /// Kernel stack of each core.
 pub const STACK_SIZE: usize = 16 * 1024;
+/// The page below each stack, left unmapped in the EL2 tables (`mmu`): an overflow faults
+/// there instead of silently overwriting the next core's stack or the kernel's statics.
+pub const GUARD_SIZE: usize = 4096;
+/// Stack of each core for reporting a kernel fault: the fault may be an overflow of the
+/// normal stack, which then cannot be used.
+pub const FAULT_STACK_SIZE: usize = 4096;
 
+/// One core's guard page and stack; the stack grows down from the end of the slot.
 #[repr(C, align(4096))]
-pub struct Stacks(pub [[u8; STACK_SIZE]; MAX_CORES]);
+pub struct CoreStack {
+    pub guard: [u8; GUARD_SIZE],
+    pub stack: [u8; STACK_SIZE],
+}
+
+const SLOT_SIZE: usize = core::mem::size_of::<CoreStack>();
+const _: () = assert!(SLOT_SIZE == GUARD_SIZE + STACK_SIZE);
 
 /// Per-core kernel stacks. Not zeroed at boot (`.uninit`): a stack is never read before written.
 #[unsafe(link_section = ".uninit.stacks")]
-pub static mut STACKS: Stacks = Stacks([[0; STACK_SIZE]; MAX_CORES]);
+pub static mut STACKS: [CoreStack; MAX_CORES] = [const {
+    CoreStack {
+        guard: [0; GUARD_SIZE],
+        stack: [0; STACK_SIZE],
+    }
+}; MAX_CORES];
+
+#[repr(C, align(4096))]
+pub struct FaultStacks(pub [[u8; FAULT_STACK_SIZE]; MAX_CORES]);
+
+/// Per-core stacks the EL2 fault vector switches to (see `exceptions`).
+#[unsafe(link_section = ".uninit.stacks")]
+pub static mut FAULT_STACKS: FaultStacks = FaultStacks([[0; FAULT_STACK_SIZE]; MAX_CORES]);
 
 /// Address of the top of `core`'s stack (the stack grows down from here).
 pub fn stack_top(core: usize) -> usize {
     // Only the address is taken; the stack memory itself is never accessed through a reference.
-    (&raw const STACKS) as usize + (core + 1) * STACK_SIZE
+    (&raw const STACKS) as usize + (core + 1) * SLOT_SIZE
+}
+
+/// The guard page below `core`'s stack: `[start, start + GUARD_SIZE)`.
+pub fn guard_page(core: usize) -> usize {
+    (&raw const STACKS) as usize + core * SLOT_SIZE
 }
 
 // The boot core enters at `_start` (QEMU and boot loaders start only it); the others at
@@ -41,7 +71,7 @@ _secondary_start:
     b.hs    9f
     adrp    x1, {stacks}
     add     x1, x1, :lo12:{stacks}
-    mov     x2, #{stack_size}
+    mov     x2, #{slot_size}
     madd    x1, x0, x2, x1
     add     x1, x1, x2
     // The top TrapFrame of the stack is the partition's register save area, never Rust's.
@@ -66,7 +96,7 @@ _secondary_start:
     "#,
     sctlr = const super::sysregs::SCTLR_EL2_MMU_OFF,
     max_cores = const MAX_CORES,
-    stack_size = const STACK_SIZE,
+    slot_size = const SLOT_SIZE,
     frame_size = const super::exceptions::TRAP_FRAME_SIZE,
     stacks = sym STACKS,
     vectors = sym super::exceptions::EL2_VECTORS,

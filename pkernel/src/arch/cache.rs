@@ -1,5 +1,5 @@
 //! Cache maintenance for memory the kernel writes and a partition then reads with its
-//! caches (or MMU) off: partition images.
+//! caches (or MMU) off, and may later read with them on: partition images.
 
 /// Smallest data cache line size in bytes (CTR_EL0.DminLine).
 fn dcache_line() -> u64 {
@@ -11,15 +11,20 @@ fn dcache_line() -> u64 {
     4 << ((ctr >> 16) & 0xf)
 }
 
-/// Cleans `[start, start + len)` to the point of coherency, then invalidates the
-/// instruction caches, so a partition fetching with its MMU off sees what the kernel wrote.
+/// Cleans and invalidates `[start, start + len)` to the point of coherency, then invalidates
+/// the instruction caches. Cleaning makes what the kernel wrote visible to a partition
+/// fetching with its MMU off; invalidating too matters for later: a clean line left in the
+/// cache would be hit, stale, once the partition turns its caches on after writing the same
+/// memory non-cacheably.
 pub fn clean_to_poc_and_invalidate_icache(start: u64, len: u64) {
     let line = dcache_line();
     let mut addr = start & !(line - 1);
     while addr < start.saturating_add(len) {
-        // SAFETY: `dc cvac` on an address the kernel has mapped (all RAM is) only writes back
-        // dirty lines; it does not change memory contents as the program sees them.
-        unsafe { core::arch::asm!("dc cvac, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        // SAFETY: `dc civac` on an address the kernel has mapped (all RAM is) writes back and
+        // drops the line; it does not change memory contents as the program sees them.
+        unsafe {
+            core::arch::asm!("dc civac, {}", in(reg) addr, options(nostack, preserves_flags))
+        };
         addr += line;
     }
     // SAFETY: barriers and instruction-cache invalidation have no effect on program state.

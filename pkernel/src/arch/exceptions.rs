@@ -130,8 +130,19 @@ lower_serror_entry:
     bl      {lower_serror}
     b       pkernel_restore_frame
 
+// A fault in the kernel: it may be a stack overflow into a guard page, so report it from
+// this core's fault stack. x0 = the faulting SP for the report; nothing is restored, the
+// module stops.
 el2_fault_entry:
-    SAVE_FRAME
+    mov     x0, sp
+    mrs     x1, tpidr_el2
+    cmp     x1, #{max_cores}
+    b.hs    1f
+    adrp    x2, {fault_stacks}
+    add     x2, x2, :lo12:{fault_stacks}
+    mov     x3, #{fault_stack_size}
+    madd    x2, x1, x3, x2
+    add     sp, x2, x3
     bl      {el2_fault}
 1:  wfi
     b       1b
@@ -167,4 +178,7 @@ pkernel_restore_frame:
     lower_irq = sym super::kernel::handle_lower_irq,
     lower_serror = sym super::kernel::handle_lower_serror,
     el2_fault = sym super::kernel::handle_el2_fault,
+    max_cores = const super::MAX_CORES,
+    fault_stacks = sym super::boot::FAULT_STACKS,
+    fault_stack_size = const super::boot::FAULT_STACK_SIZE,
 );

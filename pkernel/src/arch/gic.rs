@@ -36,10 +36,23 @@ pub fn init(board: &Board, core: usize) -> Result<(), arm_gic::gicv3::GicError> 
     Ok(())
 }
 
-/// Wakes this core's redistributor and enables its CPU interface (secondary cores).
+/// Wakes this core's redistributor and enables its CPU interface (secondary cores), Group 1
+/// included: without it no interrupt the kernel routes to this core would ever be taken.
 pub fn init_this_core(core: usize) {
     GicCpuInterface::enable_system_register_el2(true);
     if let Some(gic) = GIC.lock().0.as_mut() {
         gic.init_cpu(core);
     }
+    GicCpuInterface::enable_group1(true);
+}
+
+/// Whether this core's CPU interface signals Group 1 interrupts (ICC_IGRPEN1_EL1.Enable),
+/// read back from the register for the boot report.
+pub fn group1_enabled() -> bool {
+    let value: u64;
+    // SAFETY: reading ICC_IGRPEN1_EL1 has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, icc_igrpen1_el1", out(reg) value, options(nomem, nostack, preserves_flags))
+    };
+    value & 1 == 1
 }

@@ -2,22 +2,25 @@
 //! starts the others), run its partition, and handle that partition's traps.
 
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, ESR_EL2, FAR_EL2, HPFAR_EL2, Readable, TPIDR_EL2, Writeable,
+    CNTFRQ_EL0, ELR_EL2, ESR_EL2, FAR_EL2, HPFAR_EL2, Readable, TPIDR_EL2, Writeable,
 };
 use arm_gic::InterruptGroup;
 use arm_gic::gicv3::GicCpuInterface;
 
 use super::exceptions::TrapFrame;
-use super::{MAX_CORES, boot, cache, console, gic, mmu, page_pool, park_core, psci, stage2, vcpu};
+use super::page_pool::TablePool;
+use super::{MAX_CORES, boot, cache, console, gic, mmu, page_pool, psci, stage2, vcpu};
 use crate::config::{MAX_PARTITIONS, Partition, RegionKind, System};
-use crate::console::LineBuffer;
+use crate::console::{DRAIN_BUDGET_BYTES, Selection};
 use crate::esr::{self, ExceptionClass};
 use crate::hypercall::{self, KernelServices, Outcome, Refusal};
 use crate::kprintln;
-use crate::sync::SpinLock;
+use crate::log;
+use crate::module::{Failure, ModuleEnd};
+use crate::sysreg_trap::{self, SysRegAccess, TrappedKind};
 
 /// The system tables, published by the boot core before any other core starts.
 static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
@@ -28,9 +31,9 @@ static VTCR: AtomicU64 = AtomicU64::new(0);
 /// looping on bad calls cannot monopolise the shared console (and with it other partitions).
 static REFUSALS: [AtomicU32; MAX_PARTITIONS] = [const { AtomicU32::new(0) }; MAX_PARTITIONS];
 const REFUSALS_LOGGED: u32 = 16;
-/// Console bytes of each partition not yet making a whole line.
-static LINE_BUFFERS: [SpinLock<LineBuffer>; MAX_PARTITIONS] =
-    [const { SpinLock::new(LineBuffer::new()) }; MAX_PARTITIONS];
+/// Kinds of trapped access (bit = `TrappedKind as u8`) already logged for each partition:
+/// each kind is logged once, so a partition looping on them cannot flood the console.
+static TRAPS_LOGGED: [AtomicU8; MAX_PARTITIONS] = [const { AtomicU8::new(0) }; MAX_PARTITIONS];
 
 fn system() -> &'static System {
     let ptr = SYSTEM.load(Ordering::Acquire);
@@ -46,10 +49,16 @@ fn this_core() -> usize {
     TPIDR_EL2.get() as usize
 }
 
-/// Entry of every core (from `boot`), with the system tables the image was built with.
-pub fn run(system: &'static System, core: usize) -> ! {
+/// Entry of every core (from `boot`), with the system tables the image was built with and
+/// the translation-table pool sized for them.
+pub fn run<const PAGES: usize>(
+    system: &'static System,
+    table_pool: &'static TablePool<PAGES>,
+    core: usize,
+) -> ! {
     TPIDR_EL2.set(core as u64);
     if core == 0 {
+        page_pool::install(table_pool);
         boot_primary(system)
     } else {
         mmu::enable_on_this_core();
@@ -71,28 +80,30 @@ fn boot_primary(system: &'static System) -> ! {
     kprintln!("tables        sha256 {}", system.tables_sha256);
     if let Err(error) = crate::boot_checks::check(system, CNTFRQ_EL0.get()) {
         kprintln!("configuration rejected at boot: {error}");
-        halt_module();
+        halt_module(ModuleEnd::Failed(Failure::ConfigurationRejected));
     }
     if let Err(error) = mmu::build(board) {
         kprintln!("EL2 translation tables: {error:?}");
-        halt_module();
+        halt_module(ModuleEnd::Failed(Failure::BootError));
     }
     mmu::enable_on_this_core();
+    check_stack_guards();
     SYSTEM.store(system as *const System as *mut System, Ordering::Release);
+    console::attach_system(system);
     VTCR.store(stage2::vtcr(), Ordering::Relaxed);
     for partition in system.partitions {
         match stage2::build(partition) {
             Ok(vttbr) => VTTBR[usize::from(partition.id)].store(vttbr, Ordering::Relaxed),
             Err(error) => {
                 kprintln!("partition '{}': stage-2 tables: {error:?}", partition.name);
-                halt_module();
+                halt_module(ModuleEnd::Failed(Failure::BootError));
             }
         }
         load_image(partition);
     }
     if let Err(error) = gic::init(board, 0) {
         kprintln!("GIC initialisation failed: {error:?}");
-        halt_module();
+        halt_module(ModuleEnd::Failed(Failure::BootError));
     }
     print_banner(system);
     // Cores beyond the module's are never started.
@@ -126,7 +137,7 @@ fn load_image(partition: &Partition) {
                 partition.name,
                 segment.ipa
             );
-            halt_module();
+            halt_module(ModuleEnd::Failed(Failure::BootError));
         };
         let file_len = segment.data.len();
         let zero_len = segment.mem_size as usize - file_len;
@@ -140,6 +151,22 @@ fn load_image(partition: &Partition) {
         }
         cache::clean_to_poc_and_invalidate_icache(phys, segment.mem_size);
     }
+}
+
+/// Proves with the MMU itself that each core's stack is mapped writable and the page below
+/// it is not, so an overflow faults instead of corrupting what lies below.
+fn check_stack_guards() {
+    for core in 0..MAX_CORES {
+        let guard = boot::guard_page(core);
+        let stack_bottom = guard + boot::GUARD_SIZE;
+        if mmu::is_mapped(guard, false) || !mmu::is_mapped(stack_bottom, true) {
+            kprintln!("core {core}: stack guard page at {guard:#x} is not in place");
+            halt_module(ModuleEnd::Failed(Failure::BootError));
+        }
+    }
+    kprintln!(
+        "stack guards: {MAX_CORES} unmapped pages below the kernel stacks (checked with AT S1E2R)"
+    );
 }
 
 fn print_banner(system: &System) {
@@ -192,7 +219,7 @@ fn print_banner(system: &System) {
     kprintln!(
         "translation tables: {} of {} pages",
         page_pool::pages_used(),
-        page_pool::POOL_PAGES
+        page_pool::pages_total()
     );
 }
 
@@ -238,6 +265,14 @@ fn partition_on_core(system: &'static System, core: usize) -> Option<&'static Pa
 
 fn run_core(core: usize) -> ! {
     let system = system();
+    kprintln!(
+        "core {core}: GIC CPU interface group 1 {}",
+        if gic::group1_enabled() {
+            "enabled"
+        } else {
+            "DISABLED"
+        }
+    );
     if let Some(partition) = partition_on_core(system, core) {
         kprintln!("core {core}: starting partition '{}'", partition.name);
         let vttbr = VTTBR[usize::from(partition.id)].load(Ordering::Relaxed);
@@ -270,7 +305,16 @@ fn run_core(core: usize) -> ! {
     } else {
         kprintln!("core {core}: idle");
     }
-    park_core()
+    idle_core()
+}
+
+/// A core with nothing to run: it prints what the busy cores left in the console queues
+/// (its time is nobody's) and sleeps until another core signals more (SEV).
+fn idle_core() -> ! {
+    loop {
+        console::drain(Selection::All, 8 * DRAIN_BUDGET_BYTES);
+        aarch64_cpu::asm::wfe();
+    }
 }
 
 /// Kernel side of the hypercalls: guest memory reads, console lines, refusal logs.
@@ -290,10 +334,11 @@ impl KernelServices for Services {
     }
 
     fn console_write(&mut self, caller: &Partition, bytes: &[u8]) {
-        let mut buffer = LINE_BUFFERS[usize::from(caller.id)].lock();
-        buffer.push(bytes, |line| {
-            console::print_line(caller.name, format_args!("{line}"))
-        });
+        let id = usize::from(caller.id);
+        log::partition_write(id, bytes);
+        // The caller's own time pays for printing its own lines (and pending kernel lines),
+        // never another partition's.
+        console::drain(Selection::Only(id), DRAIN_BUDGET_BYTES);
     }
 
     fn refused(&mut self, caller: &Partition, refusal: Refusal) {
@@ -346,24 +391,22 @@ impl KernelServices for Services {
 }
 
 fn flush_console(partition: &Partition) {
-    let mut buffer = LINE_BUFFERS[usize::from(partition.id)].lock();
-    if !buffer.is_empty() {
-        buffer.flush(&mut |line: &str| console::print_line(partition.name, format_args!("{line}")));
-    }
+    log::partition_end_line(usize::from(partition.id));
 }
 
-/// Stops `partition` on this core for good: its output is flushed and the core parks.
+/// Stops `partition` on this core for good: its output is flushed and the core goes idle.
 fn stop_partition(partition: &Partition, core: usize) -> ! {
     flush_console(partition);
     kprintln!("partition '{}' stopped; core {core} idle", partition.name);
-    park_core()
+    idle_core()
 }
 
-fn halt_module() -> ! {
-    kprintln!("module halted");
+/// Ends the module: prints what is queued, then the module-end line last, and powers off.
+fn halt_module(end: ModuleEnd) -> ! {
+    console::flush_for_halt(format_args!("{end}"));
     let error = psci::system_off();
-    kprintln!("PSCI SYSTEM_OFF failed: {error:?}");
-    park_core()
+    console::emergency_line(format_args!("PSCI SYSTEM_OFF failed: {error:?}"));
+    super::park_core()
 }
 
 /// A partition trapped with a synchronous exception.
@@ -372,7 +415,7 @@ pub extern "C" fn handle_lower_sync(frame: &mut TrapFrame) {
     let system = system();
     let Some(partition) = partition_on_core(system, core) else {
         kprintln!("core {core}: trap from a lower EL with no partition on this core");
-        halt_module();
+        halt_module(ModuleEnd::Failed(Failure::KernelFault));
     };
     let esr = ESR_EL2.get();
     let class = ExceptionClass::from_esr(esr);
@@ -394,15 +437,39 @@ pub extern "C" fn handle_lower_sync(frame: &mut TrapFrame) {
                 }
                 Outcome::ShutdownModule { status } => {
                     flush_console(partition);
-                    kprintln!(
-                        "module shutdown requested by '{}' (status {status})",
-                        partition.name
-                    );
-                    halt_module()
+                    halt_module(ModuleEnd::Shutdown {
+                        by: partition.name,
+                        status,
+                    })
                 }
             }
         }
+        ExceptionClass::SysReg => {
+            let access = SysRegAccess::from_esr(esr);
+            let emulation = sysreg_trap::emulate(&access);
+            if !sysreg_trap::apply(emulation, &access, &mut frame.x, &mut frame.elr) {
+                partition_fault(partition, core, frame, esr, class)
+            }
+            log_trapped_access(partition, access.kind(), frame.elr - 4);
+        }
         _ => partition_fault(partition, core, frame, esr, class),
+    }
+}
+
+/// Logs the first emulated access of each kind a partition makes.
+fn log_trapped_access(partition: &Partition, kind: TrappedKind, pc: u64) {
+    let bit = 1u8 << (kind as u8);
+    let logged = TRAPS_LOGGED[usize::from(partition.id)].fetch_or(bit, Ordering::Relaxed);
+    if logged & bit == 0 {
+        let effect = match kind {
+            TrappedKind::CacheSetWay => "skipped",
+            _ => "reads as zero, writes ignored",
+        };
+        kprintln!(
+            "partition '{}': {} access trapped at pc {pc:#x} ({effect}); further ones are not logged",
+            partition.name,
+            kind.name()
+        );
     }
 }
 
@@ -463,25 +530,40 @@ pub extern "C" fn handle_lower_serror(frame: &mut TrapFrame) {
             ESR_EL2.get(),
             ExceptionClass::SError,
         ),
-        None => halt_module(),
+        None => halt_module(ModuleEnd::Failed(Failure::KernelFault)),
     }
 }
 
-/// An exception taken at EL2: a kernel bug. Log everything and stop the module.
-pub extern "C" fn handle_el2_fault(frame: &mut TrapFrame) {
+/// An exception taken at EL2: a kernel bug. Runs on this core's fault stack (the normal
+/// one may have overflowed); logs everything and stops the module.
+pub extern "C" fn handle_el2_fault(faulting_sp: u64) {
     let esr = ESR_EL2.get();
-    kprintln!(
-        "KERNEL FAULT on core {}: ESR_EL2 {} at pc {:#x}, FAR {:#x}",
-        this_core(),
+    let far = FAR_EL2.get();
+    let core = this_core();
+    let overflow = (0..MAX_CORES).find(|&c| {
+        let guard = boot::guard_page(c) as u64;
+        (guard..guard + boot::GUARD_SIZE as u64).contains(&far)
+    });
+    console::emergency_line(format_args!(
+        "KERNEL FAULT on core {core}: ESR_EL2 {} at pc {:#x}, FAR {far:#x}, SP {faulting_sp:#x}",
         esr::Decoded(esr),
-        frame.elr,
-        FAR_EL2.get()
-    );
-    halt_module()
+        ELR_EL2.get(),
+    ));
+    if let Some(stack) = overflow {
+        console::emergency_line(format_args!(
+            "KERNEL FAULT: overflow of core {stack}'s kernel stack into its guard page"
+        ));
+    }
+    console::emergency_line(format_args!("{}", ModuleEnd::Failed(Failure::KernelFault)));
+    let _ = psci::system_off();
+    super::park_core()
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    kprintln!("KERNEL PANIC on core {}: {info}", this_core());
-    halt_module()
+    // Not through the queues: the panic may have happened while this core held a lock.
+    console::emergency_line(format_args!("KERNEL PANIC on core {}: {info}", this_core()));
+    console::emergency_line(format_args!("{}", ModuleEnd::Failed(Failure::KernelPanic)));
+    let _ = psci::system_off();
+    super::park_core()
 }

@@ -76,10 +76,38 @@ pub fn build(board: &Board) -> Result<(), aarch64_paging::MapError> {
         let (start, end) = range(device);
         map_range(&mut map, start, end, DEVICE)?;
     }
+    // The page below each core's stack stays unmapped: an overflow faults (see `boot`).
+    for core in 0..super::MAX_CORES {
+        let guard = super::boot::guard_page(core);
+        map_range(
+            &mut map,
+            guard,
+            guard + super::boot::GUARD_SIZE,
+            El23Attributes::empty(),
+        )?;
+    }
     ROOT.store(map.root_address().0, Ordering::Release);
     // The tables live in the static pool for the life of the system.
     core::mem::forget(map);
     Ok(())
+}
+
+/// Whether this core's EL2 translation maps `address` (for writing when `write`), by asking
+/// the MMU itself (AT S1E2R/S1E2W): boot uses it to prove the stack guards are in place.
+pub fn is_mapped(address: usize, write: bool) -> bool {
+    let par: u64;
+    // SAFETY: an address translation instruction only writes PAR_EL1, which the kernel does
+    // not otherwise use at this point (no partition has run on this core yet, or its PAR_EL1
+    // is not the kernel's concern: a partition's PAR_EL1 is restored on entry in later
+    // increments); it touches no memory.
+    unsafe {
+        if write {
+            core::arch::asm!("at s1e2w, {}", "isb", "mrs {}, par_el1", in(reg) address, out(reg) par, options(nostack, preserves_flags));
+        } else {
+            core::arch::asm!("at s1e2r, {}", "isb", "mrs {}, par_el1", in(reg) address, out(reg) par, options(nostack, preserves_flags));
+        }
+    }
+    par & 1 == 0
 }
 
 /// Turns the EL2 MMU and caches on for this core with the tables from [`build`].

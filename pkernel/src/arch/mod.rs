@@ -14,8 +14,7 @@ pub mod stage2;
 pub mod sysregs;
 pub mod vcpu;
 
-/// Most cores any supported board has; sizes the per-core stacks and state.
-pub const MAX_CORES: usize = 8;
+pub use crate::config::MAX_CORES;
 
 /// Stops this core for good, with interrupts masked.
 pub fn park_core() -> ! {

@@ -44,7 +44,9 @@ pub const VTCR_EL2_PS_SHIFT: u64 = 16;
 /// FB (broadcast TLB/cache maintenance within the inner shareable domain), BSU = inner
 /// shareable, TSC (trap SMC: a partition never reaches the firmware; the kernel answers SMCCC
 /// calls itself, PSCI for partitions comes in a later increment), TACR (trap auxiliary control
-/// registers), TIDCP (trap implementation-defined registers), RW (EL1 is AArch64).
+/// registers), TIDCP (trap implementation-defined registers), TSW (trap data cache
+/// maintenance by set/way: it acts on the whole shared cache; see `sysreg_trap`), RW (EL1 is
+/// AArch64).
 pub const HCR_EL2_GUEST: u64 = (1 << 0)
     | (1 << 1)
     | (1 << 2)
@@ -56,6 +58,7 @@ pub const HCR_EL2_GUEST: u64 = (1 << 0)
     | (1 << 19)
     | (1 << 20)
     | (1 << 21)
+    | (1 << 22)
     | (1 << 31);
 
 /// CPTR_EL2 (non-VHE): RES1 bits 0..=7, 9, 13; TZ (bit 8) and TSM (bit 12) set, which traps
@@ -74,3 +77,25 @@ pub const SCTLR_EL1_RESET: u64 =
 
 /// SPSR_EL2 for the first entry of a partition: EL1h, D, A, I, F masked.
 pub const SPSR_EL1H_MASKED: u64 = 0b0101 | (0xf << 6);
+
+/// MDCR_EL2 while a partition runs: the PMU and the debug registers are shared by all code on
+/// a core, so a partition must neither count the kernel's (or another partition's) events nor
+/// program breakpoints and watchpoints. TPMCR (bit 5) and TPM (bit 6) trap every PMU register
+/// access, TDA (9) the debug registers, TDOSA (10) the OS lock and power-down registers, TDRA
+/// (11) the debug ROM address; `sysreg_trap` emulates them as reads-as-zero. TDE (8) and HPME
+/// (7) stay clear: the kernel neither takes debug exceptions nor counts at EL2. HPMN (bits
+/// 0..4) keeps the number of counters the CPU has (`pmcr_n`), its reset value. Where the CPU
+/// has them (ID_AA64DFR0_EL1), the statistical profiling registers (TPMS, bit 14) and the
+/// trace filter (TTRF, bit 19) are trapped too; elsewhere those bits are RES0.
+pub fn mdcr_el2_guest(pmcr_n: u64, id_aa64dfr0: u64) -> u64 {
+    let pms_version = (id_aa64dfr0 >> 32) & 0xf;
+    let trace_filter = (id_aa64dfr0 >> 40) & 0xf;
+    let mut value = (pmcr_n & 0x1f) | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11);
+    if pms_version != 0 {
+        value |= 1 << 14;
+    }
+    if trace_filter != 0 {
+        value |= 1 << 19;
+    }
+    value
+}

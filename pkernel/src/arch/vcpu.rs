@@ -16,6 +16,26 @@ pub fn start(partition: &Partition, vttbr: u64, vtcr: u64, vcpu: u64, stack_top:
     VTCR_EL2.set(vtcr);
     VTTBR_EL2.set(vttbr);
     HCR_EL2.set(sysregs::HCR_EL2_GUEST);
+    let (pmcr, dfr0): (u64, u64);
+    // SAFETY: reading PMCR_EL0 and ID_AA64DFR0_EL1 at EL2 has no side effects.
+    unsafe {
+        core::arch::asm!(
+            "mrs {}, pmcr_el0",
+            "mrs {}, id_aa64dfr0_el1",
+            out(reg) pmcr,
+            out(reg) dfr0,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    // SAFETY: MDCR_EL2 only decides which PMU and debug accesses of EL1/EL0 trap to EL2 (all
+    // of them, see `sysregs::mdcr_el2_guest`); it does not affect the kernel's own execution.
+    unsafe {
+        core::arch::asm!(
+            "msr mdcr_el2, {}",
+            in(reg) sysregs::mdcr_el2_guest((pmcr >> 11) & 0x1f, dfr0),
+            options(nostack, preserves_flags)
+        )
+    };
     CPTR_EL2.set(sysregs::CPTR_EL2_GUEST);
     CNTHCTL_EL2.set(sysregs::CNTHCTL_EL2_GUEST);
     // The partition's virtual counter equals the physical one: windows and logs share a clock.

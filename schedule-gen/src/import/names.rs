@@ -43,6 +43,12 @@ impl Namer {
         }
     }
 
+    /// Keeps `names` from being handed out (e.g. partition names reserved for the kernel): a
+    /// wanted name that sanitizes to one of them gets a suffix like any taken name.
+    pub fn reserve(&mut self, names: &[&str]) {
+        self.used.extend(names.iter().map(|n| (*n).to_owned()));
+    }
+
     /// A valid name for `wanted`, unique in this scope: `_2`, `_3`, ... is appended (the name
     /// cut to make room) when the sanitized name is taken.
     pub fn name(&mut self, wanted: &str) -> String {
@@ -96,5 +102,14 @@ mod tests {
         assert_eq!(n.name("abc"), "abc_3");
         assert_eq!(n.name("abcdefgh"), "abcdef");
         assert_eq!(n.name("abcdefxx"), "abcd_2");
+    }
+
+    #[test]
+    fn reserved_names_are_never_handed_out() {
+        let mut n = Namer::new(24, 'p');
+        n.reserve(crate::validate::RESERVED_PARTITION_NAMES);
+        assert_eq!(n.name("PKERNEL"), "pkernel_2");
+        assert_eq!(n.name("pkernel"), "pkernel_3");
+        assert_eq!(n.name("pkernel_app"), "pkernel_app");
     }
 }

@@ -151,6 +151,7 @@ pub(super) fn partitions(cx: &mut Cx<'_>, nodes: &[Node<'_, '_>]) -> (Vec<Partit
     }
 
     let mut namer = Namer::new(MAX_NAME, 'p');
+    namer.reserve(crate::validate::RESERVED_PARTITION_NAMES);
     let mut renamed = Vec::new();
     for p in &mut parts {
         match &p.xml_name {

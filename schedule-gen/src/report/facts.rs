@@ -352,6 +352,31 @@ pub struct Memory {
     /// Pairs of top-level physical entries that overlap: always empty for a configuration
     /// that passed validation; listed so the report checks it independently.
     pub physical_overlaps: Vec<String>,
+    /// The translation-table pages the kernel allocates at boot, at most.
+    pub translation_tables: TranslationTables,
+}
+
+/// The bound on the kernel's translation-table pages (`TRANSLATION_TABLE_PAGES` in the
+/// generated tables; see `schedule-gen/src/table_pages.rs`).
+#[derive(Clone, Debug, Serialize)]
+pub struct TranslationTables {
+    /// Size of one page in bytes.
+    pub page_size: u64,
+    /// The kernel's EL2 stage-1 identity map.
+    pub el2_pages: usize,
+    /// Each partition's stage-2 tables, by partition id.
+    pub partitions: Vec<PartitionPages>,
+    /// The sum: `TRANSLATION_TABLE_PAGES`.
+    pub total_pages: usize,
+}
+
+/// One partition's stage-2 table pages.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionPages {
+    /// The partition.
+    pub partition: PartitionRef,
+    /// Pages of its stage-2 tables.
+    pub pages: usize,
 }
 
 /// One stage-2 mapping of a partition.
@@ -937,10 +962,29 @@ fn memory(cfg: &LoadedConfig) -> Memory {
             }
         }
     }
+    let pages = crate::table_pages::table_pages(cfg);
+    let translation_tables = TranslationTables {
+        page_size: crate::table_pages::TABLE_PAGE_SIZE,
+        el2_pages: pages.el2,
+        partitions: pages
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(id, (name, n))| PartitionPages {
+                partition: PartitionRef {
+                    id,
+                    name: name.clone(),
+                },
+                pages: *n,
+            })
+            .collect(),
+        total_pages: pages.total(),
+    };
     Memory {
         regions,
         physical,
         physical_overlaps,
+        translation_tables,
     }
 }
 

@@ -694,6 +694,34 @@ fn memory(p: &mut Page, f: &Facts) {
         }
         p.line(format_args!("</ul>"));
     }
+
+    let tt = &f.memory.translation_tables;
+    p.line(format_args!(
+        "<h3>Translation tables</h3><p>An upper bound on the {} pages the kernel allocates for its translation tables at boot; its table pool is sized to the total (<code>TRANSLATION_TABLE_PAGES</code> in <code>system_tables.rs</code>). Stage 2 is exact; the EL2 map counts every 2 MiB of the kernel's reserved RAM as split into 4 KiB pages, since where the kernel image's pieces end is not known here.</p>",
+        esc(&size(tt.page_size))
+    ));
+    p.table("data", &["Tables", ">Pages"]);
+    p.row(
+        "",
+        &[
+            "EL2 stage 1 (kernel identity map)".to_owned(),
+            num(&tt.el2_pages.to_string()),
+        ],
+    );
+    for pp in &tt.partitions {
+        p.row(
+            "",
+            &[
+                format!("stage 2 of {}", who(&pp.partition)),
+                num(&pp.pages.to_string()),
+            ],
+        );
+    }
+    p.row(
+        "first",
+        &["<b>total</b>".to_owned(), num(&tt.total_pages.to_string())],
+    );
+    p.end_table();
     p.raw("</section>\n");
 }
 

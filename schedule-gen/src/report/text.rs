@@ -405,6 +405,32 @@ pub fn render(f: &Facts) -> String {
         }
     }
 
+    subheading(&mut out, "Translation tables (upper bound)");
+    let tt = &f.memory.translation_tables;
+    let mut t = Table::new(&["tables", ">pages"]);
+    t.row(vec![
+        "EL2 stage 1 (kernel identity map)".to_owned(),
+        tt.el2_pages.to_string(),
+    ]);
+    for p in &tt.partitions {
+        t.row(vec![
+            format!("stage 2 of {}", p.partition.name),
+            p.pages.to_string(),
+        ]);
+    }
+    t.row(vec!["total".to_owned(), tt.total_pages.to_string()]);
+    t.render(&mut out);
+    note(
+        &mut out,
+        &format!(
+            "\nThe kernel's table pool is sized to the total, TRANSLATION_TABLE_PAGES in system_tables.rs\n\
+             ({} pages of {}). Stage 2 is exact; EL2 counts every 2 MiB of the kernel's reserved RAM\n\
+             as split into 4 KiB pages, since where the kernel image's pieces end is not known here.",
+            tt.total_pages,
+            size(tt.page_size)
+        ),
+    );
+
     heading(&mut out, "6. Channels");
     if f.channels.is_empty() {
         note(&mut out, "The configuration has no channels.");

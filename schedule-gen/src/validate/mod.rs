@@ -50,6 +50,19 @@ pub const IPA_LIMIT: u64 = 1 << 39;
 pub const MAX_NAME_LEN: usize = 24;
 /// Longest module name.
 pub const MAX_MODULE_NAME_LEN: usize = 32;
+/// Partition names the kernel keeps: a partition's console lines start with its name in
+/// brackets, so a partition of one of these names could print lines that read as the
+/// kernel's own (`[pkernel] ...`).
+pub const RESERVED_PARTITION_NAMES: &[&str] = &["pkernel"];
+
+/// Whether `name` is one of [`RESERVED_PARTITION_NAMES`], ignoring ASCII case: valid names are
+/// lower case today (E014), but a reader of the console should not have to tell `[PKernel]`
+/// from `[pkernel]` if that ever changes.
+pub fn is_reserved_partition_name(name: &str) -> bool {
+    RESERVED_PARTITION_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
 
 /// What a valid configuration describes.
 pub(crate) struct Validated {

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::{
     Checker, IPA_LIMIT, MAX_DEVICES, MAX_NAME_LEN, MAX_PARTITIONS, MAX_PORTS, MAX_REGIONS,
-    PAGE_SIZE, hex, is_valid_name, name_help,
+    PAGE_SIZE, hex, is_reserved_partition_name, is_valid_name, name_help,
 };
 use crate::config::{RawDevice, RawImage, RawPartition, RawRegion};
 use crate::diag::Rule;
@@ -101,6 +101,13 @@ impl Checker<'_> {
                 p.name.span(),
                 format!("partition name {name:?} is not valid"),
                 name_help(MAX_NAME_LEN),
+            );
+        } else if is_reserved_partition_name(&name) {
+            self.error(
+                Rule::ReservedPartitionName,
+                p.name.span(),
+                format!("partition name {name:?} is reserved for the kernel"),
+                format!("choose another name: the kernel's own console lines start with \"[{name}]\", and a partition's lines start with its name in brackets"),
             );
         } else if let Some(&line) = owned.names.get(&name) {
             self.error(

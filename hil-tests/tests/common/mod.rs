@@ -1,0 +1,54 @@
+//! What every HIL scenario test does: build a configuration's image, boot it on QEMU one
+//! run at a time, and check the kernel stayed healthy.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hil_tests::{QemuVirt, RunLimits, RunLog, Target};
+
+/// One QEMU at a time: partitions count ticks against the real-time counter, and two
+/// 4-vCPU QEMUs on a 2-core machine would starve each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A configuration in `hil-tests/scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"))
+}
+
+/// Builds and boots the system of `config` until it shuts itself down; `None` if the test is
+/// skipped (no QEMU).
+pub fn boot(test: &str, config: &Path) -> Option<RunLog> {
+    boot_until(test, config, None)
+}
+
+/// Like [`boot`], but also stops at the first console line starting with `stop_when`.
+pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
+    hil_tests::skip_or_fail(test)?;
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let image = xtask::image::build_system(config)
+        .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
+    let mut limits = RunLimits::default()
+        .with_timeout(Duration::from_secs(90))
+        .with_idle_timeout(Duration::from_secs(20));
+    if let Some(needle) = stop_when {
+        limits = limits.with_stop_when(needle);
+    }
+    Some(
+        QemuVirt::new()
+            .run(&image.kernel, &limits)
+            .expect("QEMU could not be started"),
+    )
+}
+
+/// The kernel itself never failed, whatever the partitions did: no kernel line reporting a
+/// panic, a fault or a rejected configuration, and no `module end: failed: ...` line.
+pub fn assert_kernel_healthy(log: &RunLog) {
+    log.assert_no_line("[pkernel] KERNEL PANIC");
+    log.assert_no_line("[pkernel] KERNEL FAULT");
+    log.assert_no_line("[pkernel] configuration rejected");
+    log.assert_no_line("[pkernel] module end: failed: ");
+}

@@ -1,0 +1,187 @@
+//! HIL scenarios that attack from inside a partition, the way a hostile payload would, and
+//! check the kernel's evidence cannot be faked: shared per-core hardware (PMU, debug
+//! registers, set/way maintenance), ending the run (PSCI, semihosting), forged kernel lines,
+//! and the kernel's static resources at the documented configuration limits.
+
+mod common;
+
+use hil_tests::{ModuleEnd, RunLog};
+
+use common::{assert_kernel_healthy, boot, scenario};
+
+/// The attacker's `attack <name>: ...` line, as printed.
+fn attack_result<'a>(log: &'a RunLog, name: &str) -> &'a str {
+    let i = log.assert_line(&format!("[attacker] attack {name}: "));
+    &log.lines[i]
+}
+
+#[test]
+fn a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end() {
+    let Some(log) = boot(
+        "a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end",
+        &scenario("attacker"),
+    ) else {
+        return;
+    };
+    // PMU: every register reads as zero, enabling it changes nothing, no exception.
+    assert_eq!(
+        attack_result(&log, "pmu"),
+        "[attacker] attack pmu: pmcr 0x0, cycles 0 then 0, esr 0x0"
+    );
+    log.assert_line("[pkernel] partition 'attacker': PMU register access trapped at pc 0x");
+    // Debug: the breakpoint and MDSCR_EL1 writes are ignored; running the target does not
+    // raise a breakpoint exception.
+    assert_eq!(
+        attack_result(&log, "debug"),
+        "[attacker] attack debug: bvr0 0x0, bcr0 0x0, mdscr 0x0, esr 0x0, breakpoint exception 0x0"
+    );
+    log.assert_line("[pkernel] partition 'attacker': debug register access trapped at pc 0x");
+    // Set/way maintenance traps to the kernel, which skips it.
+    assert_eq!(
+        attack_result(&log, "set-way"),
+        "[attacker] attack set-way: returned, esr 0x0"
+    );
+    log.assert_line(
+        "[pkernel] partition 'attacker': set/way cache maintenance access trapped at pc 0x",
+    );
+    // PSCI SYSTEM_OFF is not the partition's to call, by SMC or HVC.
+    assert_eq!(
+        attack_result(&log, "psci-system-off-smc"),
+        "[attacker] attack psci-system-off-smc: x0 -1"
+    );
+    assert_eq!(
+        attack_result(&log, "psci-system-off-hvc"),
+        "[attacker] attack psci-system-off-hvc: x0 -1"
+    );
+    // Semihosting is off: HLT #0xF000 is an undefined instruction (EC 0) at EL1, taken by
+    // the partition's own vector, and QEMU runs on.
+    assert_eq!(
+        attack_result(&log, "semihosting-exit"),
+        "[attacker] attack semihosting-exit: still running, esr 0x2000000 (exception class 0x0)"
+    );
+    // The forged end lines reach the console as the attacker's own lines, and count for
+    // nothing: the run ends when the supervisor says so, later.
+    let forged =
+        log.assert_line("[attacker] [pkernel] module end: shutdown by 'supervisor', status 0");
+    log.assert_line("[attacker] [pkernel] module end: shutdown by 'attacker', status 0");
+    assert_eq!(
+        log.module_end(),
+        Some(ModuleEnd::Shutdown {
+            by: "supervisor".into(),
+            status: 0
+        })
+    );
+    let end = log.assert_line("[pkernel] module end: shutdown by 'supervisor', status 0");
+    assert!(end > forged && end == log.lines.len() - 1, "{log}");
+    // The attacker kept running, and so did its neighbour.
+    log.assert_advancing("[attacker] tick ", 5);
+    log.assert_advancing("[ctrl] tick ", 8);
+    log.assert_no_line("[pkernel] HM:");
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}
+
+/// The documented limits (16 partitions, 16 memory regions each) pass `check` and boot:
+/// every static kernel resource is sized from the configuration at build time.
+#[test]
+fn a_configuration_at_the_documented_limits_boots() {
+    let Some(log) = boot(
+        "a_configuration_at_the_documented_limits_boots",
+        &scenario("limits"),
+    ) else {
+        return;
+    };
+    log.assert_line("[pkernel] 16 partitions:");
+    let i = log.assert_line("[pkernel] translation tables: ");
+    let numbers: Vec<u64> = log.lines[i]
+        .trim_start_matches("[pkernel] translation tables: ")
+        .split(" of ")
+        .map(|n| n.trim_end_matches(" pages").parse().unwrap())
+        .collect();
+    assert!(
+        numbers[0] > 160 && numbers[0] <= numbers[1],
+        "expected more pages than the old fixed pool of 160, within the generated bound: {}",
+        log.lines[i]
+    );
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}
+
+/// A kernel that gives up says so in its last line, and nothing else reads as a clean end:
+/// the configuration claims a counter frequency the machine does not have (a file written
+/// for another board), which only the kernel, at boot, can see.
+#[test]
+fn a_boot_time_rejection_is_the_module_end() {
+    let test = "a_boot_time_rejection_is_the_module_end";
+    if hil_tests::skip_or_fail(test).is_none() {
+        return;
+    }
+    let config = std::fs::read_to_string(scenario("two-tickers"))
+        .unwrap()
+        .replace(
+            "board = \"qemu-virt\"",
+            "board = \"qemu-virt\"\ncounter_hz = 100_000_000",
+        );
+    let dir = xtask::workspace_root().join("target/pkernel-images/scenarios");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("wrong-counter.toml");
+    std::fs::write(&path, config).unwrap();
+    let log = boot(test, &path).expect("QEMU is available");
+    log.assert_line("[pkernel] configuration rejected at boot: ");
+    assert_eq!(
+        log.module_end(),
+        Some(ModuleEnd::Failed {
+            reason: "configuration rejected".into()
+        })
+    );
+    log.assert_no_line("[pkernel] core 1: starting partition");
+    assert_eq!(log.end, hil_tests::RunEnd::Exited { code: Some(0) });
+    let failure = std::panic::catch_unwind(|| log.assert_clean_exit());
+    assert!(
+        failure.is_err(),
+        "a rejected configuration passed as a clean exit"
+    );
+}
+
+/// A partition printing without pause costs only its own time and its own lines: the
+/// neighbour's ticks all arrive, in order, the kernel's HM lines about a third
+/// partition's fault all arrive, and the flood's lost lines are counted, not hidden.
+#[test]
+fn a_console_flood_delays_no_one_else_and_loses_only_its_own_lines() {
+    let Some(log) = boot(
+        "a_console_flood_delays_no_one_else_and_loses_only_its_own_lines",
+        &scenario("flood"),
+    ) else {
+        return;
+    };
+    // The flooder's lines are dropped in its own ring, and the kernel says how many.
+    let dropped = log.assert_line("[pkernel] console of 'flood': ");
+    assert!(log.lines[dropped].ends_with(" lines dropped (its ring was full)"));
+    let floods = log.numbers_after("[flood] flood ");
+    assert!(
+        floods.len() > 100,
+        "the flooder hardly printed: {}",
+        floods.len()
+    );
+    assert!(
+        floods.windows(2).all(|w| w[1] > w[0]),
+        "flood lines reordered"
+    );
+    // The neighbour's 100 ms ticks: every one, in order (about 20 in the 2 s run; 10 allow
+    // for a loaded host).
+    let ticks = log.assert_advancing("[ctrl] tick ", 10);
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1) && ticks[0] == 1,
+        "ctrl's ticks skip or repeat: {ticks:?}"
+    );
+    // Every kernel line about the fault on core 2 arrived, in order.
+    let fault = log.assert_line(
+        "[pkernel] HM: partition 'faulty' stage-2 abort on core 2: write at IPA 0x48000000",
+    );
+    let esr = log.assert_line_after(fault, "[pkernel] HM: ESR_EL2 0x9");
+    let action = log.assert_line_after(esr, "[pkernel] HM: action: stop partition 'faulty'");
+    log.assert_line_after(action, "[pkernel] partition 'faulty' stopped; core 2 idle");
+    assert_eq!(log.numbers_after("[faulty] tick "), [1, 2, 3]);
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+}

@@ -1,0 +1,112 @@
+//! The console's queues: one [`PartitionConsole`] per partition and one kernel line ring per
+//! core, and the [`LineSources`] view the drainer takes lines from.
+//!
+//! Producers only ever touch their own queue (a partition's vCPUs its console, a core its
+//! kernel ring), each behind its own lock, so no producer waits on another partition or
+//! on the UART. The UART side (who drains, when) is `arch::console`.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::{MAX_CORES, MAX_PARTITIONS, System};
+use crate::console::{
+    KERNEL_RING_LINES, Line, LineRing, LineSources, PartitionConsole, PartitionOutput,
+};
+use crate::sync::SpinLock;
+
+static PARTITION_CONSOLES: [SpinLock<PartitionConsole>; MAX_PARTITIONS] =
+    [const { SpinLock::new(PartitionConsole::new()) }; MAX_PARTITIONS];
+
+static KERNEL_RINGS: [SpinLock<LineRing<KERNEL_RING_LINES>>; MAX_CORES] =
+    [const { SpinLock::new(LineRing::new()) }; MAX_CORES];
+
+/// Set whenever a line is queued; cleared by a drainer before it drains. A drainer that
+/// finds it set again after releasing the UART goes round once more, so a line queued while
+/// another core held the UART is not left behind.
+static PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Takes bytes from partition `id`'s console hypercall.
+pub fn partition_write(id: usize, bytes: &[u8]) {
+    if let Some(console) = PARTITION_CONSOLES.get(id) {
+        console.lock().write(bytes);
+        PENDING.store(true, Ordering::Release);
+    }
+}
+
+/// Queues the partial line of partition `id` (it stopped or restarts mid-line).
+pub fn partition_end_line(id: usize) {
+    if let Some(console) = PARTITION_CONSOLES.get(id) {
+        console.lock().end_partial_line();
+        PENDING.store(true, Ordering::Release);
+    }
+}
+
+/// Queues a kernel line made on `core`; false if that core's ring is full (the caller then
+/// drains synchronously and tries again: kernel lines are never dropped).
+#[must_use]
+pub fn kernel_line(core: usize, line: &Line) -> bool {
+    let ring = &KERNEL_RINGS[core.min(MAX_CORES - 1)];
+    let queued = ring.lock().push(line);
+    PENDING.store(true, Ordering::Release);
+    queued
+}
+
+/// Claims the pending flag (true if something was queued since the last claim).
+pub fn take_pending() -> bool {
+    PENDING.swap(false, Ordering::AcqRel)
+}
+
+/// Whether anything was queued since the last [`take_pending`].
+pub fn is_pending() -> bool {
+    PENDING.load(Ordering::Acquire)
+}
+
+/// Marks output as waiting (a drain stopped before it was all out).
+pub fn set_pending() {
+    PENDING.store(true, Ordering::Release);
+}
+
+/// The queues of `system`, as the drainer sees them. A queue whose lock is held (its
+/// producer is adding a line right now) is skipped this time: the drainer never waits on a
+/// producer, and the producer's pending flag brings a drainer back.
+pub struct Queues {
+    pub system: &'static System,
+}
+
+impl LineSources for Queues {
+    fn next_kernel_line(&mut self) -> Option<Line> {
+        KERNEL_RINGS.iter().find_map(|ring| ring.try_lock()?.pop())
+    }
+
+    fn partition_count(&self) -> usize {
+        self.system.partitions.len().min(MAX_PARTITIONS)
+    }
+
+    fn next_partition_output(&mut self, id: usize) -> Option<PartitionOutput> {
+        PARTITION_CONSOLES.get(id)?.try_lock()?.next_output()
+    }
+
+    fn partition_name(&self, id: usize) -> &str {
+        self.system.partitions.get(id).map_or("?", |p| p.name)
+    }
+}
+
+/// Queues without a system yet (boot, before the tables are published): kernel lines only.
+pub struct KernelOnly;
+
+impl LineSources for KernelOnly {
+    fn next_kernel_line(&mut self) -> Option<Line> {
+        KERNEL_RINGS.iter().find_map(|ring| ring.try_lock()?.pop())
+    }
+
+    fn partition_count(&self) -> usize {
+        0
+    }
+
+    fn next_partition_output(&mut self, _id: usize) -> Option<PartitionOutput> {
+        None
+    }
+
+    fn partition_name(&self, _id: usize) -> &str {
+        "?"
+    }
+}
