@@ -1,6 +1,7 @@
 //! The `hvc` instruction and typed wrappers for each hypercall, for partitions on AArch64.
 
 use crate::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode};
+use crate::partition::{OperatingMode, PartitionStatus};
 
 /// Raw result registers of a hypercall: `x0` (status), `x1` and `x2` (values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,40 @@ pub fn partition_stop(status: u64) -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// GET_PARTITION_STATUS: the caller's identifier, period, duration, lock level, operating
+/// mode and start condition.
+pub fn get_partition_status() -> Result<PartitionStatus, ReturnCode> {
+    let x0: u64;
+    let mut regs = [0u64; 6];
+    // SAFETY: as for `raw`; this call returns results in x1..x6, declared as outputs.
+    unsafe {
+        core::arch::asm!(
+            "hvc #0",
+            inlateout("x0") Hypercall::GetPartitionStatus as u64 => x0,
+            lateout("x1") regs[0],
+            lateout("x2") regs[1],
+            lateout("x3") regs[2],
+            lateout("x4") regs[3],
+            lateout("x5") regs[4],
+            lateout("x6") regs[5],
+            options(nostack),
+        );
+    }
+    match ReturnCode::from_raw(x0) {
+        Ok(ReturnCode::NoError) => {
+            PartitionStatus::from_registers(regs).ok_or(ReturnCode::NotAvailable)
+        }
+        Ok(code) => Err(code),
+        Err(_) => Err(ReturnCode::NotAvailable),
+    }
+}
+
+/// SET_PARTITION_MODE. NORMAL returns; IDLE, COLD_START and WARM_START do not return when
+/// accepted (the partition stops, or starts again at its entry point).
+pub fn set_partition_mode(mode: OperatingMode) -> Result<(), ReturnCode> {
+    status_of(raw(Hypercall::SetPartitionMode as u64, mode as u64, 0, 0))
 }
 
 /// Powers the module off (system partitions only).

@@ -1,9 +1,10 @@
 //! Hypercall numbers, return codes and the register convention (see docs/hypercall-abi.md).
 //!
-//! Convention (SMCCC 1.1, HVC #0): `x0` carries the function ID, `x1` and `x2` the arguments.
+//! Convention (SMCCC 1.2, HVC #0): `x0` carries the function ID, `x1` and `x2` the arguments.
 //! On return `x0` is a [`ReturnCode`] (or SMCCC `NOT_SUPPORTED` = -1 for an unknown function
 //! ID, as the SMC Calling Convention requires); after a successful call `x1` and `x2` hold the
-//! results (0 where a call has none). All other registers are preserved. pkernel's calls live
+//! results (0 where a call has none), and `x1..=x6` for [`Hypercall::GetPartitionStatus`].
+//! All other registers are preserved. pkernel's calls live
 //! in the SMCCC "vendor specific hypervisor service" range, fast calls, SMC64: `0xC600_0000 | n`.
 
 /// Owner 6 (vendor hypervisor), fast call, 64-bit convention.
@@ -30,6 +31,16 @@ pub enum Hypercall {
     /// Stop the calling partition for good (what a bare-metal `main` returning does).
     /// `x1` = exit status, logged. Does not return.
     PartitionStop = FUNCTION_BASE + 3,
+    /// GET_PARTITION_STATUS: `x1..=x6` = the caller's
+    /// [`PartitionStatus`](crate::partition::PartitionStatus) (identifier, period and duration
+    /// in ns, lock level, operating mode, start condition).
+    GetPartitionStatus = FUNCTION_BASE + 4,
+    /// SET_PARTITION_MODE: `x1` = the [`OperatingMode`](crate::partition::OperatingMode)
+    /// code. NORMAL ends initialisation; IDLE shuts the partition down for good; COLD_START
+    /// and WARM_START restart it (they do not return: the partition starts again at its
+    /// entry point). `NO_ACTION` for NORMAL when already NORMAL, `INVALID_MODE` for WARM_START
+    /// during cold-start initialisation, `INVALID_PARAM` for an unknown mode.
+    SetPartitionMode = FUNCTION_BASE + 5,
     /// System partitions only: power the whole module off. `x1` = status, logged.
     /// Other partitions get `InvalidMode`.
     ModuleShutdown = FUNCTION_BASE + 0x10,
@@ -45,6 +56,8 @@ impl TryFrom<u64> for Hypercall {
             x if x == Self::ConsoleWrite as u64 => Self::ConsoleWrite,
             x if x == Self::PartitionInfo as u64 => Self::PartitionInfo,
             x if x == Self::PartitionStop as u64 => Self::PartitionStop,
+            x if x == Self::GetPartitionStatus as u64 => Self::GetPartitionStatus,
+            x if x == Self::SetPartitionMode as u64 => Self::SetPartitionMode,
             x if x == Self::ModuleShutdown as u64 => Self::ModuleShutdown,
             other => return Err(other),
         })
@@ -109,6 +122,8 @@ mod tests {
             Hypercall::ConsoleWrite,
             Hypercall::PartitionInfo,
             Hypercall::PartitionStop,
+            Hypercall::GetPartitionStatus,
+            Hypercall::SetPartitionMode,
             Hypercall::ModuleShutdown,
         ] {
             assert_eq!(Hypercall::try_from(call as u64), Ok(call));

@@ -8,7 +8,9 @@
 
 pub mod health;
 pub mod hypercall;
+pub mod partition;
 pub mod ports;
+pub mod trace;
 pub use hypercall::{Hypercall, ReturnCode};
 
 #[cfg(target_arch = "aarch64")]

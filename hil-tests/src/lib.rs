@@ -29,21 +29,33 @@
 //! ([`ModuleEnd`], [`RunLog::module_end`]), not by QEMU's exit status: the kernel powers off
 //! with PSCI `SYSTEM_OFF`, and QEMU then exits with status 0 whatever happened.
 //!
-//! Principles: every run is bounded (wall clock and an idle watchdog), every spawned process
-//! is killed and reaped however the run ends (including a panic), and every failed assertion
-//! prints the whole captured console and how the run ended.
+//! A target can also read the machine's memory at the end of a run, as a debug probe reads a
+//! board's RAM ([`Target::run_reading`], [`RunLog::memory`]): [`QemuVirt::with_memory_access`]
+//! serves QMP on a Unix socket ([`qmp`]) and keeps QEMU up after the guest powers off
+//! (`-no-shutdown`); the runner notices the power-off through QMP, reads the memory, and tells
+//! QEMU to quit. On a timeout, the idle watchdog or a stop line the memory is read (the
+//! machine stopped) before QEMU is killed. `xtask::trace::run_traced` uses this to read the
+//! kernel's schedule trace.
+//!
+//! Principles: every run is bounded (wall clock and an idle watchdog, plus the bounded QMP
+//! exchanges at the end), every spawned process is killed and reaped however the run ends
+//! (including a panic), and every failed assertion prints the whole captured console and how
+//! the run ended.
 #![forbid(unsafe_code)]
 
+mod json;
 mod log;
 mod module_end;
 mod qemu;
+pub mod qmp;
 mod runner;
 
 use std::{error::Error, fmt, io, path::PathBuf, time::Duration};
 
 pub use log::{RunEnd, RunLog};
 pub use module_end::{KERNEL_PREFIX, MODULE_END_PREFIX, ModuleEnd};
-pub use qemu::{QemuVirt, find_qemu, qemu_args};
+pub use qemu::{QemuVirt, find_qemu, memory_access_args, qemu_args, temp_socket_path};
+pub use qmp::{MemoryRange, QmpProbe};
 pub use runner::{QEMU_STDERR_PREFIX, run_command};
 
 /// Environment variable: when `1`, a missing QEMU fails the test instead of skipping it.
@@ -59,6 +71,22 @@ pub trait Target {
     fn name(&self) -> &str;
     /// Boots `image` and captures its console until the run ends (see [`RunLimits`]).
     fn run(&self, image: &std::path::Path, limits: &RunLimits) -> Result<RunLog, HilError>;
+
+    /// Like [`run`](Self::run), and at the end of the run, however it ends, reads `range` of
+    /// the target's physical memory the way a debug probe does (no help from the running
+    /// system) into [`RunLog::memory`]. A target without memory access refuses with
+    /// [`HilError::NoMemoryAccess`] (the default).
+    fn run_reading(
+        &self,
+        image: &std::path::Path,
+        limits: &RunLimits,
+        range: MemoryRange,
+    ) -> Result<RunLog, HilError> {
+        let _ = (image, limits, range);
+        Err(HilError::NoMemoryAccess {
+            target: self.name().to_owned(),
+        })
+    }
 }
 
 /// Bounds on one run. Whatever happens, a run ends within `timeout` (plus the time to kill
@@ -121,6 +149,12 @@ pub enum HilError {
     },
     /// The system image to boot does not exist.
     ImageMissing(PathBuf),
+    /// Memory was asked for from a target that cannot read it (for [`QemuVirt`]: not made
+    /// with [`QemuVirt::with_memory_access`]).
+    NoMemoryAccess {
+        /// The target's name.
+        target: String,
+    },
 }
 
 impl fmt::Display for HilError {
@@ -136,6 +170,10 @@ impl fmt::Display for HilError {
                 f,
                 "system image {} does not exist (build it first, e.g. `cargo xtask build`)",
                 path.display()
+            ),
+            Self::NoMemoryAccess { target } => write!(
+                f,
+                "target {target} has no memory access (QemuVirt: use with_memory_access)"
             ),
         }
     }

@@ -55,6 +55,10 @@ pub struct RunLog {
     pub end: RunEnd,
     /// Wall-clock time from spawning the target to the end of the run.
     pub elapsed: Duration,
+    /// The target memory read at the end of the run
+    /// ([`Target::run_reading`](crate::Target::run_reading)): its bytes, or why it could not
+    /// be read. `None` when no memory was asked for.
+    pub memory: Option<Result<Vec<u8>, String>>,
 }
 
 impl RunLog {
@@ -228,6 +232,19 @@ impl RunLog {
         nums
     }
 
+    /// The memory read at the end of the run; panics (printing the log) if none was asked
+    /// for or it could not be read.
+    #[track_caller]
+    pub fn assert_memory(&self) -> &[u8] {
+        match &self.memory {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(why)) => self.fail(format_args!("the target's memory was not read: {why}")),
+            None => self.fail(format_args!(
+                "no memory was asked for (use Target::run_reading)"
+            )),
+        }
+    }
+
     #[track_caller]
     fn fail(&self, what: fmt::Arguments<'_>) -> ! {
         panic!("HIL assertion failed: {what}\n{self}")
@@ -252,7 +269,12 @@ impl fmt::Display for RunLog {
             "--- run {} after {:.3} s ---",
             self.end,
             self.elapsed.as_secs_f64()
-        )
+        )?;
+        match &self.memory {
+            None => Ok(()),
+            Some(Ok(bytes)) => write!(f, "\n--- {} bytes of memory read ---", bytes.len()),
+            Some(Err(why)) => write!(f, "\n--- memory not read: {why} ---"),
+        }
     }
 }
 
@@ -267,6 +289,7 @@ mod tests {
             lines: lines.iter().map(|s| s.to_string()).collect(),
             end,
             elapsed: Duration::from_millis(1234),
+            memory: None,
         }
     }
 
@@ -527,5 +550,31 @@ mod tests {
         assert!(shown.contains("\n 0 | l0\n"), "{shown}");
         assert!(shown.contains("\n10 | l10\n"), "{shown}");
         assert!(shown.ends_with("--- run stop line seen (target killed) after 1.234 s ---"));
+    }
+
+    #[test]
+    fn memory_is_shown_and_asserted() {
+        let mut l = clean(&["a"]);
+        assert!(
+            panic_message(|| {
+                l.clone().assert_memory();
+            })
+            .contains("no memory was asked for")
+        );
+        l.memory = Some(Err("QEMU refused pmemsave".into()));
+        assert!(
+            l.to_string()
+                .ends_with("--- memory not read: QEMU refused pmemsave ---")
+        );
+        let shown = panic_message(|| {
+            l.clone().assert_memory();
+        });
+        assert!(
+            shown.contains("was not read: QEMU refused pmemsave"),
+            "{shown}"
+        );
+        l.memory = Some(Ok(vec![1, 2, 3]));
+        assert_eq!(l.assert_memory(), [1, 2, 3]);
+        assert!(l.to_string().ends_with("--- 3 bytes of memory read ---"));
     }
 }

@@ -6,9 +6,11 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::Command,
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
-use crate::{HilError, QEMU_STDERR_PREFIX, RunLimits, RunLog, Target, run_command};
+use crate::runner::{EndOfRun, run_probed};
+use crate::{HilError, MemoryRange, QEMU_STDERR_PREFIX, QmpProbe, RunLimits, RunLog, Target};
 
 /// The QEMU binary looked up on `PATH`.
 const QEMU_BINARY: &str = "qemu-system-aarch64";
@@ -65,6 +67,31 @@ fn find_in_path(path: OsString, name: &str) -> Option<PathBuf> {
         })
 }
 
+/// The arguments that give the host memory access to QEMU through QMP on `socket`:
+/// `-qmp unix:SOCKET,server=on,wait=off` (QEMU listens; the guest does not wait for a client)
+/// and `-no-shutdown` (PSCI `SYSTEM_OFF` stops the machine instead of ending QEMU, so its
+/// memory can still be read after the module ended; the host then quits QEMU through QMP).
+pub fn memory_access_args(socket: &Path) -> Vec<String> {
+    // QEMU's option syntax escapes a comma by doubling it.
+    let path = socket.to_string_lossy().replace(',', ",,");
+    vec![
+        "-qmp".to_owned(),
+        format!("unix:{path},server=on,wait=off"),
+        "-no-shutdown".to_owned(),
+    ]
+}
+
+/// A fresh path for a QMP socket in the temporary directory, unique in this process (Unix
+/// socket paths must stay short, so not under the workspace's `target/`).
+pub fn temp_socket_path(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    env::temp_dir().join(format!(
+        "pkernel-{tag}-{}-{}.qmp",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// Boots images on `qemu-system-aarch64 -M virt` (see [`qemu_args`]), console on stdout.
 #[derive(Clone, Debug, Default)]
 pub struct QemuVirt {
@@ -72,6 +99,33 @@ pub struct QemuVirt {
     qemu: Option<PathBuf>,
     /// Arguments appended after [`qemu_args`].
     extra_args: Vec<String>,
+    /// The QMP socket of a target with memory access.
+    memory_access: Option<PathBuf>,
+}
+
+/// A run of a QEMU with memory access: QMP tells the runner about the power-off and reads
+/// memory at the end.
+struct QemuEnd {
+    probe: QmpProbe,
+    range: Option<MemoryRange>,
+}
+
+impl EndOfRun for QemuEnd {
+    fn powered_off(&mut self) -> bool {
+        self.probe.powered_off()
+    }
+
+    fn wants_memory(&self) -> bool {
+        self.range.is_some()
+    }
+
+    fn read_memory(&mut self) -> Option<Result<Vec<u8>, String>> {
+        self.range.map(|range| self.probe.read(range))
+    }
+
+    fn release(&mut self) {
+        self.probe.quit();
+    }
 }
 
 impl QemuVirt {
@@ -96,6 +150,22 @@ impl QemuVirt {
         self
     }
 
+    /// Gives the host memory access to the machine, the way a debug probe has it on a board:
+    /// QEMU serves QMP on `socket` and keeps running after the guest powers off
+    /// ([`memory_access_args`]). A run then ends when the machine powers off (QEMU is told to
+    /// quit, and exits with status 0), and [`Target::run_reading`] can read memory at the end
+    /// of the run. `socket` is removed before and after each run; keep it short (a Unix socket
+    /// path has at most 107 bytes), e.g. [`temp_socket_path`].
+    pub fn with_memory_access(mut self, socket: impl Into<PathBuf>) -> Self {
+        self.memory_access = Some(socket.into());
+        self
+    }
+
+    /// The QMP socket, if this target has memory access.
+    pub fn memory_access(&self) -> Option<&Path> {
+        self.memory_access.as_deref()
+    }
+
     /// Deterministic instruction counting: adds `-icount shift=0,sleep=off`, so a run is
     /// exactly repeatable and the cycle counter advances one per instruction.
     pub fn with_icount(self) -> Self {
@@ -105,8 +175,42 @@ impl QemuVirt {
     /// The full argument list this target passes to QEMU for `image`.
     pub fn args(&self, image: &Path) -> Vec<String> {
         let mut args = qemu_args(image);
+        if let Some(socket) = &self.memory_access {
+            args.extend(memory_access_args(socket));
+        }
         args.extend(self.extra_args.iter().cloned());
         args
+    }
+
+    /// Runs `image`, through QMP when this target has memory access (reading `range`, if
+    /// given, at the end).
+    fn run_with(
+        &self,
+        image: &Path,
+        limits: &RunLimits,
+        range: Option<MemoryRange>,
+    ) -> Result<RunLog, HilError> {
+        if !image.is_file() {
+            return Err(HilError::ImageMissing(image.to_path_buf()));
+        }
+        let cmd = self.command(image)?;
+        let Some(socket) = &self.memory_access else {
+            return run_probed(cmd, limits, self.name(), QEMU_STDERR_PREFIX, None);
+        };
+        let mut end = QemuEnd {
+            probe: QmpProbe::new(socket),
+            range,
+        };
+        let scratch = end.probe.scratch_file();
+        let clean = || {
+            let _ = std::fs::remove_file(socket);
+            let _ = std::fs::remove_file(&scratch);
+        };
+        // A stale socket would be connected to instead of this run's QEMU.
+        clean();
+        let log = run_probed(cmd, limits, self.name(), QEMU_STDERR_PREFIX, Some(&mut end));
+        clean();
+        log
     }
 
     /// The QEMU command for `image` (without stdio set up), for callers that run it
@@ -129,22 +233,31 @@ impl Target for QemuVirt {
 
     /// Fails with [`HilError::ImageMissing`] before looking for QEMU if `image` is absent.
     fn run(&self, image: &Path, limits: &RunLimits) -> Result<RunLog, HilError> {
-        if !image.is_file() {
-            return Err(HilError::ImageMissing(image.to_path_buf()));
+        self.run_with(image, limits, None)
+    }
+
+    /// Needs [`with_memory_access`](QemuVirt::with_memory_access). The memory is read after
+    /// the guest powered off, or, when the run ends otherwise (stop line, timeout, idle
+    /// watchdog), with the machine stopped just before QEMU is killed.
+    fn run_reading(
+        &self,
+        image: &Path,
+        limits: &RunLimits,
+        range: MemoryRange,
+    ) -> Result<RunLog, HilError> {
+        if self.memory_access.is_none() {
+            return Err(HilError::NoMemoryAccess {
+                target: self.name().to_owned(),
+            });
         }
-        run_command(
-            self.command(image)?,
-            limits,
-            self.name(),
-            QEMU_STDERR_PREFIX,
-        )
+        self.run_with(image, limits, Some(range))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RunEnd, skip_or_fail};
+    use crate::{RunEnd, run_command, skip_or_fail};
     use std::{fs, time::Duration};
 
     const EXPECTED: &str = "-M virt,virtualization=on,gic-version=3 -cpu cortex-a53 -smp 4 \
@@ -280,6 +393,107 @@ mod tests {
         fs::remove_file(&image).unwrap();
         assert_eq!(log.end, RunEnd::Idle, "{log}");
         assert!(log.lines.is_empty(), "{log}");
+        assert_eq!(left, Vec::<String>::new(), "QEMU left running\n{log}");
+    }
+
+    /// Text a raw test image carries 256 bytes in, to be found again in the machine's RAM.
+    const MARK: &[u8] = b"hil-tests: memory read through QMP";
+
+    /// A raw image: `code` (AArch64 instructions), then [`MARK`] at byte 256.
+    fn raw_image(tag: &str, code: &[u32]) -> PathBuf {
+        let mut bytes: Vec<u8> = code.iter().flat_map(|i| i.to_le_bytes()).collect();
+        bytes.resize(256, 0);
+        bytes.extend_from_slice(MARK);
+        bytes.resize(4096, 0);
+        let image = env::temp_dir().join(format!("hil-tests-{tag}-{}.bin", std::process::id()));
+        fs::write(&image, bytes).unwrap();
+        image
+    }
+
+    /// `movz w0, #8; movk w0, #0x8400, lsl #16; smc #0; b .`: PSCI SYSTEM_OFF.
+    const POWER_OFF: [u32; 4] = [0x5280_0100, 0x72B0_8000, 0xD400_0003, 0x1400_0000];
+    /// `b .`: runs for ever.
+    const SPIN: [u32; 1] = [0x1400_0000];
+    /// The first 2 MiB of RAM, where QEMU loads a raw image.
+    const RAM: MemoryRange = MemoryRange {
+        address: 0x4000_0000,
+        size: 2 << 20,
+    };
+
+    fn contains_mark(bytes: &[u8]) -> bool {
+        bytes.windows(MARK.len()).any(|w| w == MARK)
+    }
+
+    #[test]
+    fn memory_access_adds_qmp_and_no_shutdown() {
+        let q = QemuVirt::new().with_memory_access("/tmp/a,b.qmp");
+        assert_eq!(
+            q.args(Path::new("/img/pk.elf")).join(" "),
+            format!("{EXPECTED} -qmp unix:/tmp/a,,b.qmp,server=on,wait=off -no-shutdown")
+        );
+        assert_eq!(q.memory_access(), Some(Path::new("/tmp/a,b.qmp")));
+        assert_ne!(temp_socket_path("x"), temp_socket_path("x"));
+        assert!(temp_socket_path("x").as_os_str().len() < 100);
+    }
+
+    #[test]
+    fn reading_needs_memory_access() {
+        let image = raw_image("no-access", &SPIN);
+        let err = QemuVirt::new()
+            .with_qemu("/nonexistent/qemu")
+            .run_reading(&image, &RunLimits::default(), RAM)
+            .unwrap_err();
+        fs::remove_file(&image).unwrap();
+        assert!(matches!(err, HilError::NoMemoryAccess { .. }), "{err}");
+        assert!(err.to_string().contains("with_memory_access"), "{err}");
+    }
+
+    #[test]
+    fn real_qemu_memory_is_read_after_the_guest_powers_off() {
+        let Some(qemu) = skip_or_fail("real_qemu_memory_is_read_after_the_guest_powers_off") else {
+            return;
+        };
+        let image = raw_image("power-off", &POWER_OFF);
+        let socket = temp_socket_path("hil-test");
+        let target = QemuVirt::new().with_qemu(qemu).with_memory_access(&socket);
+        let limits = RunLimits::default()
+            .with_timeout(Duration::from_secs(30))
+            .with_idle_timeout(Duration::from_secs(20));
+        let log = target.run_reading(&image, &limits, RAM).unwrap();
+        // Without a range, a power-off still ends the run at once.
+        let plain = target.run(&image, &limits).unwrap();
+        let left = processes_mentioning(&image.to_string_lossy());
+        fs::remove_file(&image).unwrap();
+        // QEMU stayed up after SYSTEM_OFF (-no-shutdown), was read, then quit with status 0.
+        assert_eq!(log.end, RunEnd::Exited { code: Some(0) }, "{log}");
+        assert!(contains_mark(log.assert_memory()), "{log}");
+        assert!(log.elapsed < Duration::from_secs(10), "{log}");
+        assert_eq!(plain.end, RunEnd::Exited { code: Some(0) }, "{plain}");
+        assert_eq!(plain.memory, None);
+        assert!(plain.elapsed < Duration::from_secs(10), "{plain}");
+        assert!(!socket.exists());
+        assert_eq!(left, Vec::<String>::new(), "QEMU left running\n{log}");
+    }
+
+    #[test]
+    fn real_qemu_memory_is_read_before_a_timed_out_run_is_killed() {
+        let Some(qemu) = skip_or_fail("real_qemu_memory_is_read_before_a_timed_out_run_is_killed")
+        else {
+            return;
+        };
+        let image = raw_image("spin", &SPIN);
+        let target = QemuVirt::new()
+            .with_qemu(qemu)
+            .with_memory_access(temp_socket_path("hil-test"));
+        let limits = RunLimits::default()
+            .with_timeout(Duration::from_secs(2))
+            .with_idle_timeout(Duration::from_secs(20));
+        let log = target.run_reading(&image, &limits, RAM).unwrap();
+        let left = processes_mentioning(&image.to_string_lossy());
+        fs::remove_file(&image).unwrap();
+        assert_eq!(log.end, RunEnd::TimedOut, "{log}");
+        assert!(contains_mark(log.assert_memory()), "{log}");
+        assert!(log.elapsed < Duration::from_secs(10), "{log}");
         assert_eq!(left, Vec::<String>::new(), "QEMU left running\n{log}");
     }
 }

@@ -3,6 +3,10 @@
 //! Two reader threads turn stdout and stderr into lines on one channel; the calling thread
 //! enforces the wall-clock timeout, the idle watchdog and the stop line, and a guard kills
 //! and reaps the process on every path out (including a panic).
+//!
+//! A target with memory access (an [`EndOfRun`], e.g. QEMU with QMP) is also asked, while it
+//! runs, whether the machine has powered off (its process living on), and its memory is read
+//! once before the process ends, however the run ends.
 
 use std::{
     io::{self, BufRead, BufReader, Read},
@@ -22,6 +26,8 @@ const POLL: Duration = Duration::from_millis(20);
 /// How long to keep collecting output after the process ended (exited or was killed),
 /// in case something else still holds its pipes open.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// How long a target gets to exit by itself after it was asked to ([`EndOfRun::release`]).
+const RELEASE_GRACE: Duration = Duration::from_secs(3);
 /// A "line" longer than this without a newline is cut (binary output must not grow forever).
 const MAX_LINE: usize = 64 * 1024;
 /// Starts each piece of a cut line after the first. Whatever followed the cut must not count
@@ -37,6 +43,22 @@ enum Event {
     Err(String),
     /// One of the two streams reached end of file.
     Eof,
+}
+
+/// Memory access to a running target, as a debug probe has it: the runner uses it to end a
+/// run whose machine powered off while its process lives on (QEMU `-no-shutdown`), and to
+/// read memory before the process ends.
+pub(crate) trait EndOfRun {
+    /// True once the machine has powered off. Called about every poll while the target runs;
+    /// must return quickly.
+    fn powered_off(&mut self) -> bool;
+    /// Whether memory is to be read at the end of the run.
+    fn wants_memory(&self) -> bool;
+    /// Reads the memory wanted at the end of the run; `None` if none is wanted. Called at most
+    /// once, while the process still exists; bounded in time.
+    fn read_memory(&mut self) -> Option<Result<Vec<u8>, String>>;
+    /// Asks the process to exit by itself (after a power-off).
+    fn release(&mut self);
 }
 
 /// Kills and reaps the child unless it has already been reaped.
@@ -87,10 +109,28 @@ impl Drop for ChildGuard {
 /// idle, stop line, or if this function unwinds. With `PKERNEL_HIL_ECHO=1` every line is
 /// also echoed to stderr as it arrives.
 pub fn run_command(
+    cmd: Command,
+    limits: &RunLimits,
+    target: &str,
+    stderr_prefix: &str,
+) -> Result<RunLog, HilError> {
+    run_probed(cmd, limits, target, stderr_prefix, None)
+}
+
+/// [`run_command`] for a target with memory access.
+///
+/// While the process runs, `probe` is asked whether the machine powered off; if it did, the
+/// memory is read, the process is asked to exit ([`EndOfRun::release`]) and gets
+/// [`RELEASE_GRACE`] to do so, past the run's limits if need be; the run then ends as
+/// [`RunEnd::Exited`] with the process's own status. On a timeout, the idle watchdog or the
+/// stop line, the memory is read before the process is killed. The memory read, or why it
+/// failed, is [`RunLog::memory`].
+pub(crate) fn run_probed(
     mut cmd: Command,
     limits: &RunLimits,
     target: &str,
     stderr_prefix: &str,
+    mut probe: Option<&mut dyn EndOfRun>,
 ) -> Result<RunLog, HilError> {
     let echo = std::env::var(ENV_ECHO).is_ok_and(|v| v == "1");
     cmd.stdin(Stdio::null())
@@ -130,12 +170,27 @@ pub fn run_command(
         lines.push(line);
     };
 
-    let deadline = start + limits.timeout;
+    let mut deadline = start + limits.timeout;
     let mut idle_deadline = start + limits.idle_timeout;
     let mut exited: Option<(Instant, Option<i32>)> = None;
+    let mut memory: Option<Result<Vec<u8>, String>> = None;
+    let mut released = false;
     let end = loop {
         if exited.is_none() {
             exited = guard.try_wait().map(|code| (Instant::now(), code));
+        }
+        if let Some(p) = probe.as_deref_mut()
+            && exited.is_none()
+            && !released
+            && p.powered_off()
+        {
+            memory = p.read_memory();
+            p.release();
+            released = true;
+            // The machine is off: only the process's exit is awaited now.
+            let grace = Instant::now() + RELEASE_GRACE;
+            deadline = deadline.max(grace);
+            idle_deadline = idle_deadline.max(grace);
         }
         let now = Instant::now();
         if let Some((at, code)) = exited {
@@ -175,6 +230,17 @@ pub fn run_command(
         }
     };
 
+    if let Some(p) = probe
+        && !released
+    {
+        memory = match end {
+            // Nothing left to read (and no socket to wait for).
+            RunEnd::Exited { .. } => p.wants_memory().then(|| {
+                Err("the target exited by itself before its memory could be read".to_owned())
+            }),
+            _ => p.read_memory(),
+        };
+    }
     guard.kill_and_reap();
     // Collect what the process wrote before it ended (e.g. a last line without newline
     // before a hang). After a stop line the console ends there; stderr is still kept.
@@ -196,6 +262,7 @@ pub fn run_command(
         lines,
         end,
         elapsed,
+        memory,
     })
 }
 
@@ -554,5 +621,157 @@ mod tests {
         })
         .unwrap();
         assert_eq!(got, ["a"]);
+    }
+
+    /// A pretend machine with memory access: "powered off" once the script created `off`;
+    /// its memory is the text of `mem` (or an error if absent); release creates `quit`,
+    /// which the script waits for before it exits.
+    struct FakeProbe {
+        dir: std::path::PathBuf,
+        polls: usize,
+        reads: usize,
+        released: bool,
+    }
+
+    impl FakeProbe {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("hil-probe-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self {
+                dir,
+                polls: 0,
+                reads: 0,
+                released: false,
+            }
+        }
+
+        fn path(&self, name: &str) -> String {
+            self.dir.join(name).to_string_lossy().into_owned()
+        }
+    }
+
+    impl Drop for FakeProbe {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    impl EndOfRun for FakeProbe {
+        fn powered_off(&mut self) -> bool {
+            self.polls += 1;
+            self.dir.join("off").exists()
+        }
+
+        fn wants_memory(&self) -> bool {
+            true
+        }
+
+        fn read_memory(&mut self) -> Option<Result<Vec<u8>, String>> {
+            self.reads += 1;
+            Some(std::fs::read(self.dir.join("mem")).map_err(|e| e.to_string()))
+        }
+
+        fn release(&mut self) {
+            self.released = true;
+            std::fs::write(self.dir.join("quit"), "").unwrap();
+        }
+    }
+
+    fn run_probe(script: &str, limits: &RunLimits, probe: &mut FakeProbe) -> RunLog {
+        run_probed(sh(script), limits, "sh", "sh stderr: ", Some(probe)).expect("sh spawns")
+    }
+
+    #[test]
+    fn a_power_off_reads_memory_then_lets_the_target_exit() {
+        let mut probe = FakeProbe::new("off");
+        let script = format!(
+            "echo pid $$; echo bytes > {mem}; echo bye; touch {off}; \
+             while [ ! -f {quit} ]; do sleep 0.02; done; exit 0",
+            mem = probe.path("mem"),
+            off = probe.path("off"),
+            quit = probe.path("quit")
+        );
+        let log = run_probe(&script, &limits(20_000, 20_000), &mut probe);
+        assert_eq!(log.end, EXITED_0, "{log}");
+        assert_eq!(log.memory, Some(Ok(b"bytes\n".to_vec())), "{log}");
+        assert!(probe.released);
+        assert_eq!(probe.reads, 1);
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        assert!(!process_exists(printed_pid(&log)), "{log}");
+    }
+
+    #[test]
+    fn a_target_that_will_not_exit_after_release_is_killed() {
+        let mut probe = FakeProbe::new("stuck");
+        let script = format!(
+            "echo pid $$; touch {off}; exec sleep 100",
+            off = probe.path("off")
+        );
+        let log = run_probe(&script, &limits(500, 20_000), &mut probe);
+        assert_eq!(log.end, RunEnd::TimedOut, "{log}");
+        assert!(probe.released);
+        // Read once, at the power-off; the memory file never existed.
+        assert_eq!(probe.reads, 1);
+        assert!(matches!(log.memory, Some(Err(_))), "{log}");
+        assert!(log.elapsed >= RELEASE_GRACE, "{log}");
+        assert!(
+            log.elapsed < RELEASE_GRACE + Duration::from_secs(3),
+            "{log}"
+        );
+        assert!(!process_exists(printed_pid(&log)), "{log}");
+    }
+
+    #[test]
+    fn memory_is_read_before_the_kill_on_every_other_ending() {
+        // Stop line.
+        let mut probe = FakeProbe::new("stop");
+        let script = format!(
+            "echo pid $$; echo state > {mem}; echo READY; exec sleep 100",
+            mem = probe.path("mem")
+        );
+        let l = limits(20_000, 20_000).with_stop_when("READY");
+        let log = run_probe(&script, &l, &mut probe);
+        assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
+        assert_eq!(log.memory, Some(Ok(b"state\n".to_vec())), "{log}");
+        assert!(!probe.released);
+        assert!(!process_exists(printed_pid(&log)), "{log}");
+        // Timeout (output keeps the idle watchdog quiet).
+        let mut probe = FakeProbe::new("timeout");
+        let script = format!(
+            "echo pid $$; echo late > {mem}; while :; do echo x; sleep 0.05; done",
+            mem = probe.path("mem")
+        );
+        let log = run_probe(&script, &limits(600, 20_000), &mut probe);
+        assert_eq!(log.end, RunEnd::TimedOut, "{log}");
+        assert_eq!(log.memory, Some(Ok(b"late\n".to_vec())), "{log}");
+        assert!(probe.polls > 0);
+        assert!(!process_exists(printed_pid(&log)), "{log}");
+        // Idle watchdog.
+        let mut probe = FakeProbe::new("idle");
+        let log = run_probe(
+            "echo pid $$; exec sleep 100",
+            &limits(20_000, 300),
+            &mut probe,
+        );
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        assert_eq!(probe.reads, 1);
+        assert!(!process_exists(printed_pid(&log)), "{log}");
+    }
+
+    #[test]
+    fn a_target_that_exits_by_itself_has_no_memory_to_read() {
+        let mut probe = FakeProbe::new("exit");
+        let log = run_probe("echo done; exit 4", &limits(20_000, 20_000), &mut probe);
+        assert_eq!(log.end, RunEnd::Exited { code: Some(4) }, "{log}");
+        let err = log.memory.clone().unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            "the target exited by itself before its memory could be read"
+        );
+        assert_eq!(probe.reads, 0);
+        // Without a probe there is no memory at all.
+        let log = run("exit 0", &limits(20_000, 20_000));
+        assert_eq!(log.memory, None);
     }
 }

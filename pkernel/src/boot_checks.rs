@@ -270,6 +270,7 @@ mod tests {
             kind: PartitionKind::BareMetal,
             vmid,
             criticality: Criticality::C,
+            pmu: false,
             cores,
             time: None,
             regions,

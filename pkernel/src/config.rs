@@ -95,6 +95,9 @@ pub struct Partition {
     /// Stage-2 VMID; unique, never 0 (0 is left to the kernel).
     pub vmid: u16,
     pub criticality: Criticality,
+    /// May use its cores' PMU directly (`pmu = true`, for benchmarks): it then counts what
+    /// runs there, the kernel included. Otherwise every PMU access reads as zero.
+    pub pmu: bool,
     /// Dedicated cores, by board core index; the partition's vCPU 0 starts on the first. For a
     /// time-partitioned partition, the one core it shares through windows.
     pub cores: &'static [u8],

@@ -103,6 +103,7 @@ pub(crate) mod tests {
         kind: PartitionKind::BareMetal,
         vmid: 1,
         criticality: crate::config::Criticality::E,
+        pmu: false,
         cores: &[1],
         time: None,
         regions: &REGIONS,

@@ -6,6 +6,10 @@
 //! [`KernelServices`], so this logic runs unchanged in host tests.
 
 use apex_api::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode, SMCCC_NOT_SUPPORTED};
+use apex_api::partition::{
+    INFINITE_TIME, ModeTransition, OperatingMode, PartitionStatus, StartCondition,
+    decide_transition,
+};
 
 use crate::config::Partition;
 use crate::guest_memory::{GuestRange, RangeError, Use};
@@ -42,11 +46,23 @@ pub enum Refusal {
     },
 }
 
+/// What the kernel knows about the caller at the time of the call, beyond its tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerState {
+    pub mode: OperatingMode,
+    pub start_condition: StartCondition,
+    /// System counter frequency, to give times in nanoseconds.
+    pub counter_hz: u64,
+}
+
 /// What happens to the caller after the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Return to the caller with the result in its registers.
     Resume,
+    /// An accepted SET_PARTITION_MODE: the kernel changes the caller's mode (for NORMAL,
+    /// `x0` already says `NO_ERROR`).
+    ChangeMode(ModeTransition),
     /// The caller asked to stop.
     StopPartition { status: u64 },
     /// A system partition asked to power the module off.
@@ -57,6 +73,7 @@ pub enum Outcome {
 pub fn dispatch(
     regs: &mut [u64; 31],
     caller: &Partition,
+    state: &CallerState,
     core: usize,
     services: &mut impl KernelServices,
 ) -> Outcome {
@@ -74,6 +91,18 @@ pub fn dispatch(
         Hypercall::ConsoleWrite => console_write(caller, a1, a2, services).map(|n| (n, 0)),
         Hypercall::PartitionInfo => Ok((u64::from(caller.id), core as u64)),
         Hypercall::PartitionStop => return Outcome::StopPartition { status: a1 },
+        Hypercall::GetPartitionStatus => {
+            regs[0] = ReturnCode::NoError as u64;
+            regs[1..=6].copy_from_slice(&status_of(caller, state).to_registers());
+            return Outcome::Resume;
+        }
+        Hypercall::SetPartitionMode => match decide_transition(state.mode, a1) {
+            Ok(transition) => {
+                regs[0] = ReturnCode::NoError as u64;
+                return Outcome::ChangeMode(transition);
+            }
+            Err(code) => Err(code),
+        },
         Hypercall::ModuleShutdown => {
             if caller.kind.is_privileged() {
                 return Outcome::ShutdownModule { status: a1 };
@@ -91,6 +120,26 @@ pub fn dispatch(
         Err(code) => regs[0] = code as u64,
     }
     Outcome::Resume
+}
+
+/// GET_PARTITION_STATUS of `caller`.
+fn status_of(caller: &Partition, state: &CallerState) -> PartitionStatus {
+    let ns = |ticks: u64| {
+        let hz = u128::from(state.counter_hz.max(1));
+        u64::try_from(u128::from(ticks) * 1_000_000_000 / hz).unwrap_or(INFINITE_TIME)
+    };
+    let (period_ns, duration_ns) = match caller.time {
+        Some(t) => (ns(t.period_ticks), ns(t.duration_ticks)),
+        None => (INFINITE_TIME, INFINITE_TIME),
+    };
+    PartitionStatus {
+        identifier: u64::from(caller.id),
+        period_ns,
+        duration_ns,
+        lock_level: 0,
+        operating_mode: state.mode,
+        start_condition: state.start_condition,
+    }
 }
 
 fn console_write(
@@ -156,6 +205,7 @@ mod tests {
                     .map_or(0, |(_, v)| *v);
             }
         }
+
         fn console_write(&mut self, _: &Partition, bytes: &[u8]) {
             self.console.extend_from_slice(bytes);
         }
@@ -164,11 +214,81 @@ mod tests {
         }
     }
 
-    fn call(regs: [u64; 3], fake: &mut Fake) -> ([u64; 31], Outcome) {
-        let mut all = [0u64; 31];
+    const STATE: CallerState = CallerState {
+        mode: OperatingMode::Normal,
+        start_condition: StartCondition::NormalStart,
+        counter_hz: 62_500_000,
+    };
+
+    fn call_in(state: &CallerState, regs: [u64; 3], fake: &mut Fake) -> ([u64; 31], Outcome) {
+        let mut all = [0xEEu64; 31];
         all[..3].copy_from_slice(&regs);
-        let outcome = dispatch(&mut all, &PARTITION, 1, fake);
+        let outcome = dispatch(&mut all, &PARTITION, state, 1, fake);
         (all, outcome)
+    }
+
+    fn call(regs: [u64; 3], fake: &mut Fake) -> ([u64; 31], Outcome) {
+        call_in(&STATE, regs, fake)
+    }
+
+    #[test]
+    fn partition_status_and_modes() {
+        let mut fake = Fake::default();
+        let state = CallerState {
+            mode: OperatingMode::ColdStart,
+            ..STATE
+        };
+        let (regs, outcome) = call_in(
+            &state,
+            [Hypercall::GetPartitionStatus as u64, 0, 0],
+            &mut fake,
+        );
+        assert_eq!(outcome, Outcome::Resume);
+        // A dedicated partition: infinite period and duration; mode and condition as told.
+        assert_eq!(
+            regs[..8],
+            [0, 0, INFINITE_TIME, INFINITE_TIME, 0, 1, 0, 0xEE]
+        );
+        let (regs, outcome) = call_in(
+            &state,
+            [Hypercall::SetPartitionMode as u64, 3, 0],
+            &mut fake,
+        );
+        assert_eq!(
+            (regs[0], outcome),
+            (0, Outcome::ChangeMode(ModeTransition::ToNormal))
+        );
+        let (regs, outcome) = call_in(
+            &state,
+            [Hypercall::SetPartitionMode as u64, 2, 0],
+            &mut fake,
+        );
+        assert_eq!(
+            (regs[0], outcome),
+            (ReturnCode::InvalidMode as u64, Outcome::Resume)
+        );
+        let (regs, _) = call([Hypercall::SetPartitionMode as u64, 3, 0], &mut fake);
+        assert_eq!(regs[0], ReturnCode::NoAction as u64);
+        let (regs, _) = call([Hypercall::SetPartitionMode as u64, 7, 0], &mut fake);
+        assert_eq!(regs[0], ReturnCode::InvalidParam as u64);
+        let (_, outcome) = call([Hypercall::SetPartitionMode as u64, 1, 0], &mut fake);
+        assert_eq!(
+            outcome,
+            Outcome::ChangeMode(ModeTransition::Restart { cold: true })
+        );
+    }
+
+    #[test]
+    fn a_time_partitioned_status_gives_nanoseconds() {
+        let p = Partition {
+            time: Some(crate::config::TimeBudget {
+                period_ticks: 1_250_000,
+                duration_ticks: 312_500,
+            }),
+            ..PARTITION
+        };
+        let s = status_of(&p, &STATE);
+        assert_eq!((s.period_ns, s.duration_ns), (20_000_000, 5_000_000));
     }
 
     #[test]

@@ -17,16 +17,20 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod boot;
 pub mod boot_checks;
 pub mod config;
 pub mod console;
-pub mod esr;
 pub mod guest_memory;
+pub mod hm;
 pub mod hypercall;
 pub mod log;
+pub mod machine;
 pub mod module;
+pub mod partition;
+pub mod sched;
 pub mod sync;
-pub mod sysreg_trap;
-
-#[cfg(target_os = "none")]
-pub mod arch;
+pub mod trace;
+pub mod trap;

@@ -1,5 +1,5 @@
-//! The console's queues: one [`PartitionConsole`] per partition and one kernel line ring per
-//! core, and the [`LineSources`] view the drainer takes lines from.
+//! The console's queues: one `PartitionConsole` per partition (in `partition`) and one
+//! kernel line ring per core, and the [`LineSources`] view the drainer takes lines from.
 //!
 //! Producers only ever touch their own queue (a partition's vCPUs its console, a core its
 //! kernel ring), each behind its own lock, so no producer waits on another partition or
@@ -8,13 +8,9 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::{MAX_CORES, MAX_PARTITIONS, System};
-use crate::console::{
-    KERNEL_RING_LINES, Line, LineRing, LineSources, PartitionConsole, PartitionOutput,
-};
+use crate::console::{KERNEL_RING_LINES, Line, LineRing, LineSources, PartitionOutput};
+use crate::partition;
 use crate::sync::SpinLock;
-
-static PARTITION_CONSOLES: [SpinLock<PartitionConsole>; MAX_PARTITIONS] =
-    [const { SpinLock::new(PartitionConsole::new()) }; MAX_PARTITIONS];
 
 static KERNEL_RINGS: [SpinLock<LineRing<KERNEL_RING_LINES>>; MAX_CORES] =
     [const { SpinLock::new(LineRing::new()) }; MAX_CORES];
@@ -26,16 +22,16 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Takes bytes from partition `id`'s console hypercall.
 pub fn partition_write(id: usize, bytes: &[u8]) {
-    if let Some(console) = PARTITION_CONSOLES.get(id) {
-        console.lock().write(bytes);
+    if let Some(state) = partition::state(id) {
+        state.console.lock().write(bytes);
         PENDING.store(true, Ordering::Release);
     }
 }
 
 /// Queues the partial line of partition `id` (it stopped or restarts mid-line).
 pub fn partition_end_line(id: usize) {
-    if let Some(console) = PARTITION_CONSOLES.get(id) {
-        console.lock().end_partial_line();
+    if let Some(state) = partition::state(id) {
+        state.console.lock().end_partial_line();
         PENDING.store(true, Ordering::Release);
     }
 }
@@ -82,7 +78,7 @@ impl LineSources for Queues {
     }
 
     fn next_partition_output(&mut self, id: usize) -> Option<PartitionOutput> {
-        PARTITION_CONSOLES.get(id)?.try_lock()?.next_output()
+        partition::state(id)?.console.try_lock()?.next_output()
     }
 
     fn partition_name(&self, id: usize) -> &str {

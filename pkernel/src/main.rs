@@ -32,9 +32,17 @@ fn main() {
 static TABLE_POOL: pkernel::arch::page_pool::TablePool<{ system::TRANSLATION_TABLE_PAGES }> =
     pkernel::arch::page_pool::TablePool::new();
 
+/// The schedule trace of every core, as many records per core as schedule-gen computed.
+/// Exported by name so a host can find it in the ELF and read it out of RAM like a probe.
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".uninit.trace")]
+static PKERNEL_TRACE: pkernel::arch::trace_buffer::TraceArea<{ system::TRACE_RECORDS_PER_CORE }> =
+    pkernel::arch::trace_buffer::TraceArea::new();
+
 /// Every core's first Rust code (called from the boot assembly with its core index).
 #[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 extern "C" fn pkernel_entry(core: usize) -> ! {
-    pkernel::arch::kernel::run(&system::SYSTEM, &TABLE_POOL, core)
+    pkernel::arch::entry::run(&system::SYSTEM, &TABLE_POOL, &PKERNEL_TRACE, core)
 }

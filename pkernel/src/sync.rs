@@ -1,4 +1,6 @@
-//! A minimal spin lock for the few structures cores share (the console and its queues).
+//! The two ways cores share kernel statics: a minimal spin lock for the few structures
+//! several cores touch (the console and its queues, the GIC driver), and [`TakeOnce`] for
+//! state one core owns for good once it claims it (a partition's vCPU context).
 //!
 //! The kernel runs with interrupts masked at EL2, so a holder is never preempted on its own
 //! core; contention only comes from other cores, and every holder keeps it for a bounded
@@ -51,6 +53,38 @@ impl<T> SpinLock<T> {
     }
 }
 
+/// A static value that exactly one caller may take, once, as `&'static mut`: the owner is
+/// then the only one who can reach it, with no lock on any later access.
+pub struct TakeOnce<T> {
+    taken: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through `take`, which hands out at most one reference
+// for the life of the program (atomic swap), so no two threads ever share it.
+unsafe impl<T: Send> Sync for TakeOnce<T> {}
+
+impl<T> TakeOnce<T> {
+    pub const fn new(value: T) -> Self {
+        Self {
+            taken: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// The value, to the first caller only; `None` ever after.
+    // A `&mut` out of `&self` is this type's purpose: the atomic flag makes it the only one.
+    #[allow(clippy::mut_from_ref)]
+    pub fn take(&'static self) -> Option<&'static mut T> {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: the swap above returned false exactly once, so this is the only reference
+        // ever made to the value, and it lives as long as the static.
+        Some(unsafe { &mut *self.value.get() })
+    }
+}
+
 pub struct SpinLockGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
@@ -98,6 +132,15 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*lock.lock(), 40_000);
+    }
+
+    #[test]
+    fn take_once_gives_one_owner() {
+        static CELL: TakeOnce<u32> = TakeOnce::new(5);
+        let first = CELL.take().unwrap();
+        *first += 1;
+        assert!(CELL.take().is_none());
+        assert_eq!(*first, 6);
     }
 
     #[test]

@@ -171,6 +171,7 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
             "            criticality: Criticality::{},\n",
             p.criticality.as_str()
         ));
+        w(format_args!("            pmu: {},\n", p.pmu));
         w(format_args!(
             "            cores: &[{}],\n",
             cores.join(", ")
@@ -362,6 +363,38 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
     w(format_args!(
         "pub const TRANSLATION_TABLE_PAGES: usize = {};\n",
         pages.total()
+    ));
+    let ring = crate::trace::ring_sizing(cfg);
+    let per_frame = ring.records_per_frame();
+    let frames = crate::trace::RING_FRAMES;
+    let other = crate::trace::RING_OTHER_EVENTS;
+    w(format_args!(
+        "// Records in each core's schedule-trace ring (apex_api::trace::CoreTrace; sized by\n"
+    ));
+    w(format_args!(
+        "// schedule-gen/src/trace/mod.rs): room for {frames} major frames of the busiest time-partitioned\n"
+    ));
+    w(format_args!(
+        "// core at one record per window and per idle gap\n"
+    ));
+    w(format_args!(
+        "// ({}), plus {other} for other events,\n",
+        match ring.busiest {
+            Some((core, n)) => {
+                format!("core {core}: {n} windows, so at most 2 x {n} + 1 = {per_frame} a frame")
+            }
+            None => "no time-partitioned core here, so 0 a frame".to_owned(),
+        }
+    ));
+    w(format_args!(
+        "// at least {}, rounded up to a power of two: {frames} x {per_frame} + {other} = {} -> {}.\n",
+        crate::trace::RING_MIN_RECORDS,
+        frames * per_frame + other,
+        ring.records
+    ));
+    w(format_args!(
+        "pub const TRACE_RECORDS_PER_CORE: usize = {};\n",
+        ring.records
     ));
     s
 }

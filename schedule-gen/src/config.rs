@@ -89,6 +89,8 @@ pub struct RawPartition {
     pub devices: Vec<Spanned<RawDevice>>,
     /// Guest-physical base of the window the partition's port buffers are mapped into.
     pub ports_ipa: Option<Spanned<u64>>,
+    /// Whether the partition may use its cores' PMU directly (benchmarks); default false.
+    pub pmu: Option<Spanned<bool>>,
     /// `[[partition.sampling_port]]`.
     #[serde(default, rename = "sampling_port")]
     pub sampling_ports: Vec<Spanned<RawSamplingPort>>,

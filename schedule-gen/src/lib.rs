@@ -20,6 +20,7 @@ pub mod import;
 pub mod model;
 pub mod report;
 pub mod table_pages;
+pub mod trace;
 pub mod validate;
 
 use std::path::Path;

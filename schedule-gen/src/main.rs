@@ -9,7 +9,7 @@ use std::process::ExitCode;
 const USAGE: &str = "\
 usage: schedule-gen check <config.toml>
        schedule-gen generate <config.toml> [--image <partition>=<elf>]... --out <dir>
-       schedule-gen report <config.toml> --out <dir>
+       schedule-gen report <config.toml> [--trace <trace.csv>] --out <dir>
        schedule-gen import <module.xml> [--board <board>] [--out <config.toml>]
        schedule-gen --help
 
@@ -20,7 +20,8 @@ generate  also check each partition's ELF and write system_tables.rs,
           file unless --image overrides it; package images must be given with --image.
 report    write report.html, report.json and report.txt (schedule, budgets, memory
           map, channels, devices and interrupts, HM tables, SHA-256 of the
-          configuration and of system_tables.rs) into <dir>
+          configuration and of system_tables.rs) into <dir>; with --trace, also
+          'Planned vs observed' from a trace CSV of `cargo xtask run --trace`
 import    read an ARINC 653 Part 1 XML configuration and write the equivalent pkernel
           configuration to <config.toml> (default: standard output); what could not be
           mapped one to one is printed as notes and written into the file as comments.
@@ -37,6 +38,7 @@ enum Command {
     },
     Report {
         config: PathBuf,
+        trace: Option<PathBuf>,
         out: PathBuf,
     },
     Import {
@@ -99,10 +101,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             })
         }
         [cmd, config, rest @ ..] if cmd == "report" && !config.starts_with('-') => {
-            let given = flags(rest, &["--out"], &[])?;
+            let given = flags(rest, &["--out", "--trace"], &[])?;
             let out = find(&given, "--out").ok_or("report needs --out <dir>")?;
             Ok(Command::Report {
                 config: config.into(),
+                trace: find(&given, "--trace").map(PathBuf::from),
                 out: out.into(),
             })
         }
@@ -171,12 +174,22 @@ fn main() -> ExitCode {
                 Err(d) => fail(&d),
             }
         }
-        Command::Report { config, out } => {
+        Command::Report { config, trace, out } => {
             let cfg = match schedule_gen::load(&config) {
                 Ok(cfg) => cfg,
                 Err(d) => return fail(&d),
             };
-            match schedule_gen::report::write_reports(&cfg, &out) {
+            let mut facts = schedule_gen::report::facts::collect(&cfg);
+            if let Some(trace) = trace {
+                match schedule_gen::trace::observe::observe_file(&cfg, &trace) {
+                    Ok(observed) => facts.observed = Some(observed),
+                    Err(problems) => {
+                        eprintln!("{problems}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            match schedule_gen::report::write_facts(&facts, &out) {
                 Ok(files) => {
                     for f in files {
                         println!("wrote {}", f.display());

@@ -175,6 +175,9 @@ pub struct PartitionConfig {
     /// The partition HM table, one entry per error the partition can raise, in code order;
     /// module-level errors appear with their module action.
     pub hm: Vec<HmEntry<HmAction>>,
+    /// May use the PMU of its cores directly (`pmu = true`): it then counts everything that
+    /// runs there, the kernel included. For benchmarks.
+    pub pmu: bool,
 }
 
 impl PartitionConfig {

@@ -244,7 +244,7 @@ fn flight_numbers_checked_by_hand() {
 fn demo_idle_cores_are_reported_idle() {
     let f = facts::collect(&demo());
     let usage: Vec<_> = f.cores.iter().map(|c| c.usage).collect();
-    assert_eq!(usage, ["dedicated", "dedicated", "idle", "idle"]);
+    assert_eq!(usage, ["time-partitioned", "dedicated", "idle", "idle"]);
     assert_eq!(f.cores[3].idle_percent.0, "100.00");
     let html = render_html(&f);
     assert!(html.contains("idle: no partition runs on this core"));

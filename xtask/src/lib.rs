@@ -4,10 +4,12 @@
 //! Used by the `xtask` binary and by the HIL scenario tests, so both build images the same way.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod fuzz;
 pub mod image;
 pub mod run;
 pub mod setup;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 

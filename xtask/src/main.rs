@@ -1,12 +1,17 @@
 //! `cargo xtask`: the project's commands.
 //!
-//!   cargo xtask run    [--config FILE] [--seconds N]   build and boot a system on QEMU, say
-//!                                                      how the module ended
+//!   cargo xtask run    [--config FILE] [--seconds N] [--trace CSV]
+//!                                                      build and boot a system on QEMU, say
+//!                                                      how the module ended; with --trace,
+//!                                                      read the kernel's schedule trace at the
+//!                                                      end and write CSV.csv and CSV.json
 //!   cargo xtask build  [--config FILE]                 build a system image, print its path
 //!   cargo xtask check  [--config FILE]                 validate a configuration
-//!   cargo xtask report [--config FILE] [--out DIR]     write the certification reports
+//!   cargo xtask report [--config FILE] [--out DIR] [--trace CSV]
+//!                                                      write the certification reports
 //!   cargo xtask fuzz   [--seconds N] [--target T]      fuzz schedule-gen (libFuzzer)
 //!   cargo xtask test                                   host tests + HIL tests on QEMU
+//!   cargo xtask bench                                  instruction counts under QEMU icount
 
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -19,25 +24,34 @@ use xtask::{demo_config, image, setup, workspace_root};
 const USAGE: &str = "usage: cargo xtask <command> [options]
 
 commands:
-  run   [--config FILE] [--seconds N]   build the system (default: configs/demo.toml) and boot it
+  run   [--config FILE] [--seconds N] [--trace OUT.csv]
+                                        build the system (default: configs/demo.toml) and boot it
                                         on QEMU with its console on this terminal; Ctrl-C or
                                         --seconds N ends it. Prints how the module ended; exit
                                         status 0 only after a shutdown with status 0 or when
-                                        --seconds ran out with the module still running
+                                        --seconds ran out with the module still running.
+                                        --trace: at the end, read the kernel's schedule trace
+                                        from the machine's memory (QMP) and write OUT.csv and
+                                        OUT.json (Chrome/Perfetto trace events)
   build [--config FILE]                 build the system image and print the kernel ELF's path
   check [--config FILE]                 validate a configuration and report every error
-  report [--config FILE] [--out DIR]    write report.html, report.json and report.txt for the
-                                        configuration (default DIR: target/reports/<config name>)
+  report [--config FILE] [--out DIR] [--trace FILE.csv]
+                                        write report.html, report.json and report.txt for the
+                                        configuration (default DIR: target/reports/<config name>);
+                                        --trace adds \"Planned vs observed\" from a run's trace
   fuzz  [--seconds N] [--target T]      build schedule-gen's fuzz targets (T: config or import_xml;
                                         default both), replay the kept regressions, fuzz N seconds
                                         (default 60); needs g++
-  test                                  run the host tests and the HIL tests (installs QEMU if missing)";
+  test                                  run the host tests and the HIL tests (installs QEMU if missing)
+  bench                                 boot the benchmark systems (configs/bench/) under QEMU icount,
+                                        twice, and print the table of instruction counts";
 
 struct Options {
     config: PathBuf,
     seconds: Option<u64>,
     out: Option<PathBuf>,
     target: Option<String>,
+    trace: Option<PathBuf>,
 }
 
 /// Parses `--flag value` options, accepting only those in `allowed`.
@@ -47,6 +61,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
         seconds: None,
         out: None,
         target: None,
+        trace: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -83,6 +98,10 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
                 let value = iter.next().ok_or("--out needs a directory")?;
                 options.out = Some(PathBuf::from(value));
             }
+            "--trace" => {
+                let value = iter.next().ok_or("--trace needs a CSV file")?;
+                options.trace = Some(PathBuf::from(value));
+            }
             other => return Err(format!("unknown option '{other}'")),
         }
     }
@@ -107,12 +126,13 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = match command.as_str() {
-        "run" => parse_options(rest, &["--config", "--seconds"]).and_then(|o| run(&o)),
+        "run" => parse_options(rest, &["--config", "--seconds", "--trace"]).and_then(|o| run(&o)),
         "build" => parse_options(rest, &["--config"]).and_then(|o| build(&o).map(|_| ())),
         "check" => parse_options(rest, &["--config"]).and_then(|o| check(&o)),
-        "report" => parse_options(rest, &["--config", "--out"]).and_then(|o| report(&o)),
+        "report" => parse_options(rest, &["--config", "--out", "--trace"]).and_then(|o| report(&o)),
         "fuzz" => parse_options(rest, &["--seconds", "--target"]).and_then(|o| fuzz(&o)),
         "test" if rest.is_empty() => test(),
+        "bench" if rest.is_empty() => bench(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -159,7 +179,14 @@ fn report(options: &Options) -> Result<(), String> {
             .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
         workspace_root().join("target/reports").join(stem)
     });
-    for file in schedule_gen::report::write_reports(&loaded, &out).map_err(|d| d.to_string())? {
+    let mut facts = schedule_gen::report::facts::collect(&loaded);
+    if let Some(trace) = &options.trace {
+        facts.observed = Some(
+            schedule_gen::trace::observe::observe_file(&loaded, trace)
+                .map_err(|problems| problems.to_string())?,
+        );
+    }
+    for file in schedule_gen::report::write_facts(&facts, &out).map_err(|d| d.to_string())? {
         println!("{}", file.display());
     }
     Ok(())
@@ -191,6 +218,9 @@ enum ConsoleEvent {
     Closed { mid_line: bool },
 }
 
+/// How long QEMU may take to exit after it was told to quit (through QMP, `--trace`).
+const QUIT_GRACE: Duration = Duration::from_secs(3);
+
 /// Builds the system, boots it on QEMU with the console on this terminal, and reports how
 /// the module ended (see `xtask::run::decide` for the exit status).
 ///
@@ -198,6 +228,11 @@ enum ConsoleEvent {
 /// seen; every byte is passed on at once (the console is interactive). Standard input and
 /// standard error stay QEMU's own. Ctrl-C sends SIGINT to QEMU and xtask alike: both end at
 /// once (QEMU restores the terminal), no summary is printed, and the shell reports status 130.
+///
+/// With `--trace`, QEMU also serves QMP and stays up when the guest powers off
+/// (`-no-shutdown`): the kernel's trace array is read from the machine's memory at the end
+/// (after the power-off, or before QEMU is stopped when `--seconds` runs out), then QEMU is
+/// told to quit (or stopped), and the CSV and JSON are written.
 fn run(options: &Options) -> Result<(), String> {
     use std::os::unix::process::ExitStatusExt;
     use std::sync::mpsc::RecvTimeoutError;
@@ -205,8 +240,22 @@ fn run(options: &Options) -> Result<(), String> {
 
     let qemu = setup::ensure_qemu()?;
     let image = build(options)?;
+    let mut args = hil_tests::qemu_args(&image.kernel);
+    let mut tracing = match &options.trace {
+        Some(csv) if xtask::trace::json_path(csv) == *csv => {
+            return Err(format!(
+                "--trace {}: give the CSV a name not ending in .json (the JSON goes beside it)",
+                csv.display()
+            ));
+        }
+        Some(_) => Some(xtask::trace::TraceSession::new(&image.kernel)?),
+        None => None,
+    };
+    if let Some(t) = &tracing {
+        args.extend(t.qemu_args());
+    }
     let mut child = Command::new(&qemu)
-        .args(hil_tests::qemu_args(&image.kernel))
+        .args(&args)
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -225,6 +274,8 @@ fn run(options: &Options) -> Result<(), String> {
         mid_line: false,
         console_open: true,
     };
+    // With --trace, once the guest powered off: when QEMU, told to quit, must have exited.
+    let mut quit_by: Option<Instant> = None;
     let qemu_end = loop {
         match child.try_wait() {
             Ok(Some(status)) => {
@@ -240,15 +291,33 @@ fn run(options: &Options) -> Result<(), String> {
             }
         }
         let now = Instant::now();
-        // Once the module has ended, only QEMU's power-off is awaited, not --seconds.
-        if let Some(by) = seen.power_off_by {
+        if let Some(by) = quit_by {
             if now >= by {
+                stop_qemu(&mut child);
+                break QemuEnd::NoQuit { grace: QUIT_GRACE };
+            }
+        } else if let Some(t) = tracing.as_mut()
+            && t.powered_off()
+        {
+            // -no-shutdown: the machine is off and QEMU runs on. Read, then let QEMU go.
+            t.read();
+            t.quit();
+            quit_by = Some(Instant::now() + QUIT_GRACE);
+        } else if let Some(by) = seen.power_off_by {
+            // Once the module has ended, only QEMU's power-off is awaited, not --seconds.
+            if now >= by {
+                if let Some(t) = tracing.as_mut() {
+                    t.read();
+                }
                 stop_qemu(&mut child);
                 break QemuEnd::NoPowerOff {
                     grace: POWER_OFF_GRACE,
                 };
             }
         } else if deadline.is_some_and(|d| now >= d) {
+            if let Some(t) = tracing.as_mut() {
+                t.read();
+            }
             stop_qemu(&mut child);
             break QemuEnd::Stopped {
                 after_seconds: options.seconds.unwrap_or(0),
@@ -280,13 +349,43 @@ fn run(options: &Options) -> Result<(), String> {
         // Start the summary on a line of its own.
         eprintln!();
     }
+    let trace_result = match (tracing, &options.trace) {
+        (Some(t), Some(csv)) => Some(write_trace(options, csv, t.finish())),
+        _ => None,
+    };
     let outcome = decide(seen.module_end.as_ref(), &qemu_end);
-    if outcome.success {
-        eprintln!("xtask: {}", outcome.summary);
-        Ok(())
-    } else {
-        Err(outcome.summary)
+    match trace_result {
+        Some(Err(e)) if outcome.success => Err(format!("{}; but the trace: {e}", outcome.summary)),
+        Some(Err(e)) => Err(format!("{} (and the trace: {e})", outcome.summary)),
+        _ if outcome.success => {
+            eprintln!("xtask: {}", outcome.summary);
+            Ok(())
+        }
+        _ => Err(outcome.summary),
     }
+}
+
+/// Decodes the trace array read at the end of a run, says on stderr what each core held, and
+/// writes `csv` and the JSON beside it.
+fn write_trace(
+    options: &Options,
+    csv: &std::path::Path,
+    memory: Result<Vec<u8>, String>,
+) -> Result<(), String> {
+    let bytes = memory.map_err(|e| format!("not read: {e}"))?;
+    let cfg = schedule_gen::load(&options.config).map_err(|d| d.to_string())?;
+    let dump = xtask::trace::TraceDump::decode(&bytes);
+    for line in dump.summary(usize::from(cfg.core_count())) {
+        eprintln!("xtask: {line}");
+    }
+    let json = xtask::trace::write_files(&cfg, &dump, csv)?;
+    eprintln!(
+        "xtask: trace written to {} and {} ({} records)",
+        csv.display(),
+        json.display(),
+        dump.rows.len()
+    );
+    Ok(())
 }
 
 /// What `run` has learnt from the console so far.
@@ -366,6 +465,12 @@ fn stop_qemu(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+fn bench() -> Result<(), String> {
+    setup::ensure_qemu()?;
+    setup::ensure_targets()?;
+    xtask::bench::run()
 }
 
 fn test() -> Result<(), String> {

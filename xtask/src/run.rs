@@ -131,6 +131,12 @@ pub enum QemuEnd {
         /// How long xtask waited after the line.
         grace: Duration,
     },
+    /// The machine powered off (`--trace`: QEMU runs on under `-no-shutdown`), but QEMU did
+    /// not exit within `grace` of being told to quit; xtask stopped it.
+    NoQuit {
+        /// How long xtask waited.
+        grace: Duration,
+    },
 }
 
 impl QemuEnd {
@@ -145,7 +151,9 @@ impl QemuEnd {
                 ..
             } => format!("signal {signal}"),
             Self::Exited { .. } => "status unknown".into(),
-            Self::Stopped { .. } | Self::NoPowerOff { .. } => "stopped by xtask".into(),
+            Self::Stopped { .. } | Self::NoPowerOff { .. } | Self::NoQuit { .. } => {
+                "stopped by xtask".into()
+            }
         }
     }
 }
@@ -176,13 +184,15 @@ pub fn decide(module_end: Option<&ModuleEnd>, qemu: &QemuEnd) -> Outcome {
                 success: true,
                 summary: format!("stopped after {after_seconds} s; the module was still running"),
             },
-            QemuEnd::Exited { .. } | QemuEnd::NoPowerOff { .. } => Outcome {
-                success: false,
-                summary: format!(
-                    "QEMU exited ({}) without the kernel's module-end line",
-                    qemu.status()
-                ),
-            },
+            QemuEnd::Exited { .. } | QemuEnd::NoPowerOff { .. } | QemuEnd::NoQuit { .. } => {
+                Outcome {
+                    success: false,
+                    summary: format!(
+                        "QEMU exited ({}) without the kernel's module-end line",
+                        qemu.status()
+                    ),
+                }
+            }
         };
     };
     let (qemu_ok, note) = match qemu {
@@ -197,6 +207,13 @@ pub fn decide(module_end: Option<&ModuleEnd>, qemu: &QemuEnd) -> Outcome {
             false,
             format!(
                 ", but QEMU did not power off within {} s (stopped by xtask)",
+                grace.as_secs()
+            ),
+        ),
+        QemuEnd::NoQuit { grace } => (
+            false,
+            format!(
+                ", but QEMU did not quit within {} s after the power-off (stopped by xtask)",
                 grace.as_secs()
             ),
         ),
@@ -433,5 +450,28 @@ mod tests {
         );
         assert!(!o.success);
         assert!(o.summary.contains("did not power off within 5 s"), "{o:?}");
+        let o = decide(
+            Some(&shutdown(0)),
+            &QemuEnd::NoQuit {
+                grace: Duration::from_secs(3),
+            },
+        );
+        assert!(!o.success);
+        assert!(
+            o.summary
+                .contains("did not quit within 3 s after the power-off"),
+            "{o:?}"
+        );
+        let o = decide(
+            None,
+            &QemuEnd::NoQuit {
+                grace: Duration::from_secs(3),
+            },
+        );
+        assert!(!o.success);
+        assert_eq!(
+            o.summary,
+            "QEMU exited (stopped by xtask) without the kernel's module-end line"
+        );
     }
 }

@@ -17,9 +17,27 @@ pub struct BootInfo {
     pub vcpu: u64,
 }
 
-/// Declares the partition's main function.
+/// Declares the partition's main function, which runs in NORMAL mode: the runtime's own
+/// initialisation (stack, `.bss`, FP) is all a bare-metal partition needs, so the runtime
+/// ends the ARINC 653 initialisation phase (SET_PARTITION_MODE NORMAL) before `main`.
 #[macro_export]
 macro_rules! entry {
+    ($main:path) => {
+        #[unsafe(no_mangle)]
+        extern "C" fn bm_partition_main(partition_id: u64, vcpu: u64) -> ! {
+            let f: fn($crate::BootInfo) -> ! = $main;
+            let _ = $crate::apex_api::call::set_partition_mode(
+                $crate::apex_api::partition::OperatingMode::Normal,
+            );
+            f($crate::BootInfo { partition_id, vcpu })
+        }
+    };
+}
+
+/// Declares a main function that runs in the start mode (COLD_START or WARM_START) and
+/// ends initialisation itself with `set_partition_mode(OperatingMode::Normal)`.
+#[macro_export]
+macro_rules! entry_initialising {
     ($main:path) => {
         #[unsafe(no_mangle)]
         extern "C" fn bm_partition_main(partition_id: u64, vcpu: u64) -> ! {

@@ -52,12 +52,22 @@ pub fn guard_page(core: usize) -> usize {
 // The boot core enters at `_start` (QEMU and boot loaders start only it); the others at
 // `_secondary_start` through PSCI CPU_ON, with their core index as the context ID in x0.
 // Both mask interrupts, select SCTLR_EL2's safe reset state (MMU and caches off, no
-// alignment checks), take their stack (below the trap frame slot at its top), install the EL2 vectors and call `pkernel_entry(core)`.
+// alignment checks), take their stack, install the EL2 vectors and call `pkernel_entry(core)`.
 core::arch::global_asm!(
     r#"
     .section .text.boot, "ax"
     .global _start
 _start:
+    // First, start the PMU cycle counter counting at every exception level (PMCCFILTR_EL0.NSH
+    // counts EL2), so `cargo xtask bench` can measure from reset: it counts from the 7th
+    // instruction after reset. Partitions cannot see it unless granted the PMU (`pmu`).
+    mrs     x1, pmcr_el0
+    orr     x1, x1, #1
+    msr     pmcr_el0, x1
+    mov     x1, #(1 << 27)
+    msr     pmccfiltr_el0, x1
+    mov     x1, #(1 << 31)
+    msr     pmcntenset_el0, x1
     mov     x0, #0
     b       1f
 
@@ -74,8 +84,7 @@ _secondary_start:
     mov     x2, #{slot_size}
     madd    x1, x0, x2, x1
     add     x1, x1, x2
-    // The top TrapFrame of the stack is the partition's register save area, never Rust's.
-    sub     sp, x1, #{frame_size}
+    mov     sp, x1
     adrp    x1, {vectors}
     add     x1, x1, :lo12:{vectors}
     msr     vbar_el2, x1
@@ -97,7 +106,6 @@ _secondary_start:
     sctlr = const super::sysregs::SCTLR_EL2_MMU_OFF,
     max_cores = const MAX_CORES,
     slot_size = const SLOT_SIZE,
-    frame_size = const super::exceptions::TRAP_FRAME_SIZE,
     stacks = sym STACKS,
     vectors = sym super::exceptions::EL2_VECTORS,
 );

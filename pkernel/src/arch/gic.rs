@@ -3,6 +3,7 @@
 
 use core::ptr::NonNull;
 
+use arm_gic::IntId;
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
 use arm_gic::gicv3::{GicCpuInterface, GicV3};
 use safe_mmio::UniqueMmioPointer;
@@ -28,6 +29,7 @@ pub fn init(board: &Board, core: usize) -> Result<(), arm_gic::gicv3::GicError> 
     let mut gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, board.core_count())? };
     GicCpuInterface::enable_system_register_el2(true);
     gic.setup(core);
+    enable_window_timer(&mut gic, core)?;
     GIC.lock().0 = Some(gic);
     crate::kprintln!(
         "GICv3: distributor and {} redistributors initialised",
@@ -42,8 +44,21 @@ pub fn init_this_core(core: usize) {
     GicCpuInterface::enable_system_register_el2(true);
     if let Some(gic) = GIC.lock().0.as_mut() {
         gic.init_cpu(core);
+        // Only fails for a core the board does not have, which never starts.
+        let _ = enable_window_timer(gic, core);
     }
     GicCpuInterface::enable_group1(true);
+}
+
+/// Lets the EL2 timer's interrupt reach `core` (its PPI, group 1 like every interrupt the
+/// kernel takes) and opens the core's priority mask, so a window deadline wakes it from WFI
+/// and interrupts a partition.
+fn enable_window_timer(gic: &mut GicV3, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
+    let timer = IntId::ppi(super::timer::INTID - 16);
+    gic.set_interrupt_priority(timer, Some(core), 0x80)?;
+    gic.enable_interrupt(timer, Some(core), true)?;
+    GicCpuInterface::set_priority_mask(0xff);
+    Ok(())
 }
 
 /// Whether this core's CPU interface signals Group 1 interrupts (ICC_IGRPEN1_EL1.Enable),

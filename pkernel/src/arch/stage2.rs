@@ -56,3 +56,19 @@ pub fn vtcr() -> u64 {
     let pa_range = ID_AA64MMFR0_EL1.get() & 0xf;
     sysregs::VTCR_EL2_BASE | (pa_range.min(5) << sysregs::VTCR_EL2_PS_SHIFT)
 }
+
+/// Invalidates every stage-1 and stage-2 TLB entry of the EL1&0 regime, for all VMIDs, in
+/// the inner shareable domain (boot, after all stage-2 tables are built).
+pub fn invalidate_all_guest_tlbs() {
+    // SAFETY: TLB invalidation changes no memory and no mapping; it only drops cached
+    // translations, which the MMU then walks afresh from the tables.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "tlbi alle1is",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}

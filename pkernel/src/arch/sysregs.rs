@@ -71,13 +71,6 @@ pub const CPTR_EL2_GUEST: u64 = 0xff | (1 << 8) | (1 << 9) | (1 << 12) | (1 << 1
 /// EL1 physical *timer* traps: the virtual timer is the partition's own.
 pub const CNTHCTL_EL2_GUEST: u64 = 1 << 0;
 
-/// SCTLR_EL1 a partition starts with: RES1 bits 11, 20, 22, 23, 28, 29; MMU and caches off.
-pub const SCTLR_EL1_RESET: u64 =
-    (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28) | (1 << 29);
-
-/// SPSR_EL2 for the first entry of a partition: EL1h, D, A, I, F masked.
-pub const SPSR_EL1H_MASKED: u64 = 0b0101 | (0xf << 6);
-
 /// MDCR_EL2 while a partition runs: the PMU and the debug registers are shared by all code on
 /// a core, so a partition must neither count the kernel's (or another partition's) events nor
 /// program breakpoints and watchpoints. TPMCR (bit 5) and TPM (bit 6) trap every PMU register
@@ -87,10 +80,14 @@ pub const SPSR_EL1H_MASKED: u64 = 0b0101 | (0xf << 6);
 /// 0..4) keeps the number of counters the CPU has (`pmcr_n`), its reset value. Where the CPU
 /// has them (ID_AA64DFR0_EL1), the statistical profiling registers (TPMS, bit 14) and the
 /// trace filter (TTRF, bit 19) are trapped too; elsewhere those bits are RES0.
-pub fn mdcr_el2_guest(pmcr_n: u64, id_aa64dfr0: u64) -> u64 {
+///
+/// A partition granted the PMU (`pmu = true`, for benchmarks) gets TPM and TPMCR clear: it
+/// programs and reads the counters itself.
+pub fn mdcr_el2_guest(pmcr_n: u64, id_aa64dfr0: u64, pmu_granted: bool) -> u64 {
     let pms_version = (id_aa64dfr0 >> 32) & 0xf;
     let trace_filter = (id_aa64dfr0 >> 40) & 0xf;
-    let mut value = (pmcr_n & 0x1f) | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11);
+    let pmu_traps = if pmu_granted { 0 } else { (1 << 5) | (1 << 6) };
+    let mut value = (pmcr_n & 0x1f) | pmu_traps | (1 << 9) | (1 << 10) | (1 << 11);
     if pms_version != 0 {
         value |= 1 << 14;
     }

@@ -1,21 +1,48 @@
-//! Putting a partition on this core: the EL2 controls it runs under (stage 2, traps, timer
-//! access) and a clean EL1 state, then the first `eret` into its image.
+//! Running a partition's vCPU on this core: the EL2 controls every partition runs under
+//! (set once per core), switching the EL1 state between partitions, and entering a vCPU
+//! until it exits (`run` returns like a function, with the decoded [`Exit`]).
+//!
+//! While a partition runs, SP_EL2 points at its [`VcpuContext`]: the exit vectors
+//! (`exceptions.rs`) save its general registers there, reload the kernel's callee-saved
+//! registers and stack from `VcpuContext::host`, and return from `pkernel_vcpu_enter`.
 
 use aarch64_cpu::registers::{
-    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, HCR_EL2, MIDR_EL1, Readable, SCTLR_EL1, VMPIDR_EL2,
-    VTCR_EL2, VTTBR_EL2, Writeable,
+    CNTHCTL_EL2, CNTVOFF_EL2, CPTR_EL2, ESR_EL2, FAR_EL2, HCR_EL2, HPFAR_EL2, MIDR_EL1, Readable,
+    VTCR_EL2, Writeable,
 };
 
-use super::exceptions::{TrapFrame, enter_guest};
+use super::context::{HOST_OFFSET, VcpuContext};
+use super::exit::{Exit, Syndrome, Vector};
 use super::sysregs;
-use crate::config::Partition;
 
-/// Enters `partition` as its vCPU `vcpu` on this core. Never returns; its traps come back
-/// through the vectors.
-pub fn start(partition: &Partition, vttbr: u64, vtcr: u64, vcpu: u64, stack_top: usize) -> ! {
+/// Sets the EL2 controls every partition on this core runs under: trap configuration
+/// (HCR_EL2, CPTR_EL2, CNTHCTL_EL2), stage-2 shape (VTCR_EL2), the virtual counter offset,
+/// and the MIDR partitions read. Identical for all partitions, so set once; MDCR_EL2 is per
+/// partition (see [`mdcr_for`]) and loaded with its context.
+pub fn init_core_controls(vtcr: u64) {
     VTCR_EL2.set(vtcr);
-    VTTBR_EL2.set(vttbr);
     HCR_EL2.set(sysregs::HCR_EL2_GUEST);
+    CPTR_EL2.set(sysregs::CPTR_EL2_GUEST);
+    CNTHCTL_EL2.set(sysregs::CNTHCTL_EL2_GUEST);
+    // The partitions' virtual counter equals the physical one: windows, traces and logs
+    // share one clock, and a partition's time keeps running while it is switched out.
+    CNTVOFF_EL2.set(0);
+    let midr = MIDR_EL1.get();
+    // SAFETY: VPIDR_EL2 only changes what partitions read as MIDR_EL1 (the real value); it
+    // does not affect the kernel's own execution.
+    unsafe {
+        core::arch::asm!(
+            "msr vpidr_el2, {midr}",
+            "isb",
+            midr = in(reg) midr,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+/// MDCR_EL2 for a partition on this core: PMU and debug registers trapped, the PMU granted
+/// when `pmu_granted` (see `sysregs::mdcr_el2_guest`).
+pub fn mdcr_for(pmu_granted: bool) -> u64 {
     let (pmcr, dfr0): (u64, u64);
     // SAFETY: reading PMCR_EL0 and ID_AA64DFR0_EL1 at EL2 has no side effects.
     unsafe {
@@ -27,49 +54,311 @@ pub fn start(partition: &Partition, vttbr: u64, vtcr: u64, vcpu: u64, stack_top:
             options(nomem, nostack, preserves_flags)
         )
     };
-    // SAFETY: MDCR_EL2 only decides which PMU and debug accesses of EL1/EL0 trap to EL2 (all
-    // of them, see `sysregs::mdcr_el2_guest`); it does not affect the kernel's own execution.
+    sysregs::mdcr_el2_guest((pmcr >> 11) & 0x1f, dfr0, pmu_granted)
+}
+
+/// Loads `vcpu`'s EL1 state into this core: system registers, virtual timer, FP/SIMD,
+/// stage-2 root and VMID, MPIDR. The partition's general registers are loaded by `run`.
+pub fn load(vcpu: &VcpuContext) {
+    let e = &vcpu.el1;
+    // SAFETY: these registers belong to the EL1&0 translation regime and to EL1/EL0 state,
+    // which only partitions use (the kernel runs at EL2 with its own registers); writing them
+    // changes what the partition about to run sees, nothing of the kernel. VTTBR_EL2 points at
+    // that partition's own stage-2 tables (built at boot, never freed).
     unsafe {
         core::arch::asm!(
-            "msr mdcr_el2, {}",
-            in(reg) sysregs::mdcr_el2_guest((pmcr >> 11) & 0x1f, dfr0),
+            "msr sctlr_el1, {sctlr}",
+            "msr cpacr_el1, {cpacr}",
+            "msr ttbr0_el1, {ttbr0}",
+            "msr ttbr1_el1, {ttbr1}",
+            "msr tcr_el1, {tcr}",
+            "msr mair_el1, {mair}",
+            "msr amair_el1, {amair}",
+            "msr vbar_el1, {vbar}",
+            "msr contextidr_el1, {contextidr}",
+            "msr tpidr_el1, {tpidr_el1}",
+            "msr tpidr_el0, {tpidr_el0}",
+            "msr tpidrro_el0, {tpidrro_el0}",
+            sctlr = in(reg) e.sctlr,
+            cpacr = in(reg) e.cpacr,
+            ttbr0 = in(reg) e.ttbr0,
+            ttbr1 = in(reg) e.ttbr1,
+            tcr = in(reg) e.tcr,
+            mair = in(reg) e.mair,
+            amair = in(reg) e.amair,
+            vbar = in(reg) e.vbar,
+            contextidr = in(reg) e.contextidr,
+            tpidr_el1 = in(reg) e.tpidr_el1,
+            tpidr_el0 = in(reg) e.tpidr_el0,
+            tpidrro_el0 = in(reg) e.tpidrro_el0,
             options(nostack, preserves_flags)
-        )
-    };
-    CPTR_EL2.set(sysregs::CPTR_EL2_GUEST);
-    CNTHCTL_EL2.set(sysregs::CNTHCTL_EL2_GUEST);
-    // The partition's virtual counter equals the physical one: windows and logs share a clock.
-    CNTVOFF_EL2.set(0);
-    // The partition sees its own CPU numbering: vCPU n is MPIDR Aff0 = n (bit 31 is RES1).
-    VMPIDR_EL2.set((1 << 31) | vcpu);
-    let midr = MIDR_EL1.get();
-    // SAFETY: VPIDR_EL2 only changes what the partition reads as MIDR_EL1; not in aarch64-cpu 11.
-    unsafe {
-        core::arch::asm!("msr vpidr_el2, {}", in(reg) midr, options(nostack, preserves_flags))
-    };
-    SCTLR_EL1.set(sysregs::SCTLR_EL1_RESET);
-    // SAFETY: zeroing EL1 controls the partition has not yet run with, and flushing TLB
-    // entries of this VMID (fresh at boot), affects only the partition about to start.
+        );
+        core::arch::asm!(
+            "msr sp_el0, {sp_el0}",
+            "msr sp_el1, {sp_el1}",
+            "msr elr_el1, {elr}",
+            "msr spsr_el1, {spsr}",
+            "msr esr_el1, {esr}",
+            "msr far_el1, {far}",
+            "msr afsr0_el1, {afsr0}",
+            "msr afsr1_el1, {afsr1}",
+            "msr par_el1, {par}",
+            "msr cntkctl_el1, {cntkctl}",
+            "msr csselr_el1, {csselr}",
+            "msr cntv_cval_el0, {cntv_cval}",
+            "msr cntv_ctl_el0, {cntv_ctl}",
+            "msr vttbr_el2, {vttbr}",
+            "msr vmpidr_el2, {vmpidr}",
+            "msr mdcr_el2, {mdcr}",
+            sp_el0 = in(reg) e.sp_el0,
+            sp_el1 = in(reg) e.sp_el1,
+            elr = in(reg) e.elr,
+            spsr = in(reg) e.spsr,
+            esr = in(reg) e.esr,
+            far = in(reg) e.far,
+            afsr0 = in(reg) e.afsr0,
+            afsr1 = in(reg) e.afsr1,
+            par = in(reg) e.par,
+            cntkctl = in(reg) e.cntkctl,
+            csselr = in(reg) e.csselr,
+            cntv_cval = in(reg) e.cntv_cval,
+            cntv_ctl = in(reg) e.cntv_ctl,
+            vttbr = in(reg) vcpu.vttbr,
+            vmpidr = in(reg) vcpu.vmpidr,
+            mdcr = in(reg) vcpu.mdcr,
+            options(nostack, preserves_flags)
+        );
+        fp_load(&vcpu.fp);
+        core::arch::asm!("isb", options(nostack, preserves_flags));
+    }
+}
+
+/// Saves this core's EL1 state into `vcpu` (the counterpart of [`load`]); the virtual timer
+/// is then disabled so it cannot fire for the next partition.
+pub fn save(vcpu: &mut VcpuContext) {
+    let e = &mut vcpu.el1;
+    // SAFETY: reading EL1/EL0 state has no side effects; disabling the virtual timer
+    // (CNTV_CTL_EL0 = 0) only affects the partition just saved, whose control value is kept
+    // in its context and restored by `load`.
     unsafe {
         core::arch::asm!(
-            "msr cpacr_el1, xzr",
-            "msr vbar_el1, xzr",
-            "msr tcr_el1, xzr",
-            "msr mair_el1, xzr",
-            "msr ttbr0_el1, xzr",
-            "msr ttbr1_el1, xzr",
+            "mrs {sctlr}, sctlr_el1",
+            "mrs {cpacr}, cpacr_el1",
+            "mrs {ttbr0}, ttbr0_el1",
+            "mrs {ttbr1}, ttbr1_el1",
+            "mrs {tcr}, tcr_el1",
+            "mrs {mair}, mair_el1",
+            "mrs {amair}, amair_el1",
+            "mrs {vbar}, vbar_el1",
+            "mrs {contextidr}, contextidr_el1",
+            "mrs {tpidr_el1}, tpidr_el1",
+            "mrs {tpidr_el0}, tpidr_el0",
+            "mrs {tpidrro_el0}, tpidrro_el0",
+            sctlr = out(reg) e.sctlr,
+            cpacr = out(reg) e.cpacr,
+            ttbr0 = out(reg) e.ttbr0,
+            ttbr1 = out(reg) e.ttbr1,
+            tcr = out(reg) e.tcr,
+            mair = out(reg) e.mair,
+            amair = out(reg) e.amair,
+            vbar = out(reg) e.vbar,
+            contextidr = out(reg) e.contextidr,
+            tpidr_el1 = out(reg) e.tpidr_el1,
+            tpidr_el0 = out(reg) e.tpidr_el0,
+            tpidrro_el0 = out(reg) e.tpidrro_el0,
+            options(nomem, nostack, preserves_flags)
+        );
+        core::arch::asm!(
+            "mrs {sp_el0}, sp_el0",
+            "mrs {sp_el1}, sp_el1",
+            "mrs {elr}, elr_el1",
+            "mrs {spsr}, spsr_el1",
+            "mrs {esr}, esr_el1",
+            "mrs {far}, far_el1",
+            "mrs {afsr0}, afsr0_el1",
+            "mrs {afsr1}, afsr1_el1",
+            "mrs {par}, par_el1",
+            "mrs {cntkctl}, cntkctl_el1",
+            "mrs {csselr}, csselr_el1",
+            "mrs {cntv_cval}, cntv_cval_el0",
+            "mrs {cntv_ctl}, cntv_ctl_el0",
             "msr cntv_ctl_el0, xzr",
-            "msr cntkctl_el1, xzr",
-            "isb",
-            "tlbi vmalls12e1",
-            "dsb nsh",
-            "isb",
+            sp_el0 = out(reg) e.sp_el0,
+            sp_el1 = out(reg) e.sp_el1,
+            elr = out(reg) e.elr,
+            spsr = out(reg) e.spsr,
+            esr = out(reg) e.esr,
+            far = out(reg) e.far,
+            afsr0 = out(reg) e.afsr0,
+            afsr1 = out(reg) e.afsr1,
+            par = out(reg) e.par,
+            cntkctl = out(reg) e.cntkctl,
+            csselr = out(reg) e.csselr,
+            cntv_cval = out(reg) e.cntv_cval,
+            cntv_ctl = out(reg) e.cntv_ctl,
+            options(nostack, preserves_flags)
+        );
+        fp_save(&mut vcpu.fp);
+    }
+    // Only ISTATUS (bit 2) is read-only; keep ENABLE and IMASK.
+    vcpu.el1.cntv_ctl &= 0b11;
+}
+
+/// Loads q0..q31, FPCR and FPSR.
+///
+/// # Safety
+/// Only for loading a partition's state: the kernel is built soft-float and never keeps
+/// values in FP/SIMD registers, so overwriting them loses nothing of the kernel's.
+unsafe fn fp_load(fp: &super::context::FpRegs) {
+    // SAFETY: `fp` is a valid, 16-byte aligned FpRegs (repr(C, align(16))): q0..q31 at
+    // offsets 0..512, FPCR at 512, FPSR at 520. The `.arch_extension fp` directive lets the
+    // soft-float kernel name the registers it saves for partitions.
+    unsafe {
+        core::arch::asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "ldp q0, q1, [{p}, #32 * 0]",
+            "ldp q2, q3, [{p}, #32 * 1]",
+            "ldp q4, q5, [{p}, #32 * 2]",
+            "ldp q6, q7, [{p}, #32 * 3]",
+            "ldp q8, q9, [{p}, #32 * 4]",
+            "ldp q10, q11, [{p}, #32 * 5]",
+            "ldp q12, q13, [{p}, #32 * 6]",
+            "ldp q14, q15, [{p}, #32 * 7]",
+            "ldp q16, q17, [{p}, #32 * 8]",
+            "ldp q18, q19, [{p}, #32 * 9]",
+            "ldp q20, q21, [{p}, #32 * 10]",
+            "ldp q22, q23, [{p}, #32 * 11]",
+            "ldp q24, q25, [{p}, #32 * 12]",
+            "ldp q26, q27, [{p}, #32 * 13]",
+            "ldp q28, q29, [{p}, #32 * 14]",
+            "ldp q30, q31, [{p}, #32 * 15]",
+            "add {p}, {p}, #512",
+            "ldp {fpcr}, {fpsr}, [{p}]",
+            "msr fpcr, {fpcr}",
+            "msr fpsr, {fpsr}",
+            p = inout(reg) fp as *const _ as usize => _,
+            fpcr = out(reg) _,
+            fpsr = out(reg) _,
             options(nostack, preserves_flags)
         );
     }
-    // A partition's entry registers: x0 = its partition index, x1 = vCPU index.
-    enter_guest(
-        TrapFrame::first_entry(partition.image.entry_ipa, u64::from(partition.id), vcpu),
-        stack_top,
+}
+
+/// Saves q0..q31, FPCR and FPSR.
+///
+/// # Safety
+/// As for [`fp_load`].
+unsafe fn fp_save(fp: &mut super::context::FpRegs) {
+    // SAFETY: `fp` is a valid, writable, 16-byte aligned FpRegs (see `fp_load`).
+    unsafe {
+        core::arch::asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "stp q0, q1, [{p}, #32 * 0]",
+            "stp q2, q3, [{p}, #32 * 1]",
+            "stp q4, q5, [{p}, #32 * 2]",
+            "stp q6, q7, [{p}, #32 * 3]",
+            "stp q8, q9, [{p}, #32 * 4]",
+            "stp q10, q11, [{p}, #32 * 5]",
+            "stp q12, q13, [{p}, #32 * 6]",
+            "stp q14, q15, [{p}, #32 * 7]",
+            "stp q16, q17, [{p}, #32 * 8]",
+            "stp q18, q19, [{p}, #32 * 9]",
+            "stp q20, q21, [{p}, #32 * 10]",
+            "stp q22, q23, [{p}, #32 * 11]",
+            "stp q24, q25, [{p}, #32 * 12]",
+            "stp q26, q27, [{p}, #32 * 13]",
+            "stp q28, q29, [{p}, #32 * 14]",
+            "stp q30, q31, [{p}, #32 * 15]",
+            "mrs {fpcr}, fpcr",
+            "mrs {fpsr}, fpsr",
+            "add {p}, {p}, #512",
+            "stp {fpcr}, {fpsr}, [{p}]",
+            p = inout(reg) fp as *mut _ as usize => _,
+            fpcr = out(reg) _,
+            fpsr = out(reg) _,
+            options(nostack, preserves_flags)
+        );
+    }
+}
+
+unsafe extern "C" {
+    /// Saves the kernel's callee-saved registers and stack pointer in `vcpu.host`, points
+    /// SP_EL2 at `vcpu.regs`, loads the partition's registers and `eret`s. Returns (through
+    /// the exit vectors) the [`Vector`] the partition exited by.
+    fn pkernel_vcpu_enter(vcpu: *mut VcpuContext) -> u64;
+}
+
+/// Runs `vcpu` (its EL1 state loaded with [`load`]) until it exits.
+pub fn run(vcpu: &mut VcpuContext) -> Exit {
+    // SAFETY: `vcpu` is a valid, exclusively borrowed context for the whole call. The entry
+    // assembly keeps the kernel's callee-saved registers and SP in `vcpu.host` and the exit
+    // vectors restore them before returning here, so to Rust this is an ordinary call that
+    // clobbers only caller-saved registers. FP/SIMD registers change (they are the
+    // partition's), which the soft-float kernel never relies on. The partition runs under its
+    // own stage-2 tables and cannot reach the context or the kernel's memory.
+    let vector = unsafe { pkernel_vcpu_enter(vcpu) };
+    Exit::decode(
+        Vector::from_raw(vector),
+        Syndrome {
+            esr: ESR_EL2.get(),
+            far: FAR_EL2.get(),
+            hpfar: HPFAR_EL2.get(),
+        },
     )
 }
+
+core::arch::global_asm!(
+    r#"
+    .section .text.vcpu, "ax"
+    .global pkernel_vcpu_enter
+pkernel_vcpu_enter:
+    add     x1, x0, #{host}
+    stp     x19, x20, [x1, #16 * 0]
+    stp     x21, x22, [x1, #16 * 1]
+    stp     x23, x24, [x1, #16 * 2]
+    stp     x25, x26, [x1, #16 * 3]
+    stp     x27, x28, [x1, #16 * 4]
+    stp     x29, x30, [x1, #16 * 5]
+    mov     x2, sp
+    str     x2, [x1, #16 * 6]
+    mov     sp, x0
+    ldr     x1, [sp, #16 * 16]
+    ldp     x30, x0, [sp, #16 * 15]
+    msr     elr_el2, x0
+    msr     spsr_el2, x1
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    eret
+
+    // Reached from the exit vectors with the partition's registers saved at SP (its
+    // VcpuContext) and the exit's vector in x0.
+    .global pkernel_vcpu_exit
+pkernel_vcpu_exit:
+    add     x1, sp, #{host}
+    ldp     x19, x20, [x1, #16 * 0]
+    ldp     x21, x22, [x1, #16 * 1]
+    ldp     x23, x24, [x1, #16 * 2]
+    ldp     x25, x26, [x1, #16 * 3]
+    ldp     x27, x28, [x1, #16 * 4]
+    ldp     x29, x30, [x1, #16 * 5]
+    ldr     x2, [x1, #16 * 6]
+    mov     sp, x2
+    ret
+    "#,
+    host = const HOST_OFFSET,
+);

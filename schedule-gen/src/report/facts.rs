@@ -45,6 +45,10 @@ pub struct Facts {
     pub interrupts: Vec<Interrupt>,
     /// The health-monitor tables.
     pub hm: Hm,
+    /// Planned versus observed, from a kernel trace (`report --trace FILE`); absent from the
+    /// JSON when no trace was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<crate::trace::observe::Observed>,
 }
 
 /// The tool that wrote the report.
@@ -284,6 +288,9 @@ pub struct Partition {
     pub image: Image,
     /// Budget facts of a time-partitioned partition; `null` for a dedicated one.
     pub time: Option<Budget>,
+    /// `true` when the partition may use its cores' PMU (`pmu = true`); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pmu: bool,
 }
 
 /// Where a partition's ELF comes from.
@@ -666,6 +673,7 @@ pub fn collect(cfg: &LoadedConfig) -> Facts {
         devices: devices(cfg),
         interrupts: interrupts(cfg),
         hm: hm(cfg),
+        observed: None,
     }
 }
 
@@ -744,6 +752,7 @@ fn partition(cfg: &LoadedConfig, id: usize, p: &PartitionConfig) -> Partition {
         cores: p.cores.clone(),
         image,
         time,
+        pmu: p.pmu,
     }
 }
 

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use super::facts::{Facts, HmRow, PartitionRef};
 use super::svg;
-use super::words::{addr, cores, pct, placement, range, size, ticks, time_ticks};
+use super::words::{
+    OBSERVED_NOTE, addr, cores, pct, placement, range, size, stat_ticks, stat_us, ticks, time_ticks,
+};
 
 /// `text` escaped for HTML text and attribute values.
 pub fn esc(text: &str) -> String {
@@ -197,6 +199,7 @@ pub fn render(f: &Facts) -> String {
     channels(&mut p, f);
     devices(&mut p, f);
     health(&mut p, f);
+    observed(&mut p, f);
     verify(&mut p, f);
 
     p.line(format_args!(
@@ -282,7 +285,7 @@ fn header(p: &mut Page, f: &Facts) {
         "<p class=\"note\">The kernel prints both hashes at boot; they must equal the values above for this report to describe the running system (see <a href=\"#verify\">How to verify</a>).</p>"
     ));
     p.raw("<nav class=\"toc\"><ol>");
-    for (id, title) in SECTIONS {
+    for (id, title) in sections(f) {
         p.raw(&format!("<li><a href=\"#{id}\">{title}</a></li>"));
     }
     p.raw("</ol></nav>\n</header>\n");
@@ -300,8 +303,28 @@ const SECTIONS: [(&str, &str); 9] = [
     ("legend", "Colour legend"),
 ];
 
-fn section(p: &mut Page, n: usize, class: &str) {
-    let (id, title) = SECTIONS[n];
+/// The section a trace adds, after the health-monitor tables.
+const OBSERVED_SECTION: (&str, &str) = ("observed", "Planned vs observed");
+
+/// The sections of this report, in order: [`SECTIONS`], with [`OBSERVED_SECTION`] when a
+/// trace was given.
+fn sections(f: &Facts) -> Vec<(&'static str, &'static str)> {
+    let mut all = SECTIONS.to_vec();
+    if f.observed.is_some() {
+        let at = all
+            .iter()
+            .position(|(id, _)| *id == "verify")
+            .unwrap_or(all.len());
+        all.insert(at, OBSERVED_SECTION);
+    }
+    all
+}
+
+/// Opens section `id`, numbered by its place in [`sections`].
+fn section(p: &mut Page, f: &Facts, id: &str, class: &str) {
+    let all = sections(f);
+    let n = all.iter().position(|(i, _)| *i == id).unwrap_or(0);
+    let (id, title) = all[n];
     p.line(format_args!(
         "<section id=\"{id}\"{}><h2>{}. {title}</h2>",
         if class.is_empty() {
@@ -332,7 +355,7 @@ fn legend(p: &mut Page, f: &Facts) {
 }
 
 fn schedules(p: &mut Page, f: &Facts) {
-    section(p, 0, "");
+    section(p, f, "schedule", "");
     p.line(format_args!(
         "<p>One major frame of every core. A time-partitioned core repeats its frame for ever; under the bar, one lane per partition shows its periods (dashed boundaries) and what each period gets from its windows: a window crossing a boundary counts in both periods. Hatched time has no window: the core idles. Times are exact; ticks are counter ticks of {}.</p>",
         esc(&f.module.tick)
@@ -415,7 +438,7 @@ fn schedules(p: &mut Page, f: &Facts) {
 }
 
 fn partitions(p: &mut Page, f: &Facts) {
-    section(p, 1, "");
+    section(p, f, "partitions", "");
     p.table(
         "data",
         &[
@@ -437,7 +460,11 @@ fn partitions(p: &mut Page, f: &Facts) {
                     id: part.id,
                     name: part.name.clone(),
                 }),
-                esc(part.kind),
+                if part.pmu {
+                    format!("{}, <strong>PMU</strong>", esc(part.kind))
+                } else {
+                    esc(part.kind)
+                },
                 esc(part.criticality),
                 esc(&placement(f, part.id)),
                 format!(
@@ -554,7 +581,7 @@ fn partitions(p: &mut Page, f: &Facts) {
 }
 
 fn idle(p: &mut Page, f: &Facts) {
-    section(p, 2, "");
+    section(p, f, "idle", "");
     p.table(
         "data",
         &[
@@ -607,7 +634,7 @@ fn idle(p: &mut Page, f: &Facts) {
 }
 
 fn memory(p: &mut Page, f: &Facts) {
-    section(p, 3, "page");
+    section(p, f, "memory", "page");
     p.line(format_args!(
         "<h3>Stage-2 mappings per partition</h3><p>Everything each partition can reach, by guest-physical address (IPA). Devices are mapped identity, read-write, never executable; port buffers are writable only by the end that writes them.</p>"
     ));
@@ -726,7 +753,7 @@ fn memory(p: &mut Page, f: &Facts) {
 }
 
 fn channels(p: &mut Page, f: &Facts) {
-    section(p, 4, "");
+    section(p, f, "channels", "");
     if f.channels.is_empty() {
         p.line(format_args!(
             "<p>The configuration has no channels.</p></section>"
@@ -840,7 +867,7 @@ fn channels(p: &mut Page, f: &Facts) {
 }
 
 fn devices(p: &mut Page, f: &Facts) {
-    section(p, 5, "");
+    section(p, f, "devices", "");
     p.table(
         "data",
         &[
@@ -928,7 +955,7 @@ fn hm_cell(r: &HmRow) -> String {
 }
 
 fn health(p: &mut Page, f: &Facts) {
-    section(p, 6, "");
+    section(p, f, "hm", "");
     p.line(format_args!(
         "<p>The health-monitor tables the kernel is built with: what is done about each error. <span class=\"default\">Italic (default)</span> entries are not named in the configuration and take pkernel's default; shaded entries are set by the configuration; <b>module:</b> actions act on the whole module whoever raises the error.</p>"
     ));
@@ -967,14 +994,156 @@ fn health(p: &mut Page, f: &Facts) {
     p.raw("</section>\n");
 }
 
+/// The "Planned vs observed" section, when the report was given a trace.
+fn observed(p: &mut Page, f: &Facts) {
+    let Some(o) = &f.observed else { return };
+    section(p, f, "observed", "");
+    p.line(format_args!(
+        "<p>What the kernel recorded while it ran: every window and idle-gap start of each time-partitioned core with its planned and observed counter value, from the trace <code>{}</code> ({} records; SHA-256 <span class=\"hash\">{}</span>), read from the target's memory at the end of a run (<code>cargo xtask run --trace</code>). It shows one run, not a bound.</p>",
+        esc(&o.trace_file),
+        o.records,
+        esc(&o.trace_sha256)
+    ));
+    for c in &o.cores {
+        p.line(format_args!(
+            "<h3>Core {} <span class=\"note\">major frame {} · {} frames observed ({} complete) · window and gap starts: {} · other events: {}</span></h3>",
+            c.core,
+            esc(&time_ticks(&c.major_frame)),
+            c.frames_observed,
+            c.complete_frames,
+            c.window_starts,
+            c.other_events
+        ));
+        p.table(
+            "data wide",
+            &[
+                "#",
+                "Partition",
+                ">Offset",
+                ">Duration",
+                ">Starts",
+                ">Start delay (ticks) min / mean / max",
+                ">(µs)",
+                ">Given (ticks) min / mean / max",
+                ">Short",
+                ">Late",
+                ">Overruns",
+            ],
+        );
+        for s in &c.slots {
+            let window = s.window.is_some();
+            let count = |n: usize| {
+                if !window {
+                    num("–")
+                } else if n > 0 {
+                    format!("<td class=\"n bad\">{n}</td>")
+                } else {
+                    num(&n.to_string())
+                }
+            };
+            p.row(
+                if window { "" } else { "gap" },
+                &[
+                    s.window.map_or_else(|| "–".to_owned(), |w| w.to_string()),
+                    s.partition
+                        .as_ref()
+                        .map_or_else(|| format!("{}idle", svg::swatch(None)), who),
+                    num(&s.offset.text),
+                    num(&s.duration.text),
+                    num(&s.starts.to_string()),
+                    num(&stat_ticks(s.start_delay.as_ref())),
+                    num(&stat_us(s.start_delay.as_ref())),
+                    num(&stat_ticks(s.given.as_ref())),
+                    count(s.short),
+                    count(s.late),
+                    count(s.overruns),
+                ],
+            );
+        }
+        p.end_table();
+    }
+    if o.cores.is_empty() {
+        p.line(format_args!(
+            "<p>No core of the module is time-partitioned.</p>"
+        ));
+    }
+    if !o.partitions.is_empty() {
+        p.line(format_args!("<h3>Maximum jitter per partition</h3>"));
+        p.table(
+            "data",
+            &[
+                "Partition",
+                ">Core",
+                ">Starts",
+                ">Max jitter (ticks)",
+                ">(µs)",
+            ],
+        );
+        for j in &o.partitions {
+            let (t, us) = j.max_jitter.as_ref().map_or_else(
+                || ("–".to_owned(), "–".to_owned()),
+                |m| (m.ticks.to_string(), m.us.clone()),
+            );
+            p.row(
+                "",
+                &[
+                    who(&j.partition),
+                    num(&j.core.to_string()),
+                    num(&j.starts.to_string()),
+                    num(&t),
+                    num(&us),
+                ],
+            );
+        }
+        p.end_table();
+    }
+    if !o.dedicated.is_empty() {
+        p.line(format_args!("<h3>Starts on dedicated cores</h3>"));
+        p.table(
+            "data",
+            &[
+                ">Core",
+                "Partition",
+                ">Planned (tick)",
+                ">Observed (tick)",
+                ">Delay (ticks)",
+                ">(µs)",
+            ],
+        );
+        for d in &o.dedicated {
+            p.row(
+                "",
+                &[
+                    num(&d.core.to_string()),
+                    who(&d.partition),
+                    num(&d.planned_ticks.to_string()),
+                    num(&d.actual_ticks.to_string()),
+                    num(&d.delay.ticks.to_string()),
+                    num(&d.delay.us),
+                ],
+            );
+        }
+        p.end_table();
+    }
+    p.line(format_args!(
+        "<p class=\"note\">{}</p>",
+        esc(&OBSERVED_NOTE.replace('\n', " "))
+    ));
+    p.raw("</section>\n");
+}
+
 fn verify(p: &mut Page, f: &Facts) {
-    section(p, 7, "");
+    section(p, f, "verify", "");
     p.line(format_args!(
         "<ol><li>Hash the configuration file: <code>sha256sum {file}</code> must print <span class=\"hash\">{c}</span>.</li>\
 <li>Generate the tables: <code>schedule-gen generate {file} … --out DIR</code>, then <code>sha256sum DIR/{t}</code> must print <span class=\"hash\">{th}</span>. The tables depend on the configuration alone, never on partition images.</li>\
 <li>Boot the system: the kernel's banner prints <code class=\"pre\">configuration sha256 {c}</code> and <code class=\"pre\">tables        sha256 {th}</code>.</li>\
-<li>Regenerate this report with <code>schedule-gen report {file} --out DIR</code>: the three files must be identical byte for byte.</li></ol>",
+<li>Regenerate this report with <code>schedule-gen report {file}{trace} --out DIR</code>: the three files must be identical byte for byte.</li></ol>",
         file = esc(&f.module.config_file),
+        trace = f
+            .observed
+            .as_ref()
+            .map_or_else(String::new, |o| format!(" --trace {}", esc(&o.trace_file))),
         c = esc(&f.hashes.config_sha256),
         t = esc(f.hashes.tables_file),
         th = esc(&f.hashes.tables_sha256),
@@ -983,7 +1152,7 @@ fn verify(p: &mut Page, f: &Facts) {
         "<p class=\"note\"><code>report.json</code> holds every number on this page (with ticks beside nanoseconds) for tools; <code>report.txt</code> is the same as plain text for <code>diff</code>.</p>"
     ));
     p.raw("</section>\n");
-    section(p, 8, "");
+    section(p, f, "legend", "");
     p.line(format_args!(
         "<p class=\"note\">Each partition keeps its colour everywhere in this report. Colours come from a fixed colour-blind-safe palette (Okabe–Ito, then Tol's muted set) by partition id; every name is also written out, so nothing depends on telling colours apart.</p>"
     ));

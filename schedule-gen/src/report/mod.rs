@@ -3,7 +3,9 @@
 //! [`facts::collect`] computes every fact once from the validated model; [`render_json`],
 //! [`render_text`] and [`render_html`] only present that one structure, so the three files can
 //! never disagree. Output depends on the configuration alone (no clock, no directory), so the
-//! same input gives byte-identical files.
+//! same input gives byte-identical files. Given a kernel trace, the facts also hold the
+//! "Planned vs observed" section (`crate::trace::observe`); without one, that section is
+//! absent and nothing else changes.
 
 pub mod facts;
 mod html;
@@ -46,11 +48,16 @@ pub fn render_html(facts: &Facts) -> String {
 /// Writes `report.html`, `report.json` and `report.txt` for `cfg` into `out_dir` (created if
 /// missing; files whose content is unchanged are not rewritten); returns the paths written.
 pub fn write_reports(cfg: &LoadedConfig, out_dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
-    let facts = facts::collect(cfg);
+    write_facts(&facts::collect(cfg), out_dir)
+}
+
+/// Like [`write_reports`], for facts already collected (e.g. with
+/// [`Facts::observed`](facts::Facts::observed) set from a trace).
+pub fn write_facts(facts: &Facts, out_dir: &Path) -> Result<Vec<PathBuf>, Diagnostics> {
     let files = [
-        (HTML_FILE, render_html(&facts)),
-        (JSON_FILE, render_json(&facts)),
-        (TEXT_FILE, render_text(&facts)),
+        (HTML_FILE, render_html(facts)),
+        (JSON_FILE, render_json(facts)),
+        (TEXT_FILE, render_text(facts)),
     ];
     let unwritable = |what: &Path, e: std::io::Error| {
         Diagnostic::new(

@@ -4,7 +4,10 @@
 use std::fmt::Write as _;
 
 use super::facts::{Facts, HmRow};
-use super::words::{addr, cores, pct, placement, range, size, ticks, time_ticks};
+use super::words::{
+    OBSERVED_NOTE, addr, cores, pct, placement, range, size, stat_ticks, stat_us, ticks, time_ticks,
+};
+use crate::trace::observe::Observed;
 
 /// A fixed-width table: a header row, a rule, then rows; numeric columns right-aligned.
 struct Table {
@@ -226,7 +229,11 @@ pub fn render(f: &Facts) -> String {
         t.row(vec![
             p.id.to_string(),
             p.name.clone(),
-            p.kind.to_owned(),
+            if p.pmu {
+                format!("{}, PMU", p.kind)
+            } else {
+                p.kind.to_owned()
+            },
             p.criticality.to_owned(),
             placement(f, p.id),
             format!("{} {}", p.image.source, p.image.name),
@@ -543,7 +550,124 @@ pub fn render(f: &Facts) -> String {
         "\n\"default\" rows are not named in the configuration; their action is pkernel's default.\n\
          Errors [module.hm] names act on the module whoever raises them.",
     );
+    if let Some(o) = &f.observed {
+        observed(&mut out, o);
+    }
     out
+}
+
+/// Section 9, present only when the report was given a trace.
+fn observed(out: &mut String, o: &Observed) {
+    heading(out, "9. Planned vs observed (trace)");
+    let mut t = Table::new(&["item", "value"]);
+    t.row(vec!["trace file".to_owned(), o.trace_file.clone()]);
+    t.row(vec!["trace sha256".to_owned(), o.trace_sha256.clone()]);
+    t.row(vec!["records".to_owned(), o.records.to_string()]);
+    t.render(out);
+    for c in &o.cores {
+        subheading(
+            out,
+            &format!(
+                "Core {}: major frame {}",
+                c.core,
+                time_ticks(&c.major_frame)
+            ),
+        );
+        note(
+            out,
+            &format!(
+                "{} frames observed ({} complete); window and gap starts: {}, other events: {}.\n",
+                c.frames_observed, c.complete_frames, c.window_starts, c.other_events
+            ),
+        );
+        let mut t = Table::new(&[
+            "#",
+            "partition",
+            ">offset",
+            ">duration",
+            ">starts",
+            ">start delay ticks min/mean/max",
+            ">start delay us min/mean/max",
+            ">given ticks min/mean/max",
+            ">short",
+            ">late",
+            ">overruns",
+        ]);
+        for s in &c.slots {
+            let window = s.window.is_some();
+            let count = |n: usize| {
+                if window {
+                    n.to_string()
+                } else {
+                    "-".to_owned()
+                }
+            };
+            t.row(vec![
+                s.window.map_or_else(|| "-".to_owned(), |w| w.to_string()),
+                s.partition
+                    .as_ref()
+                    .map_or_else(|| "(idle)".to_owned(), |p| p.name.clone()),
+                s.offset.text.clone(),
+                s.duration.text.clone(),
+                s.starts.to_string(),
+                stat_ticks(s.start_delay.as_ref()),
+                stat_us(s.start_delay.as_ref()),
+                stat_ticks(s.given.as_ref()),
+                count(s.short),
+                count(s.late),
+                count(s.overruns),
+            ]);
+        }
+        t.render(out);
+    }
+    if o.cores.is_empty() {
+        note(out, "\nNo core of the module is time-partitioned.");
+    }
+    subheading(out, "Maximum jitter per partition");
+    let mut t = Table::new(&["partition", "core", ">starts", ">max jitter ticks", ">us"]);
+    for p in &o.partitions {
+        t.row(vec![
+            p.partition.name.clone(),
+            p.core.to_string(),
+            p.starts.to_string(),
+            p.max_jitter
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |j| j.ticks.to_string()),
+            p.max_jitter
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |j| j.us.clone()),
+        ]);
+    }
+    if t.rows.is_empty() {
+        note(out, "No partition is time-partitioned.");
+    } else {
+        t.render(out);
+    }
+    subheading(out, "Starts on dedicated cores");
+    let mut t = Table::new(&[
+        "core",
+        "partition",
+        ">planned tick",
+        ">observed tick",
+        ">delay ticks",
+        ">us",
+    ]);
+    for d in &o.dedicated {
+        t.row(vec![
+            d.core.to_string(),
+            d.partition.name.clone(),
+            d.planned_ticks.to_string(),
+            d.actual_ticks.to_string(),
+            d.delay.ticks.to_string(),
+            d.delay.us.clone(),
+        ]);
+    }
+    if t.rows.is_empty() {
+        note(out, "The trace has no start on a dedicated core.");
+    } else {
+        t.render(out);
+    }
+    note(out, &format!("\n{OBSERVED_NOTE}"));
 }
 
 fn hm_table(out: &mut String, rows: &[HmRow]) {

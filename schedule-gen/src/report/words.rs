@@ -104,6 +104,29 @@ pub fn channel_capacity(c: &super::facts::ChannelFacts) -> String {
     }
 }
 
+/// `min / mean / max` of a trace statistic in ticks, `-` if nothing was observed.
+pub fn stat_ticks(s: Option<&crate::trace::observe::Stat>) -> String {
+    s.map_or_else(
+        || "-".to_owned(),
+        |s| format!("{} / {} / {}", s.min.ticks, s.mean.ticks, s.max.ticks),
+    )
+}
+
+/// `min / mean / max` of a trace statistic in microseconds, `-` if nothing was observed.
+pub fn stat_us(s: Option<&crate::trace::observe::Stat>) -> String {
+    s.map_or_else(
+        || "-".to_owned(),
+        |s| format!("{} / {} / {}", s.min.us, s.mean.us, s.max.us),
+    )
+}
+
+/// What the "Planned vs observed" numbers mean, for the notes under its tables.
+pub const OBSERVED_NOTE: &str = "start delay = observed start - planned start; given = observed start of the next window or gap - observed\n\
+start (known only when the next record was kept); short = a window given less than its duration;\n\
+late = a window started after its planned start; overruns = window starts that were short or late.\n\
+A partition's jitter is the start delay of its windows; the maximum is the largest in size, with its\n\
+sign. Means are over the observed starts; us = microseconds; ticks are the kernel's counter readings.";
+
 #[cfg(test)]
 mod tests {
     use super::*;

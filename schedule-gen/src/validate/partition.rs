@@ -222,6 +222,7 @@ impl Checker<'_> {
                 devices,
                 ports,
                 hm: Vec::new(),
+                pmu: p.pmu.as_ref().is_some_and(|b| *b.get_ref()),
             },
             port_spans,
         }

@@ -13,6 +13,7 @@ pub static SYSTEM: System = System {
             kind: PartitionKind::BareMetal,
             vmid: 1,
             criticality: Criticality::A,
+            pmu: false,
             cores: &[1],
             time: Some(TimeBudget { period_ticks: 625000, duration_ticks: 187500 }),
             regions: &[
@@ -46,6 +47,7 @@ pub static SYSTEM: System = System {
             kind: PartitionKind::BareMetal,
             vmid: 2,
             criticality: Criticality::E,
+            pmu: false,
             cores: &[1],
             time: Some(TimeBudget { period_ticks: 1250000, duration_ticks: 156250 }),
             regions: &[
@@ -73,6 +75,7 @@ pub static SYSTEM: System = System {
             kind: PartitionKind::System,
             vmid: 3,
             criticality: Criticality::B,
+            pmu: false,
             cores: &[2, 3],
             time: None,
             regions: &[
@@ -127,3 +130,9 @@ pub const PARTITION_COUNT: usize = 3;
 //   stage 2 of spare: 2
 //   stage 2 of nav: 7
 pub const TRANSLATION_TABLE_PAGES: usize = 35;
+// Records in each core's schedule-trace ring (apex_api::trace::CoreTrace; sized by
+// schedule-gen/src/trace/mod.rs): room for 64 major frames of the busiest time-partitioned
+// core at one record per window and per idle gap
+// (core 1: 3 windows, so at most 2 x 3 + 1 = 7 a frame), plus 256 for other events,
+// at least 1024, rounded up to a power of two: 64 x 7 + 256 = 704 -> 1024.
+pub const TRACE_RECORDS_PER_CORE: usize = 1024;

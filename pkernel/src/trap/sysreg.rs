@@ -16,58 +16,28 @@
 //! - any other trapped access is the partition's fault (the health monitor's
 //!   `illegal_instruction`).
 
-/// A trapped MRS/MSR/SYS instruction, decoded from ESR_EL2's ISS (exception class 0x18).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SysRegAccess {
-    pub op0: u8,
-    pub op1: u8,
-    pub crn: u8,
-    pub crm: u8,
-    pub op2: u8,
-    /// The general register transferred (31 is XZR).
-    pub rt: u8,
-    /// MRS (a read into `rt`); otherwise MSR or SYS.
-    pub read: bool,
-}
+use crate::arch::exit::SysRegAccess;
 
-impl SysRegAccess {
-    /// Decodes the ISS of an EC 0x18 syndrome (Arm ARM D23.2.41, "ISS encoding for an
-    /// exception from MSR, MRS, or System instruction execution in AArch64 state").
-    pub fn from_esr(esr: u64) -> Self {
-        let iss = esr & 0x01ff_ffff;
-        let field = |shift: u32, bits: u32| ((iss >> shift) & ((1 << bits) - 1)) as u8;
-        Self {
-            op0: field(20, 2),
-            op2: field(17, 3),
-            op1: field(14, 3),
-            crn: field(10, 4),
-            rt: field(5, 5),
-            crm: field(1, 4),
-            read: iss & 1 == 1,
-        }
-    }
-
-    /// What this access is, for policy and logs.
-    pub fn kind(&self) -> TrappedKind {
-        let Self {
-            op0,
-            op1,
-            crn,
-            crm,
-            op2,
-            ..
-        } = *self;
-        match (op0, op1, crn, crm, op2) {
-            // Debug and trace: every op0 = 0b10 register (MDSCR_EL1, DBGB*/DBGW*, OS lock).
-            (2, ..) => TrappedKind::Debug,
-            // PMCR_EL0 .. PMOVSSET_EL0 (CRn 9, CRm 12..14), PMEVCNTRn/PMEVTYPERn/PMCCFILTR.
-            (3, 3, 9, 12..=14, _) | (3, 3, 14, 8..=15, _) => TrappedKind::Pmu,
-            // PMINTENSET_EL1, PMINTENCLR_EL1, PMMIR_EL1.
-            (3, 0, 9, 14, 1 | 2 | 6) => TrappedKind::Pmu,
-            // DC ISW, DC CSW, DC CISW.
-            (1, 0, 7, 6 | 10 | 14, 2) => TrappedKind::CacheSetWay,
-            _ => TrappedKind::Other,
-        }
+/// What a trapped access is, for policy and logs.
+pub fn kind(access: &SysRegAccess) -> TrappedKind {
+    let SysRegAccess {
+        op0,
+        op1,
+        crn,
+        crm,
+        op2,
+        ..
+    } = *access;
+    match (op0, op1, crn, crm, op2) {
+        // Debug and trace: every op0 = 0b10 register (MDSCR_EL1, DBGB*/DBGW*, OS lock).
+        (2, ..) => TrappedKind::Debug,
+        // PMCR_EL0 .. PMOVSSET_EL0 (CRn 9, CRm 12..14), PMEVCNTRn/PMEVTYPERn/PMCCFILTR.
+        (3, 3, 9, 12..=14, _) | (3, 3, 14, 8..=15, _) => TrappedKind::Pmu,
+        // PMINTENSET_EL1, PMINTENCLR_EL1, PMMIR_EL1.
+        (3, 0, 9, 14, 1 | 2 | 6) => TrappedKind::Pmu,
+        // DC ISW, DC CSW, DC CISW.
+        (1, 0, 7, 6 | 10 | 14, 2) => TrappedKind::CacheSetWay,
+        _ => TrappedKind::Other,
     }
 }
 
@@ -104,7 +74,7 @@ pub enum Emulation {
 
 /// The policy above, for one access.
 pub fn emulate(access: &SysRegAccess) -> Emulation {
-    match access.kind() {
+    match kind(access) {
         TrappedKind::Pmu | TrappedKind::Debug => Emulation::ReadAsZeroWriteIgnored,
         TrappedKind::CacheSetWay => Emulation::Skip,
         TrappedKind::Other => Emulation::Fault,
@@ -153,27 +123,11 @@ mod tests {
     }
 
     #[test]
-    fn decodes_every_field() {
-        // mrs x7, pmccntr_el0 = S3_3_C9_C13_0
-        let a = SysRegAccess::from_esr(esr(3, 3, 9, 13, 0, 7, true));
-        assert_eq!(
-            a,
-            SysRegAccess {
-                op0: 3,
-                op1: 3,
-                crn: 9,
-                crm: 13,
-                op2: 0,
-                rt: 7,
-                read: true
-            }
-        );
-    }
-
-    #[test]
     fn classifies_the_registers_a_probe_would_use() {
         let kind = |op0, op1, crn, crm, op2| {
-            SysRegAccess::from_esr(esr(op0, op1, crn, crm, op2, 0, true)).kind()
+            kind(&SysRegAccess::from_esr(esr(
+                op0, op1, crn, crm, op2, 0, true,
+            )))
         };
         assert_eq!(kind(3, 3, 9, 12, 0), TrappedKind::Pmu); // PMCR_EL0
         assert_eq!(kind(3, 3, 9, 13, 0), TrappedKind::Pmu); // PMCCNTR_EL0

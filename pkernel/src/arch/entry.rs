@@ -1,0 +1,108 @@
+//! Where every core comes in from the boot assembly, and the ways a core leaves for good:
+//! idling, halting the module, a kernel fault, a panic.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use aarch64_cpu::registers::{ELR_EL2, ESR_EL2, FAR_EL2, Readable, TPIDR_EL2, Writeable};
+
+use super::page_pool::{self, TablePool};
+use super::trace_buffer::{self, TraceArea};
+use super::{MAX_CORES, boot, console, esr, gic, mmu, psci};
+use crate::config::System;
+use crate::console::{DRAIN_BUDGET_BYTES, Selection};
+use crate::module::{Failure, ModuleEnd};
+
+/// The system tables, published by the boot core before any other core starts.
+static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The system tables (after the boot core published them).
+pub fn system() -> &'static System {
+    let ptr = SYSTEM.load(Ordering::Acquire);
+    assert!(
+        !ptr.is_null(),
+        "system tables used before they were published"
+    );
+    // SAFETY: the only value ever stored is derived from a `&'static System` (`publish`).
+    unsafe { &*ptr }
+}
+
+/// Makes `system` what every core runs.
+pub fn publish(system: &'static System) {
+    SYSTEM.store(system as *const System as *mut System, Ordering::Release);
+    console::attach_system(system);
+}
+
+fn this_core() -> usize {
+    TPIDR_EL2.get() as usize
+}
+
+/// Entry of every core (from `boot`), with the system tables the image was built with, the
+/// translation-table pool and the trace storage sized for them.
+pub fn run<const PAGES: usize, const RECORDS: usize>(
+    system: &'static System,
+    table_pool: &'static TablePool<PAGES>,
+    trace: &'static TraceArea<RECORDS>,
+    core: usize,
+) -> ! {
+    TPIDR_EL2.set(core as u64);
+    if core == 0 {
+        page_pool::install(table_pool);
+        trace_buffer::install(trace, system.counter_hz);
+        crate::boot::primary(system)
+    } else {
+        mmu::enable_on_this_core();
+        gic::init_this_core(core);
+        crate::boot::secondary(core)
+    }
+}
+
+/// A core with nothing (more) to run: it prints what the busy cores left in the console
+/// queues (its time is nobody's) and sleeps until another core signals more (SEV).
+pub fn idle_core() -> ! {
+    loop {
+        console::drain(Selection::All, 8 * DRAIN_BUDGET_BYTES);
+        aarch64_cpu::asm::wfe();
+    }
+}
+
+/// Ends the module: prints what is queued, then the module-end line last, and powers off.
+pub fn halt_module(end: ModuleEnd) -> ! {
+    console::flush_for_halt(format_args!("{end}"));
+    let error = psci::system_off();
+    console::emergency_line(format_args!("PSCI SYSTEM_OFF failed: {error:?}"));
+    super::park_core()
+}
+
+/// An exception taken at EL2: a kernel bug. Runs on this core's fault stack (the normal
+/// one may have overflowed); logs everything and stops the module.
+pub extern "C" fn handle_el2_fault(faulting_sp: u64) {
+    let esr = ESR_EL2.get();
+    let far = FAR_EL2.get();
+    let core = this_core();
+    let overflow = (0..MAX_CORES).find(|&c| {
+        let guard = boot::guard_page(c) as u64;
+        (guard..guard + boot::GUARD_SIZE as u64).contains(&far)
+    });
+    console::emergency_line(format_args!(
+        "KERNEL FAULT on core {core}: ESR_EL2 {} at pc {:#x}, FAR {far:#x}, SP {faulting_sp:#x}",
+        esr::Decoded(esr),
+        ELR_EL2.get(),
+    ));
+    if let Some(stack) = overflow {
+        console::emergency_line(format_args!(
+            "KERNEL FAULT: overflow of core {stack}'s kernel stack into its guard page"
+        ));
+    }
+    console::emergency_line(format_args!("{}", ModuleEnd::Failed(Failure::KernelFault)));
+    let _ = psci::system_off();
+    super::park_core()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // Not through the queues: the panic may have happened while this core held a lock.
+    console::emergency_line(format_args!("KERNEL PANIC on core {}: {info}", this_core()));
+    console::emergency_line(format_args!("{}", ModuleEnd::Failed(Failure::KernelPanic)));
+    let _ = psci::system_off();
+    super::park_core()
+}

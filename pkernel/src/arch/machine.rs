@@ -1,0 +1,114 @@
+//! The [`Machine`] the policy runs on, on the real hardware: this core's timer, GIC CPU
+//! interface, vCPU entry, trace ring and console.
+
+use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
+use arm_gic::InterruptGroup;
+use arm_gic::gicv3::GicCpuInterface;
+
+use super::context::VcpuContext;
+use super::exit::Exit;
+use super::{cache, console, loader, timer, trace_buffer, vcpu};
+use crate::config::Partition;
+use crate::console::{DRAIN_BUDGET_BYTES, Selection};
+use crate::log;
+use crate::machine::{Interrupt, Machine};
+use crate::trace::TraceEvent;
+
+/// One core of the board, as the run loop sees it.
+pub struct Hardware {
+    core: usize,
+}
+
+impl Hardware {
+    /// This core (its index, as in TPIDR_EL2).
+    pub fn this_core(core: usize) -> Self {
+        Self { core }
+    }
+}
+
+impl Machine for Hardware {
+    fn core(&self) -> usize {
+        self.core
+    }
+
+    fn now(&self) -> u64 {
+        timer::now()
+    }
+
+    fn log(&mut self, args: core::fmt::Arguments) {
+        console::kernel_line(args);
+    }
+
+    fn set_deadline(&mut self, at: u64) {
+        timer::arm(at);
+    }
+
+    fn load_vcpu(&mut self, vcpu: &VcpuContext) {
+        vcpu::load(vcpu);
+    }
+
+    fn save_vcpu(&mut self, vcpu: &mut VcpuContext) {
+        vcpu::save(vcpu);
+    }
+
+    fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit {
+        vcpu::run(vcpu)
+    }
+
+    fn wait_for_interrupt(&mut self) {
+        // Interrupts stay masked at EL2: WFI still wakes when one is pending, and
+        // `take_interrupt` then takes it without an exception.
+        aarch64_cpu::asm::wfi();
+    }
+
+    fn take_interrupt(&mut self) -> Option<Interrupt> {
+        let intid = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)?;
+        let id = u32::from(intid);
+        if id == timer::INTID {
+            // Level-sensitive: stop it asserting before ending it; the next window re-arms.
+            timer::mask();
+        }
+        GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+        Some(if id == timer::INTID {
+            Interrupt::WindowTimer
+        } else {
+            Interrupt::Other(id)
+        })
+    }
+
+    fn trace(&mut self, event: TraceEvent) {
+        trace_buffer::record(self.core, &event);
+    }
+
+    fn read_guest(&mut self, phys: u64, buf: &mut [u8]) {
+        // The partition may have written these bytes with its caches off: clean and
+        // invalidate first so the kernel's cacheable read sees memory, not a stale line.
+        cache::clean_and_invalidate(phys, buf.len() as u64);
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: `phys..phys + len` was resolved by GuestRange::resolve to RAM of the
+            // calling partition, which the EL2 map covers (all RAM, readable). The partition
+            // may write it concurrently, hence volatile byte reads: any value is acceptable.
+            *byte = unsafe { core::ptr::read_volatile((phys as usize + i) as *const u8) };
+        }
+    }
+
+    fn console_write(&mut self, partition: u16, bytes: &[u8]) {
+        let id = usize::from(partition);
+        log::partition_write(id, bytes);
+        // The caller's own time pays for printing its own lines (and pending kernel lines),
+        // never another partition's.
+        console::drain(Selection::Only(id), DRAIN_BUDGET_BYTES);
+    }
+
+    fn end_console_line(&mut self, partition: u16) {
+        log::partition_end_line(usize::from(partition));
+    }
+
+    fn counter_hz(&self) -> u64 {
+        CNTFRQ_EL0.get()
+    }
+
+    fn reload_image(&mut self, partition: &Partition) -> bool {
+        loader::load_image(partition).is_ok()
+    }
+}

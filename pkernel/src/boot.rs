@@ -1,0 +1,289 @@
+//! Bringing the module up: the boot core checks the tables, builds every address space,
+//! loads every image, initialises the GIC, prints the banner and starts the other cores;
+//! then every core runs what its plan says (`sched`). Straight-line and safe: each step is a
+//! mechanism of `arch`.
+
+use core::fmt::Write as _;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
+
+use crate::arch::context::VcpuContext;
+use crate::arch::entry::{self, halt_module, idle_core};
+use crate::arch::machine::Hardware;
+use crate::arch::{
+    MAX_CORES, boot, console, gic, loader, mmu, page_pool, psci, stage2, timer, vcpu,
+};
+use crate::config::{Partition, RegionKind, System};
+use crate::kprintln;
+use crate::module::{Failure, ModuleEnd};
+use crate::partition;
+use crate::sched::run::{CoreEnd, CorePartitions, run_dedicated, run_time_partitioned};
+use crate::sched::{self, CorePlan};
+
+/// VTTBR_EL2 of each partition, written by the boot core before any other core starts.
+static VTTBR: [AtomicU64; crate::config::MAX_PARTITIONS] =
+    [const { AtomicU64::new(0) }; crate::config::MAX_PARTITIONS];
+static VTCR: AtomicU64 = AtomicU64::new(0);
+/// Counter value at which every time-partitioned core starts its first major frame.
+static FIRST_FRAME: AtomicU64 = AtomicU64::new(0);
+
+/// How long after the boot core starts the others the first major frame begins: time for
+/// every core to come up, so all start the frame together (10 ms).
+const START_DELAY_MS: u64 = 10;
+
+fn fail(failure: Failure) -> ! {
+    halt_module(ModuleEnd::Failed(failure))
+}
+
+/// The boot core.
+pub fn primary(system: &'static System) -> ! {
+    let board = system.board;
+    console::init(board);
+    kprintln!(
+        "pkernel {} (EL2) on {}: module '{}'",
+        env!("CARGO_PKG_VERSION"),
+        board.name,
+        system.module_name
+    );
+    kprintln!("configuration sha256 {}", system.config_sha256);
+    kprintln!("tables        sha256 {}", system.tables_sha256);
+    if let Err(error) = crate::boot_checks::check(system, CNTFRQ_EL0.get()) {
+        kprintln!("configuration rejected at boot: {error}");
+        fail(Failure::ConfigurationRejected);
+    }
+    if let Err(error) = mmu::build(board) {
+        kprintln!("EL2 translation tables: {error:?}");
+        fail(Failure::BootError);
+    }
+    mmu::enable_on_this_core();
+    check_stack_guards();
+    entry::publish(system);
+    VTCR.store(stage2::vtcr(), Ordering::Relaxed);
+    for partition in system.partitions {
+        match stage2::build(partition) {
+            Ok(vttbr) => VTTBR[usize::from(partition.id)].store(vttbr, Ordering::Relaxed),
+            Err(error) => {
+                kprintln!("partition '{}': stage-2 tables: {error:?}", partition.name);
+                fail(Failure::BootError);
+            }
+        }
+        if let Err(error) = loader::load_image(partition) {
+            kprintln!(
+                "partition '{}': segment at {:#x} has no RAM",
+                partition.name,
+                error.segment_ipa
+            );
+            fail(Failure::BootError);
+        }
+    }
+    // No stale translation may survive for the VMIDs just set up.
+    stage2::invalidate_all_guest_tlbs();
+    if let Err(error) = gic::init(board, 0) {
+        kprintln!("GIC initialisation failed: {error:?}");
+        fail(Failure::BootError);
+    }
+    print_banner(system);
+    let first_frame = timer::now() + CNTFRQ_EL0.get() * START_DELAY_MS / 1000;
+    FIRST_FRAME.store(first_frame, Ordering::Release);
+    // Cores beyond the module's are never started.
+    let cores = usize::from(system.core_count)
+        .min(board.core_count())
+        .min(MAX_CORES);
+    for core in 1..cores {
+        if let Err(error) = psci::cpu_on(
+            board.core_mpidrs[core],
+            boot::secondary_entry_address(),
+            core as u64,
+        ) {
+            kprintln!("core {core}: PSCI CPU_ON failed: {error:?}");
+        }
+    }
+    run_core(0)
+}
+
+/// Any other core, after its MMU and GIC CPU interface are on.
+pub fn secondary(core: usize) -> ! {
+    run_core(core)
+}
+
+/// Proves with the MMU itself that each core's stack is mapped writable and the page below
+/// it is not, so an overflow faults instead of corrupting what lies below.
+fn check_stack_guards() {
+    for core in 0..MAX_CORES {
+        let guard = boot::guard_page(core);
+        let stack_bottom = guard + boot::GUARD_SIZE;
+        if mmu::is_mapped(guard, false) || !mmu::is_mapped(stack_bottom, true) {
+            kprintln!("core {core}: stack guard page at {guard:#x} is not in place");
+            fail(Failure::BootError);
+        }
+    }
+    kprintln!(
+        "stack guards: {MAX_CORES} unmapped pages below the kernel stacks (checked with AT S1E2R)"
+    );
+}
+
+/// The first-entry context of `partition`'s vCPU 0, claimed by this core.
+fn claim_vcpu(partition: &'static Partition) -> Option<&'static mut VcpuContext> {
+    let vcpu = partition::state(usize::from(partition.id))?.take_vcpu()?;
+    *vcpu = VcpuContext::first_entry(
+        partition.image.entry_ipa,
+        u64::from(partition.id),
+        0,
+        VTTBR[usize::from(partition.id)].load(Ordering::Relaxed),
+    );
+    vcpu.mdcr = vcpu::mdcr_for(partition.pmu);
+    Some(vcpu)
+}
+
+fn run_core(core: usize) -> ! {
+    let system = entry::system();
+    kprintln!(
+        "core {core}: GIC CPU interface group 1 {}",
+        if gic::group1_enabled() {
+            "enabled"
+        } else {
+            "DISABLED"
+        }
+    );
+    vcpu::init_core_controls(VTCR.load(Ordering::Relaxed));
+    let mut machine = Hardware::this_core(core);
+    let end = match sched::plan(system, core) {
+        CorePlan::Dedicated(partition) => {
+            kprintln!("core {core}: starting partition '{}'", partition.name);
+            let Some(vcpu) = claim_vcpu(partition) else {
+                fail(Failure::BootError)
+            };
+            let mut partitions = CorePartitions::new();
+            partitions.insert(partition, vcpu);
+            let now = timer::now();
+            match partitions.get_mut(partition.id) {
+                Some(entry) => run_dedicated(&mut machine, entry, now),
+                None => CoreEnd::Idle,
+            }
+        }
+        CorePlan::TimePartitioned(schedule) => {
+            let mut partitions = CorePartitions::new();
+            for partition in system.partitions {
+                if sched::runs_on(system, partition, core) {
+                    let Some(vcpu) = claim_vcpu(partition) else {
+                        fail(Failure::BootError)
+                    };
+                    partitions.insert(partition, vcpu);
+                }
+            }
+            kprintln!(
+                "core {core}: time-partitioned, {} windows in a major frame of {} ticks",
+                schedule.windows.len(),
+                schedule.major_frame_ticks
+            );
+            run_time_partitioned(
+                &mut machine,
+                schedule,
+                &mut partitions,
+                FIRST_FRAME.load(Ordering::Acquire),
+            )
+        }
+        CorePlan::Reserved(owner) => {
+            // Secondary vCPUs are started by their partition through PSCI (a later increment).
+            kprintln!(
+                "core {core}: reserved for partition '{}' (secondary vCPU, not started)",
+                owner.name
+            );
+            CoreEnd::Idle
+        }
+        CorePlan::Idle => {
+            kprintln!("core {core}: idle");
+            CoreEnd::Idle
+        }
+    };
+    match end {
+        CoreEnd::Halt(end) => halt_module(end),
+        CoreEnd::Idle => idle_core(),
+    }
+}
+
+fn print_banner(system: &System) {
+    kprintln!("{} partitions:", system.partitions.len());
+    for p in system.partitions {
+        let mut cores = SmallString::<32>::new();
+        for (i, core) in p.cores.iter().enumerate() {
+            let _ = write!(cores, "{}{core}", if i == 0 { "" } else { "," });
+        }
+        let placement = if p.is_time_partitioned() {
+            "time-partitioned core"
+        } else {
+            "cores"
+        };
+        kprintln!(
+            "  {} ({}, level {:?}) {placement} [{}] vmid {} entry {:#x}",
+            p.name,
+            p.kind.name(),
+            p.criticality,
+            cores.as_str(),
+            p.vmid,
+            p.image.entry_ipa
+        );
+        for r in p.regions {
+            let access = [
+                (r.access.read, 'r'),
+                (r.access.write, 'w'),
+                (r.access.execute, 'x'),
+            ];
+            let mut flags = SmallString::<4>::new();
+            for (on, c) in access {
+                let _ = flags.write_char(if on { c } else { '-' });
+            }
+            let kind = match r.kind {
+                RegionKind::Ram => "ram",
+                RegionKind::Device => "device",
+                RegionKind::Port => "port",
+            };
+            kprintln!(
+                "    {:<12} {:<6} ipa {:#011x}-{:#011x} -> phys {:#011x} {}",
+                r.name,
+                kind,
+                r.ipa,
+                r.ipa + r.size,
+                r.phys,
+                flags.as_str()
+            );
+        }
+    }
+    kprintln!(
+        "translation tables: {} of {} pages",
+        page_pool::pages_used(),
+        page_pool::pages_total()
+    );
+}
+
+/// A small fixed-capacity string for banner formatting.
+struct SmallString<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> SmallString<N> {
+    fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
+    }
+}
+
+impl<const N: usize> core::fmt::Write for SmallString<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        if end > N {
+            return Err(core::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! What the kernel's policy needs from the machine it runs on, as one trait.
+//!
+//! The per-core run loop (`sched::run`), trap handling (`trap`) and the health monitor
+//! (`hm`) are plain safe Rust written against [`Machine`]; `arch::machine` implements it on
+//! the hardware, and the host tests implement it with a simulated core and clock, so every
+//! policy decision runs in a unit test (the way Hafnium tests its core against a fake arch).
+
+use core::fmt;
+
+use crate::arch::context::VcpuContext;
+use crate::arch::exit::Exit;
+use crate::config::Partition;
+use crate::trace::TraceEvent;
+
+/// An interrupt the kernel took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The EL2 timer that ends windows.
+    WindowTimer,
+    /// Anything else, by GIC interrupt ID (none is routed to partitions yet).
+    Other(u32),
+}
+
+/// One core of the machine, as policy sees it.
+pub trait Machine {
+    /// This core's index.
+    fn core(&self) -> usize;
+    /// The system counter (CNTPCT_EL0).
+    fn now(&self) -> u64;
+    /// Writes a kernel console line.
+    fn log(&mut self, args: fmt::Arguments);
+    /// Arms the window timer to fire at counter value `at` (replacing any earlier deadline).
+    fn set_deadline(&mut self, at: u64);
+    /// Makes `vcpu` the one whose EL1 state (system registers, FP/SIMD, virtual timer,
+    /// stage 2) is in the CPU.
+    fn load_vcpu(&mut self, vcpu: &VcpuContext);
+    /// Saves the EL1 state of the vCPU loaded by [`Machine::load_vcpu`] into `vcpu`.
+    fn save_vcpu(&mut self, vcpu: &mut VcpuContext);
+    /// Runs the loaded `vcpu` until it exits; its general registers are saved in it.
+    fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit;
+    /// Sleeps with interrupts masked until one is pending.
+    fn wait_for_interrupt(&mut self);
+    /// Acknowledges and ends the pending interrupt; `None` if there was none (spurious).
+    fn take_interrupt(&mut self) -> Option<Interrupt>;
+    /// Records an event in this core's trace.
+    fn trace(&mut self, event: TraceEvent);
+    /// Copies `buf.len()` bytes from host-physical `phys`, which the caller resolved from
+    /// a partition's own RAM (`guest_memory::GuestRange::resolve`).
+    fn read_guest(&mut self, phys: u64, buf: &mut [u8]);
+    /// Appends bytes to partition `partition`'s console and prints what it can of its own
+    /// lines (see `console`).
+    fn console_write(&mut self, partition: u16, bytes: &[u8]);
+    /// Queues a partition's unfinished console line (it stopped mid-line).
+    fn end_console_line(&mut self, partition: u16);
+    /// System counter frequency (CNTFRQ_EL0).
+    fn counter_hz(&self) -> u64;
+    /// Loads `partition`'s image again from the pristine copy in the kernel image (cold
+    /// start); false if it cannot be placed (the tables were checked at boot, so never).
+    fn reload_image(&mut self, partition: &Partition) -> bool;
+}
+
+/// Writes a kernel line through a [`Machine`].
+#[macro_export]
+macro_rules! klog {
+    ($machine:expr, $($arg:tt)*) => {
+        $crate::machine::Machine::log($machine, format_args!($($arg)*))
+    };
+}

@@ -1,0 +1,646 @@
+//! The per-core run loop: enter a partition, take its exit, decide, repeat; on a
+//! time-partitioned core, switch partitions at the window boundaries.
+//!
+//! A window ends when the EL2 window timer fires, at the absolute deadline the window
+//! cursor computed. The timer interrupt is taken at EL2 whatever the partition does
+//! (HCR_EL2.IMO: its own PSTATE.I does not mask it), so a partition spinning with
+//! interrupts masked still loses the core on time. At the switch the outgoing partition's
+//! EL1 state is saved and the incoming one's loaded, so neither can tell it was switched
+//! out except by the time that passed.
+
+use crate::arch::context::VcpuContext;
+use crate::arch::exit::Exit;
+use crate::config::{CoreSchedule, MAX_PARTITIONS, Partition};
+use crate::klog;
+use crate::machine::{Interrupt, Machine};
+use crate::module::ModuleEnd;
+use crate::partition::Resident;
+use crate::trace::TraceEvent;
+use crate::trap::{self, Action};
+
+use super::window::{BEFORE_FIRST_FRAME, WindowCursor};
+
+/// The partitions of one core, by partition index.
+pub struct CorePartitions<'a> {
+    entries: [Option<Resident<'a>>; MAX_PARTITIONS],
+}
+
+impl Default for CorePartitions<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> CorePartitions<'a> {
+    pub fn new() -> Self {
+        Self {
+            entries: [const { None }; MAX_PARTITIONS],
+        }
+    }
+
+    /// Adds a partition this core runs (ignored beyond `MAX_PARTITIONS`).
+    pub fn insert(&mut self, partition: &'static Partition, vcpu: &'a mut VcpuContext) {
+        if let Some(slot) = self.entries.get_mut(usize::from(partition.id)) {
+            *slot = Some(Resident::new(partition, vcpu));
+        }
+    }
+
+    /// Partition `partition`, if this core runs it.
+    pub fn get_mut(&mut self, partition: u16) -> Option<&mut Resident<'a>> {
+        self.entries.get_mut(usize::from(partition))?.as_mut()
+    }
+}
+
+/// How a core's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreEnd {
+    /// The module must end.
+    Halt(ModuleEnd<'static>),
+    /// Nothing is left to run on this core.
+    Idle,
+}
+
+/// How a partition's turn on the core ended.
+enum TurnEnd {
+    /// Its window is over (time-partitioned cores).
+    WindowOver,
+    /// It stopped for good.
+    Stopped,
+    Halt(ModuleEnd<'static>),
+}
+
+/// Runs `entry` until its window ends at `deadline` (`None`: a dedicated core, no end),
+/// it stops, or the module ends.
+fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u64>) -> TurnEnd {
+    loop {
+        let exit = machine.run_vcpu(entry.vcpu);
+        if exit == Exit::Interrupt {
+            match machine.take_interrupt() {
+                Some(Interrupt::WindowTimer) => match deadline {
+                    Some(end) if machine.now() >= end => return TurnEnd::WindowOver,
+                    // Early (cannot happen with a correct timer) or a dedicated core:
+                    // re-arm and go on.
+                    Some(end) => machine.set_deadline(end),
+                    None => {}
+                },
+                Some(Interrupt::Other(intid)) => {
+                    klog!(
+                        machine,
+                        "core {}: unexpected interrupt {intid}",
+                        machine.core()
+                    )
+                }
+                None => {}
+            }
+            continue;
+        }
+        match trap::handle(exit, entry, machine) {
+            Action::Resume => {}
+            Action::Stop => {
+                let name = entry.partition.name;
+                match deadline {
+                    Some(_) => klog!(machine, "partition '{name}' stopped; its windows stay idle"),
+                    None => klog!(
+                        machine,
+                        "partition '{name}' stopped; core {} idle",
+                        machine.core()
+                    ),
+                }
+                return TurnEnd::Stopped;
+            }
+            Action::EndModule(end) => return TurnEnd::Halt(end),
+        }
+    }
+}
+
+/// Waits (interrupts masked, core asleep) until the counter reaches `end`; the window timer
+/// must already be armed for `end`.
+fn idle_until(machine: &mut impl Machine, end: u64) {
+    while machine.now() < end {
+        machine.wait_for_interrupt();
+        match machine.take_interrupt() {
+            Some(Interrupt::Other(intid)) => {
+                klog!(
+                    machine,
+                    "core {}: unexpected interrupt {intid}",
+                    machine.core()
+                )
+            }
+            Some(Interrupt::WindowTimer) | None => {}
+        }
+    }
+}
+
+/// A dedicated core: `entry` runs from `start` (the module's first major frame) until it
+/// stops or the module ends.
+pub fn run_dedicated(machine: &mut impl Machine, entry: &mut Resident, start: u64) -> CoreEnd {
+    let now = machine.now();
+    machine.trace(TraceEvent::window_start(
+        Some(entry.partition.id),
+        0,
+        start,
+        now,
+    ));
+    machine.load_vcpu(entry.vcpu);
+    match run_turn(machine, entry, None) {
+        TurnEnd::Halt(end) => CoreEnd::Halt(end),
+        TurnEnd::Stopped | TurnEnd::WindowOver => CoreEnd::Idle,
+    }
+}
+
+/// A time-partitioned core: walks `schedule` from its first major frame at `first_frame`,
+/// giving each window to its partition, until the module ends.
+pub fn run_time_partitioned(
+    machine: &mut impl Machine,
+    schedule: &'static CoreSchedule,
+    partitions: &mut CorePartitions,
+    first_frame: u64,
+) -> CoreEnd {
+    // Every time-partitioned core starts its first frame at the same counter value, waiting
+    // for it like for any idle gap; a core that arrives late joins the slot that contains
+    // the present.
+    let now = machine.now();
+    let mut cursor = if now < first_frame {
+        WindowCursor::waiting_for(schedule, first_frame)
+    } else {
+        let mut cursor = WindowCursor::new(schedule, first_frame);
+        cursor.catch_up(now);
+        cursor
+    };
+    let mut loaded: Option<u16> = None;
+    let mut slot = cursor.current();
+    machine.set_deadline(slot.end);
+    let mut started = machine.now();
+    loop {
+        if slot.window != BEFORE_FIRST_FRAME {
+            machine.trace(TraceEvent::window_start(
+                slot.partition,
+                slot.window,
+                slot.start,
+                started,
+            ));
+        }
+        // Work out the next slot now, so that the path from the window timer to the next
+        // start (below) is the same few steps whatever the schedule looks like: every start
+        // then lies the same distance after its plan.
+        let mut next_cursor = cursor;
+        next_cursor.advance();
+        let next = next_cursor.current();
+        let runnable = slot
+            .partition
+            .filter(|&p| partitions.get_mut(p).is_some_and(|e| e.is_running()));
+        match runnable {
+            Some(p) => {
+                if loaded != Some(p) {
+                    if let Some(old) = loaded.and_then(|old| partitions.get_mut(old)) {
+                        machine.save_vcpu(old.vcpu);
+                    }
+                    if let Some(entry) = partitions.get_mut(p) {
+                        machine.load_vcpu(entry.vcpu);
+                    }
+                    loaded = Some(p);
+                }
+                if let Some(entry) = partitions.get_mut(p) {
+                    match run_turn(machine, entry, Some(slot.end)) {
+                        TurnEnd::WindowOver => {}
+                        TurnEnd::Stopped => idle_until(machine, slot.end),
+                        TurnEnd::Halt(end) => return CoreEnd::Halt(end),
+                    }
+                }
+            }
+            None => idle_until(machine, slot.end),
+        }
+        // The slot is over (its deadline passed): the next one starts now.
+        machine.set_deadline(next.end);
+        started = machine.now();
+        cursor = next_cursor;
+        slot = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::exit::Syndrome;
+    use crate::config::{Criticality, PartitionImage, PartitionKind, TimeBudget, Window};
+    use apex_api::hypercall::Hypercall;
+    use apex_api::trace::TraceKind;
+    use std::collections::VecDeque;
+    use std::fmt;
+
+    /// Ticks from a timer deadline to the kernel seeing it (constant, as under icount).
+    const LATENCY: u64 = 3;
+
+    /// What a simulated partition does each time it is entered.
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        /// Runs (with interrupts masked, say) until the window timer takes the core.
+        Spin,
+        /// Makes a hypercall after `after` ticks.
+        Call { function: u64, after: u64 },
+        /// The same, with `x1` = `arg`.
+        CallWith { function: u64, arg: u64, after: u64 },
+        /// Touches memory it does not have after `after` ticks.
+        Fault { after: u64 },
+    }
+
+    impl Step {
+        fn with_arg(self, arg: u64) -> Self {
+            match self {
+                Step::Call { function, after } => Step::CallWith {
+                    function,
+                    arg,
+                    after,
+                },
+                other => other,
+            }
+        }
+    }
+
+    struct Fake {
+        now: u64,
+        deadline: Option<u64>,
+        loaded: Option<u16>,
+        scripts: Vec<VecDeque<Step>>,
+        log: Vec<String>,
+        trace: Vec<TraceEvent>,
+        switches: Vec<(&'static str, u16)>,
+        /// The simulated EL1 state in the CPU: which partition wrote it.
+        cpu_el1_owner: Option<u64>,
+        reloads: Vec<u16>,
+    }
+
+    fn id_of(vcpu: &VcpuContext) -> u16 {
+        (vcpu.vttbr >> 48) as u16 - 1
+    }
+
+    impl Machine for Fake {
+        fn core(&self) -> usize {
+            0
+        }
+        fn now(&self) -> u64 {
+            self.now
+        }
+        fn log(&mut self, args: fmt::Arguments) {
+            self.log.push(args.to_string());
+        }
+        fn set_deadline(&mut self, at: u64) {
+            self.deadline = Some(at);
+        }
+        fn load_vcpu(&mut self, vcpu: &VcpuContext) {
+            assert!(
+                self.loaded.is_none(),
+                "loaded over a vCPU that was not saved"
+            );
+            self.loaded = Some(id_of(vcpu));
+            self.cpu_el1_owner = Some(vcpu.el1.tpidr_el1);
+            self.switches.push(("load", id_of(vcpu)));
+        }
+        fn save_vcpu(&mut self, vcpu: &mut VcpuContext) {
+            assert_eq!(self.loaded, Some(id_of(vcpu)), "saved into the wrong vCPU");
+            vcpu.el1.tpidr_el1 = self.cpu_el1_owner.unwrap();
+            self.loaded = None;
+            self.switches.push(("save", id_of(vcpu)));
+        }
+        fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit {
+            let id = id_of(vcpu);
+            assert_eq!(self.loaded, Some(id), "ran a vCPU that is not loaded");
+            // The partition's own EL1 state is what it finds in the CPU (its marker, or the
+            // reset value after a restart), never another partition's.
+            let owner = self.cpu_el1_owner;
+            assert!(
+                owner == Some(u64::from(id) + 100) || owner == Some(0),
+                "{owner:?}"
+            );
+            let deadline = self
+                .deadline
+                .expect("a partition runs only under a deadline");
+            if self.now >= deadline {
+                self.now = self.now.max(deadline + LATENCY);
+                return Exit::Interrupt;
+            }
+            let step = self.scripts[usize::from(id)]
+                .pop_front()
+                .unwrap_or(Step::Spin);
+            match step {
+                Step::Spin => {
+                    self.now = deadline + LATENCY;
+                    Exit::Interrupt
+                }
+                Step::Call { function, after } => {
+                    self.now += after;
+                    vcpu.regs.x[0] = function;
+                    Exit::Hypercall { smc: false }
+                }
+                Step::CallWith {
+                    function,
+                    arg,
+                    after,
+                } => {
+                    self.now += after;
+                    vcpu.regs.x[0] = function;
+                    vcpu.regs.x[1] = arg;
+                    Exit::Hypercall { smc: false }
+                }
+                Step::Fault { after } => {
+                    self.now += after;
+                    Exit::decode(
+                        crate::arch::exit::Vector::Sync,
+                        Syndrome {
+                            esr: (0x24 << 26) | (1 << 6) | 0x06,
+                            far: 0x4800_0000,
+                            hpfar: (0x4800_0000 >> 12) << 4,
+                        },
+                    )
+                }
+            }
+        }
+        fn wait_for_interrupt(&mut self) {
+            let deadline = self
+                .deadline
+                .expect("idle without a deadline would sleep forever");
+            self.now = self.now.max(deadline + LATENCY);
+        }
+        fn take_interrupt(&mut self) -> Option<Interrupt> {
+            (self.deadline.is_some_and(|d| self.now >= d)).then_some(Interrupt::WindowTimer)
+        }
+        fn trace(&mut self, event: TraceEvent) {
+            self.trace.push(event);
+        }
+        fn read_guest(&mut self, _phys: u64, buf: &mut [u8]) {
+            buf.fill(b'x');
+        }
+        fn console_write(&mut self, _partition: u16, _bytes: &[u8]) {}
+        fn end_console_line(&mut self, _partition: u16) {}
+        fn counter_hz(&self) -> u64 {
+            1_000_000
+        }
+        fn reload_image(&mut self, partition: &Partition) -> bool {
+            self.reloads.push(partition.id);
+            true
+        }
+    }
+
+    fn partition(id: u16, kind: PartitionKind) -> &'static Partition {
+        Box::leak(Box::new(Partition {
+            id,
+            name: ["a", "b", "c", "sup"][usize::from(id)],
+            kind,
+            vmid: id + 1,
+            criticality: Criticality::C,
+            pmu: false,
+            cores: &[0],
+            time: Some(TimeBudget {
+                period_ticks: 100,
+                duration_ticks: 10,
+            }),
+            regions: &[],
+            interrupts: &[],
+            ports: &[],
+            hm: &[],
+            image: &PartitionImage {
+                entry_ipa: 0x4000_0000,
+                segments: &[],
+            },
+        }))
+    }
+
+    /// Core 0: a, b, c in uneven windows with gaps, and the supervisor last.
+    fn schedule() -> &'static CoreSchedule {
+        let windows = [(0, 0, 20), (1, 20, 50), (2, 80, 5), (3, 90, 5)].map(
+            |(partition, offset_ticks, duration_ticks)| Window {
+                partition,
+                offset_ticks,
+                duration_ticks,
+            },
+        );
+        Box::leak(Box::new(CoreSchedule {
+            core: 0,
+            major_frame_ticks: 100,
+            windows: Box::leak(Box::new(windows)),
+        }))
+    }
+
+    fn run(scripts: [Vec<Step>; 4], start_at: u64, first_frame: u64) -> (Fake, CoreEnd) {
+        let mut fake = Fake {
+            now: start_at,
+            deadline: None,
+            loaded: None,
+            scripts: scripts.into_iter().map(VecDeque::from).collect(),
+            log: Vec::new(),
+            trace: Vec::new(),
+            switches: Vec::new(),
+            cpu_el1_owner: None,
+            reloads: Vec::new(),
+        };
+        let mut partitions = CorePartitions::new();
+        for id in 0..4u16 {
+            let kind = if id == 3 {
+                PartitionKind::System
+            } else {
+                PartitionKind::BareMetal
+            };
+            let p = partition(id, kind);
+            let vcpu = Box::leak(Box::new(VcpuContext::first_entry(
+                0x4000_0000,
+                u64::from(id),
+                0,
+                u64::from(id + 1) << 48,
+            )));
+            vcpu.el1.tpidr_el1 = u64::from(id) + 100;
+            partitions.insert(p, vcpu);
+        }
+        let end = run_time_partitioned(&mut fake, schedule(), &mut partitions, first_frame);
+        (fake, end)
+    }
+
+    fn shutdown_in_frame(frame: usize) -> Vec<Step> {
+        let mut steps = vec![Step::Spin; frame];
+        steps.push(Step::Call {
+            function: Hypercall::ModuleShutdown as u64,
+            after: 1,
+        });
+        steps
+    }
+
+    fn window_starts(fake: &Fake) -> Vec<(Option<u16>, u64, u64)> {
+        fake.trace
+            .iter()
+            .filter(|e| e.kind == TraceKind::WindowStart)
+            .map(|e| (e.partition, e.planned, e.time))
+            .collect()
+    }
+
+    #[test]
+    fn windows_start_on_plan_plus_a_constant_and_spinners_lose_the_core() {
+        // Everyone spins with interrupts masked; the supervisor ends the module in frame 50.
+        let (fake, end) = run([vec![], vec![], vec![], shutdown_in_frame(50)], 0, 1000);
+        assert_eq!(
+            end,
+            CoreEnd::Halt(ModuleEnd::Shutdown {
+                by: "sup",
+                status: 0
+            })
+        );
+        let starts = window_starts(&fake);
+        // 50 whole frames of 4 windows and 3 gaps, then frame 51 up to the supervisor's
+        // window.
+        assert_eq!(starts.len(), 50 * 7 + 6);
+        for (i, &(_, planned, actual)) in starts.iter().enumerate() {
+            let frame = 1000 + (i as u64 / 7) * 100;
+            assert!(planned >= frame && planned < frame + 100);
+            // Jitter 0: every window starts LATENCY after its plan; the first one on time
+            // because the core waited for the frame with nothing else to do.
+            assert_eq!(actual - planned, LATENCY, "slot {i}: {starts:?}");
+        }
+        let frame: Vec<(Option<u16>, u64)> = starts[..7].iter().map(|s| (s.0, s.1)).collect();
+        assert_eq!(
+            frame,
+            [
+                (Some(0), 1000),
+                (Some(1), 1020),
+                (None, 1070),
+                (Some(2), 1080),
+                (None, 1085),
+                (Some(3), 1090),
+                (None, 1095)
+            ]
+        );
+    }
+
+    #[test]
+    fn each_switch_saves_the_outgoing_state_and_loads_the_incoming() {
+        let (fake, _) = run([vec![], vec![], vec![], shutdown_in_frame(2)], 0, 0);
+        // The fake asserts on every entry that the partition finds its own EL1 state.
+        assert_eq!(
+            fake.switches[..6],
+            [
+                ("load", 0),
+                ("save", 0),
+                ("load", 1),
+                ("save", 1),
+                ("load", 2),
+                ("save", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_faulting_partition_stops_and_no_one_elses_timing_changes() {
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(10)], 0, 0);
+        let (faulty, _) = run(
+            [
+                vec![],
+                vec![Step::Spin, Step::Fault { after: 7 }],
+                vec![],
+                shutdown_in_frame(10),
+            ],
+            0,
+            0,
+        );
+        assert!(faulty.log.iter().any(|l| {
+            l.starts_with("HM: partition 'b' stage-2 abort on core 0: write at IPA 0x48000000")
+        }));
+        assert!(
+            faulty
+                .log
+                .iter()
+                .any(|l| l == "partition 'b' stopped; its windows stay idle")
+        );
+        // Every window starts exactly when it did without the fault, the stopped partition's
+        // windows included (they are idle now).
+        assert_eq!(window_starts(&quiet), window_starts(&faulty));
+        assert!(
+            faulty
+                .trace
+                .iter()
+                .any(|e| e.kind == TraceKind::HealthMonitor && e.partition == Some(1))
+        );
+    }
+
+    #[test]
+    fn hypercalls_in_a_window_do_not_move_its_end() {
+        let calls: Vec<Step> = (0..5)
+            .map(|_| Step::Call {
+                function: Hypercall::Null as u64,
+                after: 2,
+            })
+            .collect();
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(3)], 0, 0);
+        let (busy, _) = run([calls, vec![], vec![], shutdown_in_frame(3)], 0, 0);
+        assert_eq!(window_starts(&quiet), window_starts(&busy));
+    }
+
+    #[test]
+    fn restarts_and_idle_touch_only_the_partition_itself() {
+        let mode = |m: u64| {
+            Step::Call {
+                function: Hypercall::SetPartitionMode as u64,
+                after: 1,
+            }
+            .with_arg(m)
+        };
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(6)], 0, 0);
+        let (busy, _) = run(
+            [
+                vec![],
+                // Normal, then a cold start in frame 1, a warm start in frame 2, IDLE in 3.
+                vec![
+                    mode(3),
+                    Step::Spin,
+                    mode(3),
+                    mode(1),
+                    Step::Spin,
+                    mode(3),
+                    mode(2),
+                    Step::Spin,
+                    mode(0),
+                ],
+                vec![],
+                shutdown_in_frame(6),
+            ],
+            0,
+            0,
+        );
+        assert_eq!(window_starts(&quiet), window_starts(&busy));
+        assert_eq!(busy.reloads, [1], "only the cold start reloads, and only b");
+        let restarts: Vec<(u8, u32)> = busy
+            .trace
+            .iter()
+            .filter(|e| e.kind == TraceKind::Restart)
+            .map(|e| (e.detail, e.arg))
+            .collect();
+        assert_eq!(
+            restarts,
+            [(0, 1), (1, 1)],
+            "cold then warm, both PARTITION_RESTART"
+        );
+        let modes: Vec<&str> = busy
+            .log
+            .iter()
+            .filter(|l| l.starts_with("partition 'b': mode"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            modes,
+            [
+                "partition 'b': mode COLD_START -> NORMAL",
+                "partition 'b': mode NORMAL -> COLD_START",
+                "partition 'b': mode COLD_START -> NORMAL",
+                "partition 'b': mode NORMAL -> WARM_START",
+                "partition 'b': mode WARM_START -> IDLE",
+            ]
+        );
+        // NORMAL when already NORMAL is refused with NO_ACTION and changes nothing.
+        assert_eq!(modes.len(), 5);
+        // After IDLE, b never runs again: its script's remaining steps are never taken.
+        assert!(busy.scripts[1].is_empty());
+    }
+
+    #[test]
+    fn a_core_that_starts_late_joins_the_current_window() {
+        let (fake, _) = run([vec![], vec![], vec![], shutdown_in_frame(1)], 1035, 1000);
+        let first = window_starts(&fake)[0];
+        assert_eq!(first, (Some(1), 1020, 1035));
+    }
+}

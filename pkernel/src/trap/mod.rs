@@ -1,0 +1,191 @@
+//! What the kernel does about a partition's exit (other than an interrupt, which is the run
+//! loop's business): hypercalls, emulated system registers, and faults for the health
+//! monitor. One entry point, [`handle`], returning what becomes of the partition.
+
+pub mod sysreg;
+
+use core::sync::atomic::Ordering;
+
+use apex_api::partition::{ModeTransition, OperatingMode, StartCondition};
+
+use crate::arch::exit::Exit;
+use crate::config::Partition;
+use crate::hm;
+use crate::hypercall::{self, CallerState, KernelServices, Outcome, Refusal};
+use crate::klog;
+use crate::machine::Machine;
+use crate::module::ModuleEnd;
+use crate::partition::{self, Resident};
+use sysreg::TrappedKind;
+
+/// What becomes of the partition after its exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// It continues (where it left off, or from its entry point after a restart).
+    Resume,
+    /// It runs no more: it is IDLE (it asked to, or the health monitor decided so).
+    Stop,
+    /// The whole module ends.
+    EndModule(ModuleEnd<'static>),
+}
+
+/// Handles `exit` of `resident` (running on this core).
+pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -> Action {
+    let partition = resident.partition;
+    let regs = &mut resident.vcpu.regs;
+    match exit {
+        Exit::Hypercall { smc } => {
+            if smc {
+                // A trapped SMC leaves ELR on itself; step over it as HVC does.
+                regs.elr = regs.elr.wrapping_add(4);
+            }
+            let core = machine.core();
+            let state = CallerState {
+                mode: resident.mode,
+                start_condition: resident.start_condition,
+                counter_hz: machine.counter_hz(),
+            };
+            let mut services = Services { machine };
+            match hypercall::dispatch(&mut regs.x, partition, &state, core, &mut services) {
+                Outcome::Resume => Action::Resume,
+                Outcome::ChangeMode(ModeTransition::ToNormal) => {
+                    resident.set_mode(OperatingMode::Normal, machine);
+                    Action::Resume
+                }
+                Outcome::ChangeMode(ModeTransition::ToIdle) => {
+                    machine.end_console_line(partition.id);
+                    resident.set_mode(OperatingMode::Idle, machine);
+                    Action::Stop
+                }
+                Outcome::ChangeMode(ModeTransition::Restart { cold }) => {
+                    resident.restart(cold, StartCondition::PartitionRestart, machine);
+                    if resident.is_running() {
+                        Action::Resume
+                    } else {
+                        Action::Stop
+                    }
+                }
+                Outcome::StopPartition { status } => {
+                    machine.end_console_line(partition.id);
+                    klog!(
+                        machine,
+                        "partition '{}' stopped itself (status {status})",
+                        partition.name
+                    );
+                    resident.mode = OperatingMode::Idle;
+                    Action::Stop
+                }
+                Outcome::ShutdownModule { status } => {
+                    machine.end_console_line(partition.id);
+                    Action::EndModule(ModuleEnd::Shutdown {
+                        by: partition.name,
+                        status,
+                    })
+                }
+            }
+        }
+        Exit::SysReg { access, .. } => {
+            let emulation = sysreg::emulate(&access);
+            if sysreg::apply(emulation, &access, &mut regs.x, &mut regs.elr) {
+                let pc = regs.elr - 4;
+                log_trapped_access(partition, sysreg::kind(&access), pc, machine);
+                Action::Resume
+            } else {
+                hm::partition_fault(resident, exit, machine)
+            }
+        }
+        Exit::Abort(_) | Exit::Fault { .. } => hm::partition_fault(resident, exit, machine),
+        // Interrupts are the run loop's; one reaching here changes nothing.
+        Exit::Interrupt => Action::Resume,
+    }
+}
+
+/// Refused hypercalls logged per partition: only the first few, so a partition looping on
+/// bad calls cannot flood the console (and with it the kernel's own lines).
+const REFUSALS_LOGGED: u32 = 16;
+
+/// Logs the first emulated access of each kind a partition makes.
+fn log_trapped_access(
+    partition: &Partition,
+    kind: TrappedKind,
+    pc: u64,
+    machine: &mut impl Machine,
+) {
+    let bit = 1u8 << (kind as u8);
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return;
+    };
+    if state.traps_logged.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        let effect = match kind {
+            TrappedKind::CacheSetWay => "skipped",
+            _ => "reads as zero, writes ignored",
+        };
+        klog!(
+            machine,
+            "partition '{}': {} access trapped at pc {pc:#x} ({effect}); further ones are not logged",
+            partition.name,
+            kind.name()
+        );
+    }
+}
+
+/// The kernel side of hypercalls, on a machine.
+struct Services<'a, M: Machine> {
+    machine: &'a mut M,
+}
+
+impl<M: Machine> KernelServices for Services<'_, M> {
+    fn read_guest(&mut self, phys: u64, buf: &mut [u8]) {
+        self.machine.read_guest(phys, buf);
+    }
+
+    fn console_write(&mut self, caller: &Partition, bytes: &[u8]) {
+        self.machine.console_write(caller.id, bytes);
+    }
+
+    fn refused(&mut self, caller: &Partition, refusal: Refusal) {
+        let Some(counter) = partition::state(usize::from(caller.id)).map(|s| &s.refusals) else {
+            return;
+        };
+        // Saturating, so a partition refused 4 billion times is not logged afresh.
+        let count = counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_add(1))
+            })
+            .map_or(u32::MAX, |previous| previous.saturating_add(1));
+        if count > REFUSALS_LOGGED {
+            return;
+        }
+        let m = &mut *self.machine;
+        let name = caller.name;
+        match refusal {
+            Refusal::UnknownFunction { id } => klog!(
+                m,
+                "partition '{name}': unknown hypercall {id:#x} refused (SMCCC NOT_SUPPORTED)"
+            ),
+            Refusal::BadRange {
+                call,
+                ipa,
+                len,
+                why,
+            } => klog!(
+                m,
+                "partition '{name}': {call:?} refused (INVALID_PARAM): {len} bytes at {ipa:#x}: {why:?}"
+            ),
+            Refusal::TooLong { call, len, max } => klog!(
+                m,
+                "partition '{name}': {call:?} refused (INVALID_PARAM): length {len} > {max}"
+            ),
+            Refusal::NotPrivileged { call } => klog!(
+                m,
+                "partition '{name}': {call:?} refused (INVALID_MODE): not a system partition"
+            ),
+        }
+        if count == REFUSALS_LOGGED {
+            klog!(
+                m,
+                "partition '{name}': {REFUSALS_LOGGED} hypercalls refused; further refusals are not logged"
+            );
+        }
+    }
+}
