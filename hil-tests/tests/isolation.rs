@@ -7,7 +7,7 @@ mod common;
 
 use hil_tests::{ModuleEnd, RunLog};
 
-use common::{assert_kernel_healthy, boot, scenario};
+use common::{assert_kernel_healthy, boot, one_at_a_time, scenario};
 
 /// The attacker's `attack <name>: ...` line, as printed.
 fn attack_result<'a>(log: &'a RunLog, name: &str) -> &'a str {
@@ -72,7 +72,9 @@ fn a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end() 
         })
     );
     let end = log.assert_line("[pkernel] module end: shutdown by 'supervisor', status 0");
-    assert!(end > forged && end == log.lines.len() - 1, "{log}");
+    // Other cores run on until the power goes off, so lines may follow the end line; what
+    // counts is that the kernel's end line is the supervisor's and comes after the forgeries.
+    assert!(end > forged, "{log}");
     // The attacker kept running, and so did its neighbour.
     log.assert_advancing("[attacker] tick ", 5);
     log.assert_advancing("[ctrl] tick ", 8);
@@ -186,37 +188,55 @@ fn a_console_flood_delays_no_one_else_and_loses_only_its_own_lines() {
     log.assert_clean_exit();
 }
 
+/// The window (and idle gap) starts core 0 recorded in its trace, in order.
+fn core0_window_starts(dump: &xtask::trace::TraceDump) -> Vec<&schedule_gen::trace::TraceRow> {
+    dump.rows
+        .iter()
+        .filter(|r| r.core == 0 && r.kind == apex_api::trace::TraceKind::WindowStart as u8)
+        .collect()
+}
+
 /// Three partitions share core 0 through uneven windows with idle gaps, beside one that
-/// spins with interrupts masked: every window comes back, the spinner loses the core on
-/// time (the others keep getting theirs), and no partition finds any of its state changed
-/// when it runs again: general and FP/SIMD registers, EL1 system registers, its virtual timer
-/// (which keeps counting while it is out: its deadline passes and reads as met).
+/// spins with interrupts masked, while the dedicated cores spin too (no icount): every
+/// window comes back, in order, none skipped; the spinner loses the core on time (the others
+/// keep getting theirs); and no partition finds any of its state changed when it runs again:
+/// general and FP/SIMD registers, EL1 system registers, its virtual timer (which keeps
+/// counting while it is out: its deadline passes and reads as met).
+///
+/// Timing tolerance, from the kernel's trace: every window starts within 100 ms of its plan
+/// and is given its planned duration within 100 ms. The kernel's own latency is a few ticks
+/// (jitter 0 under icount, see below); what this bound covers is QEMU without icount: each
+/// vCPU is a host thread, three of the four spin here, and on a 2-core host core 0's thread
+/// regularly waits for host time slices. Measured on this kind of machine: median 1 to
+/// 2.4 ms late, worst 38 ms over three 10 s runs with a build running beside, 69 ms with a
+/// second QEMU beside (which the one-at-a-time lock now prevents).
 #[test]
 fn partitions_share_a_core_through_windows_and_lose_no_state() {
-    let Some(log) = boot(
-        "partitions_share_a_core_through_windows_and_lose_no_state",
-        &scenario("windows"),
-    ) else {
+    let test = "partitions_share_a_core_through_windows_and_lose_no_state";
+    if hil_tests::skip_or_fail(test).is_none() {
         return;
-    };
+    }
+    let _guard = one_at_a_time();
+    let image = xtask::image::build_system(&scenario("windows")).expect("building windows");
+    let limits = hil_tests::RunLimits::default()
+        .with_timeout(std::time::Duration::from_secs(90))
+        .with_idle_timeout(std::time::Duration::from_secs(20));
+    let run = xtask::trace::run_traced(hil_tests::QemuVirt::new(), &image.kernel, &limits)
+        .expect("QEMU could not be started");
+    let log = &run.log;
     log.assert_line(
         "[pkernel] core 0: time-partitioned, 4 windows in a major frame of 1250000 ticks",
     );
     log.assert_line("[spinner] masking interrupts and spinning for ever");
     log.assert_no_line_containing("STATE LOST");
-    for name in ["alpha", "bravo", "charlie"] {
+    for (id, name) in ["alpha", "bravo", "charlie"].iter().enumerate() {
         log.assert_line(&format!(
-            "[{name}] partition {} checking its state across window switches",
-            ["alpha", "bravo", "charlie"]
-                .iter()
-                .position(|n| *n == name)
-                .unwrap()
+            "[{name}] partition {id} checking its state across window switches"
         ));
-        // About 100 windows each in 2 s (a 20 ms frame). Without icount, QEMU's vCPU threads
-        // share the host's cores with the two busy neighbours, and a 1 ms window can pass
-        // while core 0's thread is not scheduled at all: 5 is what a loaded 2-core host
-        // still gives (the trace, under icount, is where window timing is judged).
-        let windows = log.assert_advancing(&format!("[{name}] window "), 5);
+        // Each checks its whole state after every switch it notices; two switches at least
+        // (about 100 windows each come in 2 s, but a loaded host hides many of them from the
+        // partition's own view: the trace below is the record).
+        let windows = log.assert_advancing(&format!("[{name}] window "), 2);
         assert!(windows[0] == 1, "{name}: {windows:?}");
         log.assert_line(&format!("[{name}] virtual timer deadline "));
     }
@@ -224,8 +244,51 @@ fn partitions_share_a_core_through_windows_and_lose_no_state() {
     let ticks = log.assert_advancing("[ticker] tick ", 10);
     assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
     log.assert_no_line("[pkernel] HM:");
-    assert_kernel_healthy(&log);
+    assert_kernel_healthy(log);
     log.assert_clean_exit();
+
+    // The trace: 6 slots a frame (4 windows, 2 gaps), in order, none skipped.
+    let starts = core0_window_starts(run.assert_trace());
+    const MAJOR: u64 = 1_250_000;
+    const TOLERANCE: u64 = 62_500 * 100; // 100 ms in ticks
+    let cycle = [
+        (Some(0), 0),
+        (Some(1), 1),
+        (None, 2),
+        (Some(2), 2),
+        (Some(3), 3),
+        (None, 4),
+    ];
+    assert!(
+        starts.len() >= 6 * 50,
+        "only {} window starts traced",
+        starts.len()
+    );
+    for (i, r) in starts.iter().enumerate() {
+        // Every slot of every frame, in the schedule's order, at the planned time of the
+        // same slot in the first frame plus whole major frames.
+        assert_eq!(
+            (r.partition, r.arg),
+            cycle[i % 6],
+            "start {i} out of order: {r:?}"
+        );
+        let plan = starts[i % 6].planned + (i as u64 / 6) * MAJOR;
+        assert_eq!(
+            r.planned, plan,
+            "start {i} planned off the frame grid: {r:?}"
+        );
+        let late = r.actual - r.planned;
+        assert!(late <= TOLERANCE, "start {i} is {late} ticks late: {r:?}");
+    }
+    for pair in starts.windows(2) {
+        let given = pair[1].actual as i64 - pair[0].actual as i64;
+        let planned = (pair[1].planned - pair[0].planned) as i64;
+        assert!(
+            (given - planned).unsigned_abs() <= TOLERANCE,
+            "window {:?} given {given} ticks for {planned} planned",
+            (pair[0].partition, pair[0].arg)
+        );
+    }
 }
 
 /// ARINC 653 partition modes on a shared core: COLD_START → NORMAL, a cold start (image
@@ -298,6 +361,7 @@ fn under_icount_every_window_starts_on_plan_with_zero_jitter() {
         return;
     }
     let config = scenario("windows-icount");
+    let _guard = one_at_a_time();
     let image = xtask::image::build_system(&config).expect("building windows-icount");
     let limits = hil_tests::RunLimits::default()
         .with_timeout(std::time::Duration::from_secs(120))
@@ -310,13 +374,13 @@ fn under_icount_every_window_starts_on_plan_with_zero_jitter() {
     .expect("QEMU could not be started");
     run.log.assert_clean_exit();
     run.log.assert_no_line_containing("STATE LOST");
-    let dump = run.assert_trace();
-    let starts: Vec<_> = dump
-        .rows
-        .iter()
-        .filter(|r| r.core == 0 && r.kind == apex_api::trace::TraceKind::WindowStart as u8)
-        .collect();
-    // Six slots a frame (four windows, two gaps... and the idle tail): group by slot key.
+    // Under icount nothing hides a switch from the partitions: each checks its whole state
+    // after every one of its 100 windows.
+    for name in ["alpha", "bravo", "charlie"] {
+        run.log.assert_advancing(&format!("[{name}] window "), 99);
+    }
+    let starts = core0_window_starts(run.assert_trace());
+    // Eight slots a frame (five windows, three gaps): group by slot.
     let mut offsets: std::collections::BTreeMap<(Option<u16>, u32), Vec<u64>> = Default::default();
     for r in &starts {
         assert!(

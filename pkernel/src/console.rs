@@ -300,13 +300,6 @@ pub enum DrainStop {
     DeviceFull,
 }
 
-/// The prefix of the line being sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Prefix {
-    Kernel,
-    Partition(usize),
-}
-
 /// The text of a kernel line reporting dropped partition lines.
 fn dropped_line(name: &str, count: u32) -> Line {
     use core::fmt::Write as _;
@@ -318,11 +311,39 @@ fn dropped_line(name: &str, count: u32) -> Line {
     assembler.take()
 }
 
+/// Longest partition name (schedule-gen's rule), for the prefix `[name] `.
+const NAME_MAX: usize = 24;
+/// Longest output line: `[`, a name, `] `, the text, CR LF.
+const OUT_MAX: usize = 1 + NAME_MAX + 2 + LINE_MAX + 2;
+
+/// The bytes of one output line, prefix and CR LF included, ready for the device.
+#[derive(Clone, Copy)]
+struct OutLine {
+    bytes: [u8; OUT_MAX],
+    len: usize,
+}
+
+impl OutLine {
+    /// `[prefix] text\r\n`; a prefix longer than `NAME_MAX` is cut (never the text).
+    fn new(prefix: &str, line: &Line) -> Self {
+        let mut out = Self {
+            bytes: [0; OUT_MAX],
+            len: 0,
+        };
+        let name = &prefix.as_bytes()[..prefix.len().min(NAME_MAX)];
+        for piece in [b"[".as_slice(), name, b"] ", line.as_bytes(), b"\r\n"] {
+            out.bytes[out.len..out.len + piece.len()].copy_from_slice(piece);
+            out.len += piece.len();
+        }
+        out
+    }
+}
+
 /// Moves lines from the sources to the device. Holds the line in progress, so a line that
 /// did not fit the FIFO or the budget resumes where it stopped: lines are never interleaved.
 pub struct Drainer {
-    current: Option<(Prefix, Line)>,
-    /// Bytes of the current line's output (prefix + text + CR LF) already sent.
+    current: Option<OutLine>,
+    /// Bytes of the current line already sent.
     sent: usize,
     /// The partition to look at first for the next line (round-robin).
     next_partition: usize,
@@ -360,24 +381,17 @@ impl Drainer {
             if self.current.is_none() && !self.take_next(sources, selected) {
                 return DrainStop::Empty;
             }
-            let Some((prefix, line)) = self.current else {
+            let Some(out) = &self.current else {
                 return DrainStop::Empty;
             };
-            let name = match prefix {
-                Prefix::Kernel => KERNEL_PREFIX,
-                Prefix::Partition(id) => sources.partition_name(id),
-            };
-            // The line's output, as three pieces: "[name] ", text, "\r\n".
-            let pieces: [&[u8]; 5] = [b"[", name.as_bytes(), b"] ", line.as_bytes(), b"\r\n"];
-            let total: usize = pieces.iter().map(|p| p.len()).sum();
-            while self.sent < total {
+            for &byte in &out.bytes[self.sent..out.len] {
                 if *budget == 0 {
                     return DrainStop::Budget;
                 }
                 if !device.has_room() {
                     return DrainStop::DeviceFull;
                 }
-                device.put(byte_at(&pieces, self.sent));
+                device.put(byte);
                 self.sent += 1;
                 *budget -= 1;
             }
@@ -393,7 +407,7 @@ impl Drainer {
 
     fn take_next(&mut self, sources: &mut impl LineSources, selected: Selection) -> bool {
         if let Some(line) = sources.next_kernel_line() {
-            self.current = Some((Prefix::Kernel, line));
+            self.current = Some(OutLine::new(KERNEL_PREFIX, &line));
             return true;
         }
         let count = sources.partition_count();
@@ -406,7 +420,7 @@ impl Drainer {
             let id = (first + step) % count;
             match sources.next_partition_output(id) {
                 Some(PartitionOutput::Line(line)) => {
-                    self.current = Some((Prefix::Partition(id), line));
+                    self.current = Some(OutLine::new(sources.partition_name(id), &line));
                     if selected == Selection::All {
                         self.next_partition = (id + 1) % count;
                     }
@@ -414,7 +428,7 @@ impl Drainer {
                 }
                 Some(PartitionOutput::Dropped(n)) => {
                     let line = dropped_line(sources.partition_name(id), n);
-                    self.current = Some((Prefix::Kernel, line));
+                    self.current = Some(OutLine::new(KERNEL_PREFIX, &line));
                     // The same partition's lines come next: the report precedes them.
                     if selected == Selection::All {
                         self.next_partition = id;
@@ -426,16 +440,6 @@ impl Drainer {
         }
         false
     }
-}
-
-fn byte_at(pieces: &[&[u8]], mut index: usize) -> u8 {
-    for piece in pieces {
-        if index < piece.len() {
-            return piece[index];
-        }
-        index -= piece.len();
-    }
-    b'\n'
 }
 
 #[cfg(test)]
@@ -695,6 +699,19 @@ mod tests {
             drainer.drain(&mut sources, &mut device, Selection::Only(7), &mut 1000),
             DrainStop::Empty
         );
+    }
+
+    #[test]
+    fn an_output_line_is_prefix_text_and_crlf_and_never_overflows() {
+        let long_name = "n".repeat(40);
+        let text = [b'x'; LINE_MAX];
+        let mut asm = LineAssembler::new();
+        asm.push(&text, |_| {});
+        let out = OutLine::new(&long_name, &asm.take());
+        assert_eq!(out.len, OUT_MAX);
+        assert!(out.bytes.starts_with(&[b'['; 1]));
+        assert_eq!(&out.bytes[1 + NAME_MAX..1 + NAME_MAX + 2], b"] ");
+        assert_eq!(&out.bytes[out.len - 2..out.len], b"\r\n");
     }
 
     #[test]

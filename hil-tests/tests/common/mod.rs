@@ -12,6 +12,11 @@ use hil_tests::{QemuVirt, RunLimits, RunLog, Target};
 /// 4-vCPU QEMUs on a 2-core machine would starve each other.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// Holds the one-QEMU-at-a-time lock for a test that runs QEMU itself.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A configuration in `hil-tests/scenarios/`.
 pub fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +33,7 @@ pub fn boot(test: &str, config: &Path) -> Option<RunLog> {
 /// Like [`boot`], but also stops at the first console line starting with `stop_when`.
 pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
     hil_tests::skip_or_fail(test)?;
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = one_at_a_time();
     let image = xtask::image::build_system(config)
         .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
     let mut limits = RunLimits::default()

@@ -7,8 +7,10 @@ use std::fmt::Write as _;
 use super::facts::{Facts, HmRow, PartitionRef};
 use super::svg;
 use super::words::{
-    OBSERVED_NOTE, addr, cores, pct, placement, range, size, stat_ticks, stat_us, ticks, time_ticks,
+    addr, cores, observed_terms, observed_units, pct, placement, range, size, ticks, time_ticks,
+    tolerance_text,
 };
+use crate::trace::observe::Ticks;
 
 /// `text` escaped for HTML text and attribute values.
 pub fn esc(text: &str) -> String {
@@ -49,6 +51,11 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space:
 td.nw { white-space: nowrap; }
 tr { break-inside: avoid; }
 tr.gap td { color: var(--muted); background: #f7f7f7; }
+th.grp { text-align: center; border-bottom: 1px solid var(--rule); white-space: normal; }
+thead tr:first-child th[rowspan] { vertical-align: bottom; }
+dl.terms { display: grid; grid-template-columns: max-content minmax(0, 52em); gap: 3px 14px; margin: 8px 0 12px; font-size: 13px; }
+dl.terms dt { font-weight: 600; white-space: nowrap; }
+dl.terms dd { margin: 0; }
 tr.sub td:first-child { padding-left: 26px; }
 tr.unused td { color: var(--muted); }
 table.kv th { background: none; border-bottom: 1px solid var(--rule); text-align: left; white-space: nowrap; padding-left: 0; width: 1%; }
@@ -83,6 +90,7 @@ footer { margin-top: 40px; padding-top: 8px; border-top: 1px solid var(--rule); 
   code, .mono, .hash { font-size: 9pt; }
   th, td { padding: 3px 7px; }
   .wrap { overflow: visible; }
+  table.dense th, table.dense td { padding: 2px 4px; }
   nav.toc, section#legend { display: none; }
   a { color: inherit; text-decoration: none; }
   section.page { break-before: page; }
@@ -123,6 +131,42 @@ impl Page {
                 Some(h) => self.raw(&format!("<th class=\"n\">{h}</th>")),
                 None => self.raw(&format!("<th>{h}</th>")),
             }
+        }
+        self.raw("</tr></thead><tbody>\n");
+    }
+
+    /// Starts a table with two header rows: each column is `(group, header)`; neighbouring
+    /// columns of one group share a header cell above theirs, a column without a group has
+    /// one cell spanning both rows. A leading `>` marks a numeric column.
+    fn grouped_table(&mut self, class: &str, cols: &[(Option<&str>, &str)]) {
+        let cell = |h: &str, attrs: &str| match h.strip_prefix('>') {
+            Some(h) => format!("<th class=\"n\"{attrs}>{h}</th>"),
+            None => format!("<th{attrs}>{h}</th>"),
+        };
+        self.raw(&format!(
+            "<div class=\"wrap\"><table class=\"{class}\"><thead><tr>"
+        ));
+        let mut i = 0;
+        while i < cols.len() {
+            match cols[i].0 {
+                None => {
+                    self.raw(&cell(cols[i].1, " rowspan=\"2\""));
+                    i += 1;
+                }
+                Some(g) => {
+                    let span = cols[i..].iter().take_while(|c| c.0 == Some(g)).count();
+                    if span > 1 {
+                        self.raw(&format!("<th class=\"grp\" colspan=\"{span}\">{g}</th>"));
+                    } else {
+                        self.raw(&format!("<th class=\"grp\">{g}</th>"));
+                    }
+                    i += span;
+                }
+            }
+        }
+        self.raw("</tr><tr>");
+        for (_, h) in cols.iter().filter(|c| c.0.is_some()) {
+            self.raw(&cell(h, ""));
         }
         self.raw("</tr></thead><tbody>\n");
     }
@@ -999,11 +1043,27 @@ fn observed(p: &mut Page, f: &Facts) {
     let Some(o) = &f.observed else { return };
     section(p, f, "observed", "");
     p.line(format_args!(
-        "<p>What the kernel recorded while it ran: every window and idle-gap start of each time-partitioned core with its planned and observed counter value, from the trace <code>{}</code> ({} records; SHA-256 <span class=\"hash\">{}</span>), read from the target's memory at the end of a run (<code>cargo xtask run --trace</code>). It shows one run, not a bound.</p>",
+        "<p>What the kernel recorded while it ran: every window and idle-gap start of each time-partitioned core with its planned and observed counter value, from the trace <code>{}</code> ({} records; SHA-256 <span class=\"hash\">{}</span>), read from the target's memory at the end of a run (<code>cargo xtask run --trace</code>). It shows one run, not a bound. Observed times are in microseconds (µs); <code>report.txt</code> and <code>report.json</code> give every figure in counter ticks too.</p>",
         esc(&o.trace_file),
         o.records,
         esc(&o.trace_sha256)
     ));
+    p.raw("<dl class=\"terms\">");
+    for (term, text) in observed_terms(&o.tolerance, "µs", "−") {
+        p.raw(&format!("<dt>{}</dt><dd>{}</dd>", esc(term), esc(&text)));
+    }
+    p.raw("</dl>\n");
+    let flagged = format!("Flagged starts (tolerance {})", tolerance_text("µs"));
+    let count = |shown: bool, n: usize| {
+        if !shown {
+            num("–")
+        } else if n > 0 {
+            format!("<td class=\"n bad\">{n}</td>")
+        } else {
+            num(&n.to_string())
+        }
+    };
+    let us = |t: Option<&Ticks>| num(t.map_or("–", |t| t.us.as_str()));
     for c in &o.cores {
         p.line(format_args!(
             "<h3>Core {} <span class=\"note\">major frame {} · {} frames observed ({} complete) · window and gap starts: {} · other events: {}</span></h3>",
@@ -1014,33 +1074,28 @@ fn observed(p: &mut Page, f: &Facts) {
             c.window_starts,
             c.other_events
         ));
-        p.table(
-            "data wide",
+        p.grouped_table(
+            "data dense",
             &[
-                "#",
-                "Partition",
-                ">Offset",
-                ">Duration",
-                ">Starts",
-                ">Start delay (ticks) min / mean / max",
-                ">(µs)",
-                ">Given (ticks) min / mean / max",
-                ">Short",
-                ">Late",
-                ">Overruns",
+                (None, "#"),
+                (None, "Partition"),
+                (Some("Planned"), ">Offset"),
+                (Some("Planned"), ">Duration"),
+                (None, ">Starts"),
+                (Some("Start delay (µs)"), ">min"),
+                (Some("Start delay (µs)"), ">mean"),
+                (Some("Start delay (µs)"), ">max"),
+                (Some("Start delay (µs)"), ">jitter"),
+                (Some("Given (µs)"), ">min"),
+                (Some(&flagged), ">Late"),
+                (Some(&flagged), ">Short"),
+                (Some(&flagged), ">Early"),
             ],
         );
         for s in &c.slots {
             let window = s.window.is_some();
-            let count = |n: usize| {
-                if !window {
-                    num("–")
-                } else if n > 0 {
-                    format!("<td class=\"n bad\">{n}</td>")
-                } else {
-                    num(&n.to_string())
-                }
-            };
+            let delay = s.start_delay.as_ref();
+            let given = s.given.as_ref();
             p.row(
                 if window { "" } else { "gap" },
                 &[
@@ -1051,12 +1106,14 @@ fn observed(p: &mut Page, f: &Facts) {
                     num(&s.offset.text),
                     num(&s.duration.text),
                     num(&s.starts.to_string()),
-                    num(&stat_ticks(s.start_delay.as_ref())),
-                    num(&stat_us(s.start_delay.as_ref())),
-                    num(&stat_ticks(s.given.as_ref())),
-                    count(s.short),
-                    count(s.late),
-                    count(s.overruns),
+                    us(delay.map(|d| &d.min)),
+                    num(delay.map_or("–", |d| d.mean.us.as_str())),
+                    us(delay.map(|d| &d.max)),
+                    us(s.jitter.as_ref()),
+                    us(given.map(|g| &g.min)),
+                    count(window, s.late_beyond_tolerance),
+                    count(window, s.short_beyond_tolerance),
+                    count(window, s.early),
                 ],
             );
         }
@@ -1068,30 +1125,39 @@ fn observed(p: &mut Page, f: &Facts) {
         ));
     }
     if !o.partitions.is_empty() {
-        p.line(format_args!("<h3>Maximum jitter per partition</h3>"));
-        p.table(
-            "data",
+        p.line(format_args!(
+            "<h3>Start delay and jitter per partition</h3>"
+        ));
+        p.grouped_table(
+            "data dense",
             &[
-                "Partition",
-                ">Core",
-                ">Starts",
-                ">Max jitter (ticks)",
-                ">(µs)",
+                (None, "Partition"),
+                (None, ">Core"),
+                (None, ">Starts"),
+                (Some("Start delay (µs)"), ">min"),
+                (Some("Start delay (µs)"), ">max"),
+                (Some("Start delay (µs)"), ">jitter"),
+                (Some(&flagged), ">Late"),
+                (Some(&flagged), ">Short"),
+                (Some(&flagged), ">Early"),
+                (Some(&flagged), ">Flagged"),
             ],
         );
         for j in &o.partitions {
-            let (t, us) = j.max_jitter.as_ref().map_or_else(
-                || ("–".to_owned(), "–".to_owned()),
-                |m| (m.ticks.to_string(), m.us.clone()),
-            );
+            let delay = j.start_delay.as_ref();
             p.row(
                 "",
                 &[
                     who(&j.partition),
                     num(&j.core.to_string()),
                     num(&j.starts.to_string()),
-                    num(&t),
-                    num(&us),
+                    us(delay.map(|d| &d.min)),
+                    us(delay.map(|d| &d.max)),
+                    us(j.jitter.as_ref()),
+                    count(true, j.late_beyond_tolerance),
+                    count(true, j.short_beyond_tolerance),
+                    count(true, j.early),
+                    count(true, j.flagged),
                 ],
             );
         }
@@ -1127,7 +1193,7 @@ fn observed(p: &mut Page, f: &Facts) {
     }
     p.line(format_args!(
         "<p class=\"note\">{}</p>",
-        esc(&OBSERVED_NOTE.replace('\n', " "))
+        esc(&observed_units("µs"))
     ));
     p.raw("</section>\n");
 }

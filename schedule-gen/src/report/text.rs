@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use super::facts::{Facts, HmRow};
 use super::words::{
-    OBSERVED_NOTE, addr, cores, pct, placement, range, size, stat_ticks, stat_us, ticks, time_ticks,
+    addr, cores, observed_terms, observed_units, pct, placement, range, size, stat_ticks, stat_us,
+    ticks, time_ticks, tolerance_text,
 };
-use crate::trace::observe::Observed;
+use crate::trace::observe::{Observed, Ticks};
 
 /// A fixed-width table: a header row, a rule, then rows; numeric columns right-aligned.
 struct Table {
@@ -563,7 +564,23 @@ fn observed(out: &mut String, o: &Observed) {
     t.row(vec!["trace file".to_owned(), o.trace_file.clone()]);
     t.row(vec!["trace sha256".to_owned(), o.trace_sha256.clone()]);
     t.row(vec!["records".to_owned(), o.records.to_string()]);
+    t.row(vec![
+        "tolerance".to_owned(),
+        format!(
+            "{} ({} ticks): late and short beyond it are flagged",
+            tolerance_text("us"),
+            o.tolerance.ticks
+        ),
+    ]);
     t.render(out);
+    let count = |window: bool, n: usize| {
+        if window {
+            n.to_string()
+        } else {
+            "-".to_owned()
+        }
+    };
+    let jitter = |j: Option<&Ticks>| j.map_or_else(|| "-".to_owned(), |j| j.ticks.to_string());
     for c in &o.cores {
         subheading(
             out,
@@ -588,20 +605,15 @@ fn observed(out: &mut String, o: &Observed) {
             ">starts",
             ">start delay ticks min/mean/max",
             ">start delay us min/mean/max",
+            ">jitter ticks",
             ">given ticks min/mean/max",
-            ">short",
             ">late",
-            ">overruns",
+            ">short",
+            ">early",
+            ">flagged",
         ]);
         for s in &c.slots {
             let window = s.window.is_some();
-            let count = |n: usize| {
-                if window {
-                    n.to_string()
-                } else {
-                    "-".to_owned()
-                }
-            };
             t.row(vec![
                 s.window.map_or_else(|| "-".to_owned(), |w| w.to_string()),
                 s.partition
@@ -612,10 +624,12 @@ fn observed(out: &mut String, o: &Observed) {
                 s.starts.to_string(),
                 stat_ticks(s.start_delay.as_ref()),
                 stat_us(s.start_delay.as_ref()),
+                jitter(s.jitter.as_ref()),
                 stat_ticks(s.given.as_ref()),
-                count(s.short),
-                count(s.late),
-                count(s.overruns),
+                count(window, s.late_beyond_tolerance),
+                count(window, s.short_beyond_tolerance),
+                count(window, s.early),
+                count(window, s.flagged),
             ]);
         }
         t.render(out);
@@ -623,19 +637,35 @@ fn observed(out: &mut String, o: &Observed) {
     if o.cores.is_empty() {
         note(out, "\nNo core of the module is time-partitioned.");
     }
-    subheading(out, "Maximum jitter per partition");
-    let mut t = Table::new(&["partition", "core", ">starts", ">max jitter ticks", ">us"]);
+    subheading(out, "Start delay and jitter per partition");
+    let mut t = Table::new(&[
+        "partition",
+        "core",
+        ">starts",
+        ">start delay ticks min/mean/max",
+        ">start delay us min/mean/max",
+        ">jitter ticks",
+        ">jitter us",
+        ">late",
+        ">short",
+        ">early",
+        ">flagged",
+    ]);
     for p in &o.partitions {
         t.row(vec![
             p.partition.name.clone(),
             p.core.to_string(),
             p.starts.to_string(),
-            p.max_jitter
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |j| j.ticks.to_string()),
-            p.max_jitter
+            stat_ticks(p.start_delay.as_ref()),
+            stat_us(p.start_delay.as_ref()),
+            jitter(p.jitter.as_ref()),
+            p.jitter
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |j| j.us.clone()),
+            p.late_beyond_tolerance.to_string(),
+            p.short_beyond_tolerance.to_string(),
+            p.early.to_string(),
+            p.flagged.to_string(),
         ]);
     }
     if t.rows.is_empty() {
@@ -667,7 +697,36 @@ fn observed(out: &mut String, o: &Observed) {
     } else {
         t.render(out);
     }
-    note(out, &format!("\n{OBSERVED_NOTE}"));
+    out.push('\n');
+    for (term, text) in observed_terms(&o.tolerance, "us", "-") {
+        note(out, &wrap(&format!("{term}: {text}"), 100, "    "));
+    }
+    note(out, &wrap(&observed_units("us"), 100, ""));
+}
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word gets a
+/// line of its own); lines after the first start with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if line.is_empty() {
+            if !lines.is_empty() {
+                line.push_str(indent);
+            }
+        } else {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
 }
 
 fn hm_table(out: &mut String, rows: &[HmRow]) {

@@ -120,12 +120,67 @@ pub fn stat_us(s: Option<&crate::trace::observe::Stat>) -> String {
     )
 }
 
-/// What the "Planned vs observed" numbers mean, for the notes under its tables.
-pub const OBSERVED_NOTE: &str = "start delay = observed start - planned start; given = observed start of the next window or gap - observed\n\
-start (known only when the next record was kept); short = a window given less than its duration;\n\
-late = a window started after its planned start; overruns = window starts that were short or late.\n\
-A partition's jitter is the start delay of its windows; the maximum is the largest in size, with its\n\
-sign. Means are over the observed starts; us = microseconds; ticks are the kernel's counter readings.";
+/// What the "Planned vs observed" numbers mean, as (term, definition) pairs, for both
+/// renderers: `mu` is the microsecond unit (`us` in text, `µs` in HTML), `minus` the minus
+/// sign between quantities; `tolerance` is the report's tolerance
+/// ([`crate::trace::observe::START_TOLERANCE_NS`]) in ticks.
+pub fn observed_terms(
+    tolerance: &crate::trace::observe::Ticks,
+    mu: &str,
+    minus: &str,
+) -> Vec<(&'static str, String)> {
+    let tol = tolerance_text(mu);
+    vec![
+        (
+            "start delay",
+            format!(
+                "observed start {minus} planned start: how long after the counter value its schedule planned the kernel recorded a window or idle gap as started. Never 0 in practice: the kernel first takes the timer interrupt at the planned deadline."
+            ),
+        ),
+        (
+            "jitter",
+            format!(
+                "how much the start delay varies: a window's largest start delay {minus} its smallest, over its starts in this trace (0: it starts at the same offset from its plan in every frame); for a partition, the largest of its windows'. A constant delay is not jitter."
+            ),
+        ),
+        (
+            "given",
+            format!(
+                "observed start of the next window or gap {minus} this one's observed start: the time the window really had (known only when the next start was recorded)."
+            ),
+        ),
+        (
+            "late, short, early",
+            format!(
+                "a window start is late when its start delay is more than the tolerance, short when it was given less than its duration {minus} the tolerance, early when it came before its plan (by any amount); flagged when any of the three (each start counted once)."
+            ),
+        ),
+        (
+            "tolerance",
+            format!(
+                "{tol} ({} ticks), the same for every configuration: the kernel cannot record a start at the exact planned counter value. Under QEMU -icount the timer interrupt and the switch path cost 2 to 5 ticks in every frame, and a whole window switch is about 470 instructions (cargo xtask bench), which take {tol} only at 47 million instructions a second. A delay beyond it is not the switch but the core held up (under QEMU without -icount, by the host). A window not flagged short lost at most {tol} of its duration. It is a reporting threshold, not a bound; report.json also counts every start that was late or short by any amount (late, short).",
+                tolerance.ticks
+            ),
+        ),
+    ]
+}
+
+/// The tolerance of "Planned vs observed" in microseconds, `10 us`.
+pub fn tolerance_text(mu: &str) -> String {
+    let ns = crate::trace::observe::START_TOLERANCE_NS;
+    if ns.is_multiple_of(1000) {
+        format!("{} {mu}", ns / 1000)
+    } else {
+        format!("{}.{:03} {mu}", ns / 1000, ns % 1000)
+    }
+}
+
+/// The last words under "Planned vs observed".
+pub fn observed_units(mu: &str) -> String {
+    format!(
+        "Means are over the observed starts; {mu} = microseconds, exact to the nanosecond; ticks are the kernel's counter readings."
+    )
+}
 
 #[cfg(test)]
 mod tests {

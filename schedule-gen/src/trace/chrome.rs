@@ -1,21 +1,25 @@
 //! The trace as Chrome trace-event JSON, which Perfetto UI (<https://ui.perfetto.dev>) and
-//! `chrome://tracing` open: the module is one process, each core one thread (`core N`), each
-//! window or idle gap one complete event from its observed start to the next observed start
-//! on that core, every other record an instant event.
+//! speedscope open: the module is one process, each core one thread (`core N`), each window
+//! or idle gap one complete event from its observed start to just before the next observed
+//! start on that core, every other record an instant event.
 //!
 //! ```text
 //! {"displayTimeUnit":"ms","traceEvents":[
 //! {"name":"process_name","ph":"M","pid":1,"tid":0,"args":{"name":"module demo"}},
 //! {"name":"thread_name","ph":"M","pid":1,"tid":0,"args":{"name":"core 0"}},
-//! {"name":"ctrl","cat":"window","ph":"X","pid":1,"tid":0,"ts":0.000,"dur":4000.016,"args":{...}},
+//! {"name":"ctrl","cat":"window","ph":"X","pid":1,"tid":0,"ts":0.000,"dur":4000.015,"args":{...}},
 //! ...
 //! ]}
 //! ```
 //!
 //! Timestamps are microseconds (exact to the nanosecond) since the earliest record of the
-//! trace, converted with the counter frequency the kernel wrote in the trace header. The last
-//! start of a core has no next one: its event ends at the trace's last record, with
-//! `"open": true` in its args. Output is deterministic: the same rows give the same bytes.
+//! trace, converted with the counter frequency the kernel wrote in the trace header. A
+//! window's event ends 1 ns before the next start on its core rather than on it: viewers add
+//! `ts + dur` in floating point (or truncate each to whole nanoseconds), and an end that lands
+//! a rounding error after the next start makes them nest the next window inside this one
+//! (speedscope draws a staircase). The last start of a core has no next one: its event ends
+//! at the trace's last record, with `"open": true` in its args. Output is deterministic: the
+//! same rows give the same bytes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,7 +27,7 @@ use std::fmt::Write as _;
 use apex_api::health::HmError;
 use apex_api::trace::TraceKind;
 
-use super::{TraceRow, kind_name, micros};
+use super::{TraceRow, div_round, kind_name, micros};
 use crate::model::LoadedConfig;
 
 /// The process id every event carries: the module is the one process.
@@ -51,7 +55,15 @@ pub fn write_chrome_json(cfg: &LoadedConfig, rows: &[TraceRow], counter_hz: u64)
     }
     let base = rows.iter().map(|r| r.actual).min().unwrap_or(0);
     let end = rows.iter().map(|r| r.actual).max().unwrap_or(0);
-    let ts = |ticks: u64| micros(i128::from(ticks.saturating_sub(base)), counter_hz);
+    // Nanoseconds since `base`, rounded half away from zero; every timestamp and duration
+    // is made of these, so an event's end is exactly what it should be in decimal.
+    let ns = |ticks: u64| {
+        div_round(
+            i128::from(ticks.saturating_sub(base)) * 1_000_000_000,
+            i128::from(counter_hz.max(1)),
+        )
+    };
+    let ts = |ticks: u64| micros_of_ns(ns(ticks));
 
     let mut events: Vec<String> = vec![format!(
         "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{MODULE_PID},\"tid\":0,\"args\":{{\"name\":{}}}}}",
@@ -73,16 +85,16 @@ pub fn write_chrome_json(cfg: &LoadedConfig, rows: &[TraceRow], counter_hz: u64)
             let next = starts.get(i + 1).map(|n| n.actual);
             let until = next.unwrap_or(end).max(r.actual);
             let name = r.partition_name(cfg);
-            let jitter = i128::from(r.actual) - i128::from(r.planned);
+            let delay = i128::from(r.actual) - i128::from(r.planned);
             let mut args = format!(
-                "\"partition\":{},\"window\":{},\"seq\":{},\"planned_ticks\":{},\"actual_ticks\":{},\"jitter_ticks\":{jitter},\"jitter_us\":{}",
+                "\"partition\":{},\"window\":{},\"seq\":{},\"planned_ticks\":{},\"actual_ticks\":{},\"start_delay_ticks\":{delay},\"start_delay_us\":{}",
                 r.partition
                     .map_or_else(|| "null".to_owned(), |p| p.to_string()),
                 r.arg,
                 r.seq,
                 r.planned,
                 r.actual,
-                micros(jitter, counter_hz),
+                micros(delay, counter_hz),
             );
             if next.is_none() {
                 args.push_str(",\"open\":true");
@@ -92,7 +104,10 @@ pub fn write_chrome_json(cfg: &LoadedConfig, rows: &[TraceRow], counter_hz: u64)
                 q(name),
                 q(if r.partition.is_some() { "window" } else { "idle" }),
                 ts(r.actual),
-                micros(i128::from(until - r.actual), counter_hz),
+                // Up to 1 ns before the next start, never onto it (see the file comment).
+                micros_of_ns(
+                    (ns(until) - ns(r.actual) - i128::from(next.is_some())).max(0)
+                ),
             ));
         }
         for r in rows.iter().filter(|r| !r.is_window_start()) {
@@ -124,6 +139,13 @@ pub fn write_chrome_json(cfg: &LoadedConfig, rows: &[TraceRow], counter_hz: u64)
     out
 }
 
+/// `ns` nanoseconds as microseconds with three decimals: `"4000.015"`, `"-0.032"`.
+fn micros_of_ns(ns: i128) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    format!("{sign}{}.{:03}", ns / 1000, ns % 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +175,7 @@ mod tests {
                     assert!(e["ts"].as_f64().unwrap() >= 0.0, "{e}");
                     assert!(e["dur"].as_f64().unwrap() >= 0.0, "{e}");
                     assert!(e["args"]["planned_ticks"].is_u64(), "{e}");
-                    assert!(e["args"]["jitter_ticks"].is_number(), "{e}");
+                    assert!(e["args"]["start_delay_ticks"].is_number(), "{e}");
                 }
                 "i" => {
                     assert_eq!(e["s"], "t", "{e}");
@@ -188,22 +210,18 @@ mod tests {
             .map(|e| e["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["ctrl", "health", "idle", "ctrl", "idle"]);
-        // Each event ends where the next begins (same rounding on both sides).
+        // Each event ends 1 ns before the next begins, also in floating point.
         for w in core0.windows(2) {
             let end = w[0]["ts"].as_f64().unwrap() + w[0]["dur"].as_f64().unwrap();
-            assert!(
-                (end - w[1]["ts"].as_f64().unwrap()).abs() < 0.002,
-                "{} {}",
-                w[0],
-                w[1]
-            );
+            let gap = w[1]["ts"].as_f64().unwrap() - end;
+            assert!(gap > 0.0005 && gap < 0.0015, "{} {}", w[0], w[1]);
         }
         // The first window: at the earliest record, 4 ms and one tick long (start 1 is one
-        // tick later than start 0).
+        // tick later than start 0), less the nanosecond.
         assert_eq!(core0[0]["ts"].as_f64(), Some(0.0));
-        assert!(text.contains("\"ts\":0.000,\"dur\":4000.016,"), "{text}");
-        assert_eq!(core0[1]["args"]["jitter_ticks"], 1);
-        assert_eq!(core0[1]["args"]["jitter_us"].as_f64(), Some(0.016));
+        assert!(text.contains("\"ts\":0.000,\"dur\":4000.015,"), "{text}");
+        assert_eq!(core0[1]["args"]["start_delay_ticks"], 1);
+        assert_eq!(core0[1]["args"]["start_delay_us"].as_f64(), Some(0.016));
         assert_eq!(core0[9]["args"]["open"], true);
         // The dedicated core: one event, open to the end of the trace.
         let core1: Vec<&Value> = events
@@ -212,7 +230,7 @@ mod tests {
             .collect();
         assert_eq!(core1.len(), 1);
         assert_eq!(core1[0]["name"], "sensor");
-        assert_eq!(core1[0]["args"]["jitter_ticks"], 100);
+        assert_eq!(core1[0]["args"]["start_delay_ticks"], 100);
         let thread_names: Vec<&str> = events
             .iter()
             .filter(|e| e["name"] == "thread_name")
