@@ -24,7 +24,7 @@ pub const LINE_MAX: usize = 160;
 pub const PARTITION_RING_LINES: usize = 16;
 
 /// Kernel lines a core may have queued before it drains synchronously.
-pub const KERNEL_RING_LINES: usize = 32;
+pub const KERNEL_RING_LINES: usize = 16;
 
 /// Bytes one ordinary drain call may write: two full lines with their prefixes, so a
 /// partition's console call drains at least what it added, and a drain's cost is bounded.

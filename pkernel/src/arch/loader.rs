@@ -33,7 +33,7 @@ pub fn load_image(partition: &Partition) -> Result<(), NoRamFor> {
         // it.
         unsafe {
             core::ptr::copy_nonoverlapping(segment.data.as_ptr(), phys as *mut u8, file_len);
-            core::ptr::write_bytes((phys as usize + file_len) as *mut u8, 0, zero_len);
+            cache::zero(phys + file_len as u64, zero_len as u64);
         }
         cache::clean_to_poc_and_invalidate_icache(phys, segment.mem_size);
     }
