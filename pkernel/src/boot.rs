@@ -57,7 +57,8 @@ pub fn primary(system: &'static System) -> ! {
         fail(Failure::BootError);
     }
     mmu::enable_on_this_core();
-    check_stack_guards();
+    // Only the board's cores ever run, so only their stacks need guards.
+    check_stack_guards(board.core_count().min(MAX_CORES));
     entry::publish(system);
     VTCR.store(stage2::vtcr(), Ordering::Relaxed);
     for partition in system.partitions {
@@ -107,10 +108,11 @@ pub fn secondary(core: usize) -> ! {
     run_core(core)
 }
 
-/// Proves with the MMU itself that each core's stack is mapped writable and the page below
-/// it is not, so an overflow faults instead of corrupting what lies below.
-fn check_stack_guards() {
-    for core in 0..MAX_CORES {
+/// Proves with the MMU itself that the stack of each of the first `cores` cores is mapped
+/// writable and the page below it is not, so an overflow faults instead of corrupting what
+/// lies below.
+fn check_stack_guards(cores: usize) {
+    for core in 0..cores {
         let guard = boot::guard_page(core);
         let stack_bottom = guard + boot::GUARD_SIZE;
         if mmu::is_mapped(guard, false) || !mmu::is_mapped(stack_bottom, true) {
@@ -119,7 +121,7 @@ fn check_stack_guards() {
         }
     }
     kprintln!(
-        "stack guards: {MAX_CORES} unmapped pages below the kernel stacks (checked with AT S1E2R)"
+        "stack guards: {cores} unmapped pages below the kernel stacks (checked with AT S1E2R)"
     );
 }
 

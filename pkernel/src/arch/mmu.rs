@@ -77,7 +77,8 @@ pub fn build(board: &Board) -> Result<(), aarch64_paging::MapError> {
         map_range(&mut map, start, end, DEVICE)?;
     }
     // The page below each core's stack stays unmapped: an overflow faults (see `boot`).
-    for core in 0..super::MAX_CORES {
+    // Cores beyond the board's never run, so their stacks need no guard.
+    for core in 0..board.core_count().min(super::MAX_CORES) {
         let guard = super::boot::guard_page(core);
         map_range(
             &mut map,
