@@ -91,10 +91,14 @@ pub struct VcpuContext {
     pub vmpidr: u64,
     /// The traps it runs under for the PMU and debug registers (MDCR_EL2).
     pub mdcr: u64,
+    /// Index of the partition this vCPU belongs to (for the hypercall fast path).
+    pub partition: u64,
 }
 
 /// Offset of [`VcpuContext::host`], used by the exit assembly.
 pub const HOST_OFFSET: usize = core::mem::size_of::<GuestRegs>();
+/// Offset of the kernel stack pointer in [`VcpuContext::host`], used by the fast path.
+pub const HOST_SP_OFFSET: usize = HOST_OFFSET + core::mem::offset_of!(HostRegs, sp);
 /// Size of [`GuestRegs`], a multiple of 16 so SP_EL2 may point at it.
 pub const GUEST_REGS_SIZE: usize = core::mem::size_of::<GuestRegs>();
 
@@ -158,6 +162,7 @@ impl VcpuContext {
         vttbr: 0,
         vmpidr: 0,
         mdcr: 0,
+        partition: 0,
     };
 
     /// A vCPU that has never run: about to execute its first instruction at `entry` with
@@ -171,6 +176,7 @@ impl VcpuContext {
         ctx.regs.x[1] = vcpu;
         ctx.el1.sctlr = SCTLR_EL1_RESET;
         ctx.vttbr = vttbr;
+        ctx.partition = partition;
         // MPIDR as the partition sees it: vCPU n is Aff0 = n; bit 31 is RES1.
         ctx.vmpidr = (1 << 31) | vcpu;
         ctx

@@ -5,6 +5,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use aarch64_cpu::registers::{ELR_EL2, ESR_EL2, FAR_EL2, Readable, TPIDR_EL2, Writeable};
 
+use super::context::VcpuContext;
+use super::machine::Hardware;
 use super::page_pool::{self, TablePool};
 use super::trace_buffer::{self, TraceArea};
 use super::{MAX_CORES, boot, console, esr, gic, mmu, psci};
@@ -53,6 +55,40 @@ pub fn run<const PAGES: usize, const RECORDS: usize>(
         mmu::enable_on_this_core();
         gic::init_this_core(core);
         crate::boot::secondary(core)
+    }
+}
+
+/// What the hypercall fast path returns to its assembly caller (in x0 and x1).
+#[repr(C)]
+pub struct FastReturn {
+    /// The context it was given, so the assembly need not keep it in a register.
+    vcpu: *mut VcpuContext,
+    /// 1 if the call was served and the partition resumes at once; 0 for a full exit.
+    served: u64,
+}
+
+/// The hypercall fast path (see `exceptions.rs`), on the kernel stack with the partition's
+/// x0..x18, x30, ELR and SPSR saved in `vcpu` and x19..x29 still live in the CPU.
+///
+/// # Safety
+/// Only the exit assembly calls it, with the context of the vCPU that `vcpu::run` is running
+/// on this core.
+pub unsafe extern "C" fn pkernel_fast_hypercall(vcpu: *mut VcpuContext) -> FastReturn {
+    // SAFETY: the assembly passes the context `vcpu::run` entered the partition with, which
+    // `run` borrows mutably for the whole time the partition runs and hands to nothing else;
+    // this call happens inside that `run`, on the same core, so this is the only reference.
+    let context = unsafe { &mut *vcpu };
+    let system = system();
+    let served = usize::try_from(context.partition)
+        .ok()
+        .and_then(|id| system.partitions.get(id))
+        .is_some_and(|partition| {
+            let mut machine = Hardware::this_core(this_core());
+            crate::trap::fast_hypercall(&mut context.regs, partition, &mut machine)
+        });
+    FastReturn {
+        vcpu,
+        served: u64::from(served),
     }
 }
 

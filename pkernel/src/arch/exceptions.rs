@@ -6,10 +6,16 @@
 //! vector's kind (`exit::Vector`). An exception taken at EL2 itself is a kernel fault: it
 //! switches to the core's fault stack (the fault may be an overflow of the normal one) and
 //! reports.
+//!
+//! The hypercall fast path: an `HVC` first saves only the registers a Rust call may clobber
+//! (x0..x18, x30, ELR, SPSR) and calls `pkernel_fast_hypercall` on the kernel stack; x19..x29
+//! are callee-saved, so they still hold the partition's values when it returns. If it served
+//! the call, the partition resumes at once; otherwise the rest is saved and the exit goes to
+//! the run loop as any other.
 
 use core::arch::global_asm;
 
-use super::context::GUEST_REGS_SIZE;
+use super::context::{GUEST_REGS_SIZE, HOST_SP_OFFSET};
 
 unsafe extern "C" {
     /// The vector table (2 KiB aligned), installed in VBAR_EL2 by `boot`.
@@ -74,6 +80,57 @@ EL2_VECTORS:
     VECTOR  lower_serror_entry
 
 lower_sync_entry:
+    stp     x0, x1, [sp, #16 * 0]
+    mrs     x0, esr_el2
+    lsr     x0, x0, #26
+    cmp     x0, #0x16
+    b.ne    2f
+    // HVC: save what a call may clobber, run the fast path on the kernel stack.
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    str     x18, [sp, #16 * 9]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x30, x0, [sp, #16 * 15]
+    str     x1, [sp, #16 * 16]
+    mov     x0, sp
+    ldr     x1, [x0, #{host_sp}]
+    mov     sp, x1
+    bl      {fast}
+    // x0 = the context again, x1 = whether the call was served.
+    mov     sp, x0
+    cbz     x1, 1f
+    ldr     x1, [sp, #16 * 16]
+    ldp     x30, x0, [sp, #16 * 15]
+    msr     elr_el2, x0
+    msr     spsr_el2, x1
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldr     x18, [sp, #16 * 9]
+    eret
+    // Not served: save the callee-saved rest (still the partition's) and exit fully.
+1:  str     x19, [sp, #16 * 9 + 8]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+    mov     x0, #0
+    b       pkernel_vcpu_exit
+2:  ldp     x0, x1, [sp, #16 * 0]
     GUEST_EXIT 0
 
 lower_irq_entry:
@@ -101,6 +158,8 @@ el2_fault_entry:
     b       1b
 "#,
     el2_fault = sym super::entry::handle_el2_fault,
+    fast = sym super::entry::pkernel_fast_hypercall,
+    host_sp = const HOST_SP_OFFSET,
     max_cores = const super::MAX_CORES,
     fault_stacks = sym super::boot::FAULT_STACKS,
     fault_stack_size = const super::boot::FAULT_STACK_SIZE,

@@ -100,6 +100,30 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
     }
 }
 
+/// The hypercall fast path: serves the call in `regs` of `partition` if it needs only the
+/// caller's registers and the tables (`hypercall::needs_run_loop` is false), and says
+/// whether it did. The vCPU then resumes at once, without a full exit to the run loop; a
+/// window deadline that passed meanwhile is taken as soon as it does. Calls it declines are
+/// left untouched for the run loop.
+pub fn fast_hypercall(
+    regs: &mut crate::arch::context::GuestRegs,
+    partition: &'static Partition,
+    machine: &mut impl Machine,
+) -> bool {
+    if hypercall::needs_run_loop(regs.x[0]) {
+        return false;
+    }
+    // Calls off the run loop's list never read the caller's mode (tested in `hypercall`).
+    let state = CallerState {
+        mode: OperatingMode::Normal,
+        start_condition: StartCondition::NormalStart,
+        counter_hz: machine.counter_hz(),
+    };
+    let core = machine.core();
+    let mut services = Services { machine };
+    hypercall::dispatch(&mut regs.x, partition, &state, core, &mut services) == Outcome::Resume
+}
+
 /// Refused hypercalls logged per partition: only the first few, so a partition looping on
 /// bad calls cannot flood the console (and with it the kernel's own lines).
 const REFUSALS_LOGGED: u32 = 16;
