@@ -45,7 +45,7 @@ pub const VTCR_EL2_PS_SHIFT: u64 = 16;
 /// shareable, TSC (trap SMC: a partition never reaches the firmware; the kernel answers SMCCC
 /// calls itself, PSCI for partitions comes in a later increment), TACR (trap auxiliary control
 /// registers), TIDCP (trap implementation-defined registers), TSW (trap data cache
-/// maintenance by set/way: it acts on the whole shared cache; see `sysreg_trap`), RW (EL1 is
+/// maintenance by set/way: it acts on the whole shared cache; see `trap::sysreg`), RW (EL1 is
 /// AArch64).
 pub const HCR_EL2_GUEST: u64 = (1 << 0)
     | (1 << 1)
@@ -75,7 +75,7 @@ pub const CNTHCTL_EL2_GUEST: u64 = 1 << 0;
 /// a core, so a partition must neither count the kernel's (or another partition's) events nor
 /// program breakpoints and watchpoints. TPMCR (bit 5) and TPM (bit 6) trap every PMU register
 /// access, TDA (9) the debug registers, TDOSA (10) the OS lock and power-down registers, TDRA
-/// (11) the debug ROM address; `sysreg_trap` emulates them as reads-as-zero. TDE (8) and HPME
+/// (11) the debug ROM address; `trap::sysreg` emulates them as reads-as-zero. TDE (8) and HPME
 /// (7) stay clear: the kernel neither takes debug exceptions nor counts at EL2. HPMN (bits
 /// 0..4) keeps the number of counters the CPU has (`pmcr_n`), its reset value. Where the CPU
 /// has them (ID_AA64DFR0_EL1), the statistical profiling registers (TPMS, bit 14) and the

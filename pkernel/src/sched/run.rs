@@ -131,8 +131,8 @@ fn idle_until(machine: &mut impl Machine, end: u64) {
     }
 }
 
-/// A dedicated core: `entry` runs from `start` (the module's first major frame) until it
-/// stops or the module ends.
+/// A dedicated core: `entry` runs from `start` (the counter value at which the core starts
+/// it, traced as its planned start) until it stops or the module ends.
 pub fn run_dedicated(machine: &mut impl Machine, entry: &mut Resident, start: u64) -> CoreEnd {
     let now = machine.now();
     machine.trace(TraceEvent::window_start(
