@@ -61,11 +61,12 @@ pub fn set_pending() {
     PENDING.store(true, Ordering::Release);
 }
 
-/// The queues of `system`, as the drainer sees them. A queue whose lock is held (its
-/// producer is adding a line right now) is skipped this time: the drainer never waits on a
-/// producer, and the producer's pending flag brings a drainer back.
+/// The queues as the drainer sees them: kernel lines, and the partitions of `system` once
+/// the boot core has published it (before that, at boot, kernel lines only). A queue whose
+/// lock is held (its producer is adding a line right now) is skipped this time: the drainer
+/// never waits on a producer, and the producer's pending flag brings a drainer back.
 pub struct Queues {
-    pub system: &'static System,
+    pub system: Option<&'static System>,
 }
 
 impl LineSources for Queues {
@@ -74,7 +75,8 @@ impl LineSources for Queues {
     }
 
     fn partition_count(&self) -> usize {
-        self.system.partitions.len().min(MAX_PARTITIONS)
+        self.system
+            .map_or(0, |s| s.partitions.len().min(MAX_PARTITIONS))
     }
 
     fn next_partition_output(&mut self, id: usize) -> Option<PartitionOutput> {
@@ -82,27 +84,8 @@ impl LineSources for Queues {
     }
 
     fn partition_name(&self, id: usize) -> &str {
-        self.system.partitions.get(id).map_or("?", |p| p.name)
-    }
-}
-
-/// Queues without a system yet (boot, before the tables are published): kernel lines only.
-pub struct KernelOnly;
-
-impl LineSources for KernelOnly {
-    fn next_kernel_line(&mut self) -> Option<Line> {
-        KERNEL_RINGS.iter().find_map(|ring| ring.try_lock()?.pop())
-    }
-
-    fn partition_count(&self) -> usize {
-        0
-    }
-
-    fn next_partition_output(&mut self, _id: usize) -> Option<PartitionOutput> {
-        None
-    }
-
-    fn partition_name(&self, _id: usize) -> &str {
-        "?"
+        self.system
+            .and_then(|s| s.partitions.get(id))
+            .map_or("?", |p| p.name)
     }
 }

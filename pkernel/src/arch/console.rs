@@ -81,15 +81,15 @@ fn drain_locked(console: &mut Console, selected: Selection, budget: &mut usize) 
     let Some(uart) = uart.as_mut() else {
         return DrainStop::Empty;
     };
-    let system = SYSTEM.load(Ordering::Acquire);
-    let mut device = Device(uart);
-    if system.is_null() {
-        drainer.drain(&mut log::KernelOnly, &mut device, selected, budget)
-    } else {
-        // SAFETY: the only value stored is derived from a `&'static System` (attach_system).
-        let system = unsafe { &*system };
-        drainer.drain(&mut log::Queues { system }, &mut device, selected, budget)
-    }
+    // SAFETY: the only non-null value stored is derived from a `&'static System`
+    // (attach_system).
+    let system = unsafe { SYSTEM.load(Ordering::Acquire).as_ref() };
+    drainer.drain(
+        &mut log::Queues { system },
+        &mut Device(uart),
+        selected,
+        budget,
+    )
 }
 
 /// Drains at most `budget` bytes of kernel lines and the `selected` partitions' lines, if

@@ -24,9 +24,9 @@ unsafe extern "C" {
 
 global_asm!(
     r#"
-// Saves the partition's registers at SP (its VcpuContext) and leaves with vector `kind`.
-.macro GUEST_EXIT kind
-    stp     x0, x1, [sp, #16 * 0]
+// Saves x2..x18, x30, ELR_EL2 and SPSR_EL2 at SP (the VcpuContext): what a Rust call may
+// clobber, once x0 and x1 are stored. Uses x0 and x1.
+.macro SAVE_CALLER_SAVED_REST
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -35,16 +35,28 @@ global_asm!(
     stp     x12, x13, [sp, #16 * 6]
     stp     x14, x15, [sp, #16 * 7]
     stp     x16, x17, [sp, #16 * 8]
-    stp     x18, x19, [sp, #16 * 9]
+    str     x18, [sp, #16 * 9]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x30, x0, [sp, #16 * 15]
+    str     x1, [sp, #16 * 16]
+.endm
+
+// Saves the callee-saved x19..x29 at SP.
+.macro SAVE_CALLEE_SAVED
+    str     x19, [sp, #16 * 9 + 8]
     stp     x20, x21, [sp, #16 * 10]
     stp     x22, x23, [sp, #16 * 11]
     stp     x24, x25, [sp, #16 * 12]
     stp     x26, x27, [sp, #16 * 13]
     stp     x28, x29, [sp, #16 * 14]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x30, x0, [sp, #16 * 15]
-    str     x1, [sp, #16 * 16]
+.endm
+
+// Saves the partition's registers at SP (its VcpuContext) and leaves with vector `kind`.
+.macro GUEST_EXIT kind
+    stp     x0, x1, [sp, #16 * 0]
+    SAVE_CALLER_SAVED_REST
+    SAVE_CALLEE_SAVED
     mov     x0, #\kind
     b       pkernel_vcpu_exit
 .endm
@@ -86,52 +98,23 @@ lower_sync_entry:
     cmp     x0, #0x16
     b.ne    2f
     // HVC: save what a call may clobber, run the fast path on the kernel stack.
-    stp     x2, x3, [sp, #16 * 1]
-    stp     x4, x5, [sp, #16 * 2]
-    stp     x6, x7, [sp, #16 * 3]
-    stp     x8, x9, [sp, #16 * 4]
-    stp     x10, x11, [sp, #16 * 5]
-    stp     x12, x13, [sp, #16 * 6]
-    stp     x14, x15, [sp, #16 * 7]
-    stp     x16, x17, [sp, #16 * 8]
-    str     x18, [sp, #16 * 9]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x30, x0, [sp, #16 * 15]
-    str     x1, [sp, #16 * 16]
+    SAVE_CALLER_SAVED_REST
     mov     x0, sp
     ldr     x1, [x0, #{host_sp}]
     mov     sp, x1
     bl      {fast}
     // x0 = the context again, x1 = whether the call was served.
     mov     sp, x0
-    cbz     x1, 1f
-    ldr     x1, [sp, #16 * 16]
-    ldp     x30, x0, [sp, #16 * 15]
-    msr     elr_el2, x0
-    msr     spsr_el2, x1
-    ldp     x0, x1, [sp, #16 * 0]
-    ldp     x2, x3, [sp, #16 * 1]
-    ldp     x4, x5, [sp, #16 * 2]
-    ldp     x6, x7, [sp, #16 * 3]
-    ldp     x8, x9, [sp, #16 * 4]
-    ldp     x10, x11, [sp, #16 * 5]
-    ldp     x12, x13, [sp, #16 * 6]
-    ldp     x14, x15, [sp, #16 * 7]
-    ldp     x16, x17, [sp, #16 * 8]
-    ldr     x18, [sp, #16 * 9]
-    eret
+    cbnz    x1, pkernel_guest_return
     // Not served: save the callee-saved rest (still the partition's) and exit fully.
-1:  str     x19, [sp, #16 * 9 + 8]
-    stp     x20, x21, [sp, #16 * 10]
-    stp     x22, x23, [sp, #16 * 11]
-    stp     x24, x25, [sp, #16 * 12]
-    stp     x26, x27, [sp, #16 * 13]
-    stp     x28, x29, [sp, #16 * 14]
+    SAVE_CALLEE_SAVED
     mov     x0, #0
     b       pkernel_vcpu_exit
-2:  ldp     x0, x1, [sp, #16 * 0]
-    GUEST_EXIT 0
+    // Any other synchronous exit: x0 and x1 are already saved.
+2:  SAVE_CALLER_SAVED_REST
+    SAVE_CALLEE_SAVED
+    mov     x0, #0
+    b       pkernel_vcpu_exit
 
 lower_irq_entry:
     GUEST_EXIT 1

@@ -324,6 +324,18 @@ pkernel_vcpu_enter:
     mov     x2, sp
     str     x2, [x1, #16 * 6]
     mov     sp, x0
+    ldr     x19, [sp, #16 * 9 + 8]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    // Fall through to the part the hypercall fast path shares.
+
+    // Loads x0..x18, x30, ELR_EL2 and SPSR_EL2 from the context at SP and enters the
+    // partition; x19..x29 must already hold its values.
+    .global pkernel_guest_return
+pkernel_guest_return:
     ldr     x1, [sp, #16 * 16]
     ldp     x30, x0, [sp, #16 * 15]
     msr     elr_el2, x0
@@ -337,12 +349,7 @@ pkernel_vcpu_enter:
     ldp     x12, x13, [sp, #16 * 6]
     ldp     x14, x15, [sp, #16 * 7]
     ldp     x16, x17, [sp, #16 * 8]
-    ldp     x18, x19, [sp, #16 * 9]
-    ldp     x20, x21, [sp, #16 * 10]
-    ldp     x22, x23, [sp, #16 * 11]
-    ldp     x24, x25, [sp, #16 * 12]
-    ldp     x26, x27, [sp, #16 * 13]
-    ldp     x28, x29, [sp, #16 * 14]
+    ldr     x18, [sp, #16 * 9]
     eret
 
     // Reached from the exit vectors with the partition's registers saved at SP (its
