@@ -5,7 +5,7 @@
 
 mod common;
 
-use hil_tests::{ModuleEnd, RunLog};
+use hil_tests::{ModuleEnd, RunLog, Target};
 
 use common::{assert_kernel_healthy, boot, one_at_a_time, scenario};
 
@@ -94,9 +94,10 @@ fn a_configuration_at_the_documented_limits_boots() {
         return;
     };
     log.assert_line("[pkernel] 16 partitions:");
-    let i = log.assert_line("[pkernel] translation tables: ");
+    let prefix = "[pkernel] translation tables (built with the image): ";
+    let i = log.assert_line(prefix);
     let numbers: Vec<u64> = log.lines[i]
-        .trim_start_matches("[pkernel] translation tables: ")
+        .trim_start_matches(prefix)
         .split(" of ")
         .map(|n| n.trim_end_matches(" pages").parse().unwrap())
         .collect();
@@ -143,6 +144,70 @@ fn a_boot_time_rejection_is_the_module_end() {
         failure.is_err(),
         "a rejected configuration passed as a clean exit"
     );
+}
+
+/// The translation tables are written into the image after the kernel is linked; a kernel
+/// that lacks them (linked, never given its tables), or was given another system's, refuses
+/// to start anything and says why.
+#[test]
+fn an_image_without_its_own_translation_tables_does_not_start() {
+    let test = "an_image_without_its_own_translation_tables_does_not_start";
+    if hil_tests::skip_or_fail(test).is_none() {
+        return;
+    }
+    let _guard = one_at_a_time();
+    let image = xtask::image::build_system(&scenario("two-tickers")).unwrap();
+    // The kernel as cargo linked it, before the table linker ran.
+    let linked = xtask::workspace_root()
+        .join("target/pkernel-images")
+        .join(xtask::image::KERNEL_TARGET)
+        .join("release/pkernel");
+    let unlinked = std::fs::read(&linked).unwrap();
+    assert_ne!(
+        unlinked,
+        std::fs::read(&image.kernel).unwrap(),
+        "the built image should differ from cargo's output by its tables"
+    );
+    // The same kernel with the tables of another configuration written in.
+    let other = schedule_gen::load(&scenario("fault")).unwrap();
+    let mut foreign = unlinked.clone();
+    schedule_gen::translation::link_tables(&other, &mut foreign, &"0".repeat(64), "k").unwrap();
+    let dir = xtask::workspace_root().join("target/pkernel-images/scenarios");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes, why) in [
+        (
+            "unlinked.elf",
+            &unlinked,
+            "the image holds no translation tables: build it with `cargo xtask build`",
+        ),
+        (
+            "foreign.elf",
+            &foreign,
+            "the translation tables were built for other system tables",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let log = hil_tests::QemuVirt::new()
+            .run(
+                &path,
+                &hil_tests::RunLimits::default()
+                    .with_timeout(std::time::Duration::from_secs(30))
+                    .with_idle_timeout(std::time::Duration::from_secs(10)),
+            )
+            .expect("QEMU could not be started");
+        let line = log.assert_line("[pkernel] translation tables rejected at boot: ");
+        assert!(log.lines[line].contains(why), "{name}: {}", log.lines[line]);
+        assert_eq!(
+            log.module_end(),
+            Some(ModuleEnd::Failed {
+                reason: "boot error".into()
+            }),
+            "{name}"
+        );
+        log.assert_no_line("[pkernel] core 1: starting partition");
+        log.assert_no_line("[ctrl]");
+    }
 }
 
 /// A partition printing without pause costs only its own time and its own lines: the

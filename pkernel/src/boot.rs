@@ -11,9 +11,7 @@ use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
 use crate::arch::context::VcpuContext;
 use crate::arch::entry::{self, halt_module, idle_core};
 use crate::arch::machine::Hardware;
-use crate::arch::{
-    MAX_CORES, boot, console, gic, loader, mmu, page_pool, psci, stage2, timer, vcpu,
-};
+use crate::arch::{MAX_CORES, boot, console, gic, loader, mmu, psci, stage2, timer, vcpu};
 use crate::config::{Partition, RegionKind, System};
 use crate::kprintln;
 use crate::module::{Failure, ModuleEnd};
@@ -21,9 +19,6 @@ use crate::partition;
 use crate::sched::run::{CoreEnd, CorePartitions, run_dedicated, run_time_partitioned};
 use crate::sched::{self, CorePlan};
 
-/// VTTBR_EL2 of each partition, written by the boot core before any other core starts.
-static VTTBR: [AtomicU64; crate::config::MAX_PARTITIONS] =
-    [const { AtomicU64::new(0) }; crate::config::MAX_PARTITIONS];
 static VTCR: AtomicU64 = AtomicU64::new(0);
 /// Counter value at which every time-partitioned core starts its first major frame.
 static FIRST_FRAME: AtomicU64 = AtomicU64::new(0);
@@ -52,23 +47,24 @@ pub fn primary(system: &'static System) -> ! {
         kprintln!("configuration rejected at boot: {error}");
         fail(Failure::ConfigurationRejected);
     }
-    if let Err(error) = mmu::build(board) {
-        kprintln!("EL2 translation tables: {error:?}");
+    // The translation tables were built with the image; only check they are this system's.
+    let tables = mmu::linked_header();
+    if let Err(error) = tables.check(
+        system.tables_sha256,
+        system.partitions.len(),
+        mmu::pages_base(),
+        mmu::pages_len(),
+    ) {
+        kprintln!("translation tables rejected at boot: {error}");
         fail(Failure::BootError);
     }
+    mmu::use_el2_root(&tables);
     mmu::enable_on_this_core();
     // Only the board's cores ever run, so only their stacks need guards.
-    check_stack_guards(board.core_count().min(MAX_CORES));
+    check_el2_map(board.core_count().min(MAX_CORES));
     entry::publish(system);
     VTCR.store(stage2::vtcr(), Ordering::Relaxed);
     for partition in system.partitions {
-        match stage2::build(partition) {
-            Ok(vttbr) => VTTBR[usize::from(partition.id)].store(vttbr, Ordering::Relaxed),
-            Err(error) => {
-                kprintln!("partition '{}': stage-2 tables: {error:?}", partition.name);
-                fail(Failure::BootError);
-            }
-        }
         if let Err(error) = loader::load_image(partition) {
             kprintln!(
                 "partition '{}': segment at {:#x} has no RAM",
@@ -108,10 +104,17 @@ pub fn secondary(core: usize) -> ! {
     run_core(core)
 }
 
-/// Proves with the MMU itself that the stack of each of the first `cores` cores is mapped
-/// writable and the page below it is not, so an overflow faults instead of corrupting what
+/// Proves with the MMU itself what the build-time EL2 tables promise: the kernel's code and
+/// the tables cannot be written, and the stack of each of the first `cores` cores is mapped
+/// writable while the page below it is not, so an overflow faults instead of corrupting what
 /// lies below.
-fn check_stack_guards(cores: usize) {
+fn check_el2_map(cores: usize) {
+    for address in mmu::read_only_witnesses() {
+        if !mmu::is_mapped(address, false) || mmu::is_mapped(address, true) {
+            kprintln!("EL2 map: {address:#x} is not mapped read-only");
+            fail(Failure::BootError);
+        }
+    }
     for core in 0..cores {
         let guard = boot::guard_page(core);
         let stack_bottom = guard + boot::GUARD_SIZE;
@@ -121,7 +124,7 @@ fn check_stack_guards(cores: usize) {
         }
     }
     kprintln!(
-        "stack guards: {cores} unmapped pages below the kernel stacks (checked with AT S1E2R)"
+        "EL2 map checked with AT: code and tables read-only, {cores} unmapped stack guard pages"
     );
 }
 
@@ -132,7 +135,13 @@ fn claim_vcpu(partition: &'static Partition) -> Option<&'static mut VcpuContext>
         partition.image.entry_ipa,
         u64::from(partition.id),
         0,
-        VTTBR[usize::from(partition.id)].load(Ordering::Relaxed),
+        // The header passed its checks at boot (every root inside the table pages).
+        stage2::vttbr(
+            partition.vmid,
+            *mmu::linked_header()
+                .stage2_roots
+                .get(usize::from(partition.id))?,
+        ),
     );
     vcpu.mdcr = vcpu::mdcr_for(partition.pmu);
     Some(vcpu)
@@ -252,10 +261,11 @@ fn print_banner(system: &System) {
             );
         }
     }
+    let tables = mmu::linked_header();
     kprintln!(
-        "translation tables: {} of {} pages",
-        page_pool::pages_used(),
-        page_pool::pages_total()
+        "translation tables (built with the image): {} of {} pages",
+        tables.pages_used,
+        tables.pages_total
     );
 }
 

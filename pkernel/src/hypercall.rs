@@ -2,8 +2,10 @@
 //!
 //! The trap handler hands over the caller's saved registers; [`dispatch`] decodes the
 //! function ID (`x0`) with `TryFrom`, runs the handler, and writes the result back
-//! (`x0` = [`ReturnCode`], `x1..` = values). Side effects the kernel must perform go through
-//! [`KernelServices`], so this logic runs unchanged in host tests.
+//! (`x0` = [`ReturnCode`], `x1..` = values). [`serve`] is its part for the calls that need
+//! only `x0..=x2` and the tables; the hypercall fast path calls it alone, with the registers
+//! by value. Side effects the kernel must perform go through [`KernelServices`], so this
+//! logic runs unchanged in host tests.
 
 use apex_api::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode, SMCCC_NOT_SUPPORTED};
 use apex_api::partition::{
@@ -69,18 +71,71 @@ pub enum Outcome {
     ShutdownModule { status: u64 },
 }
 
-/// Whether the call in `x0` needs the run loop (it may stop, restart or change the mode of
-/// the caller, end the module, or read the caller's mode). Every other call, unknown ones
-/// included, needs only the caller's registers and the tables, ends in
-/// [`Outcome::Resume`], and is served on the hypercall fast path without a full exit.
-pub fn needs_run_loop(x0: u64) -> bool {
-    matches!(
-        Hypercall::try_from(x0),
-        Ok(Hypercall::PartitionStop
-            | Hypercall::GetPartitionStatus
-            | Hypercall::SetPartitionMode
-            | Hypercall::ModuleShutdown)
-    )
+/// What a call [`serve`] answered leaves in the caller's x0..=x2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `x0` = `NO_ERROR`, `x1` and `x2` = the results.
+    Done(u64, u64),
+    /// `x0` = this code (a [`ReturnCode`], or SMCCC `NOT_SUPPORTED`); `x1`, `x2` unchanged.
+    Failed(u64),
+}
+
+impl Reply {
+    /// Writes the reply into the caller's registers `x`.
+    pub fn write_to(self, x: &mut [u64; 31]) {
+        match self {
+            Self::Done(v1, v2) => {
+                x[0] = ReturnCode::NoError as u64;
+                x[1] = v1;
+                x[2] = v2;
+            }
+            Self::Failed(code) => x[0] = code,
+        }
+    }
+}
+
+/// The calls [`serve`] leaves to the run loop: they may stop, restart or change the mode of
+/// the caller, end the module, or read the caller's mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunLoopCall {
+    PartitionStop,
+    GetPartitionStatus,
+    SetPartitionMode,
+    ModuleShutdown,
+}
+
+/// Serves the call `id` (x0) with arguments `a1`, `a2` (x1, x2) of `caller` on `core` if it
+/// needs nothing but these and the tables, as every call does, unknown ones included, but
+/// the [`RunLoopCall`]s, which come back decoded for [`dispatch`]. Takes no
+/// [`CallerState`], so what it answers cannot depend on the caller's mode. The hypercall
+/// fast path calls it without a full exit.
+// Inlined: on the fast path its result then stays in registers.
+#[inline]
+pub fn serve(
+    id: u64,
+    a1: u64,
+    a2: u64,
+    caller: &Partition,
+    core: usize,
+    services: &mut impl KernelServices,
+) -> Result<Reply, RunLoopCall> {
+    let result = match Hypercall::try_from(id) {
+        Ok(Hypercall::Null) => Ok((0, 0)),
+        Ok(Hypercall::ConsoleWrite) => console_write(caller, a1, a2, services).map(|n| (n, 0)),
+        Ok(Hypercall::PartitionInfo) => Ok((u64::from(caller.id), core as u64)),
+        Ok(Hypercall::PartitionStop) => return Err(RunLoopCall::PartitionStop),
+        Ok(Hypercall::GetPartitionStatus) => return Err(RunLoopCall::GetPartitionStatus),
+        Ok(Hypercall::SetPartitionMode) => return Err(RunLoopCall::SetPartitionMode),
+        Ok(Hypercall::ModuleShutdown) => return Err(RunLoopCall::ModuleShutdown),
+        Err(id) => {
+            services.refused(caller, Refusal::UnknownFunction { id });
+            return Ok(Reply::Failed(SMCCC_NOT_SUPPORTED as u64));
+        }
+    };
+    Ok(match result {
+        Ok((v1, v2)) => Reply::Done(v1, v2),
+        Err(code) => Reply::Failed(code as u64),
+    })
 }
 
 /// Runs the hypercall in `regs` (the caller's x0..x30) for `caller` on `core`.
@@ -91,48 +146,38 @@ pub fn dispatch(
     core: usize,
     services: &mut impl KernelServices,
 ) -> Outcome {
-    let call = match Hypercall::try_from(regs[0]) {
-        Ok(call) => call,
-        Err(id) => {
-            services.refused(caller, Refusal::UnknownFunction { id });
-            regs[0] = SMCCC_NOT_SUPPORTED as u64;
+    let a1 = regs[1];
+    let call = match serve(regs[0], a1, regs[2], caller, core, services) {
+        Ok(reply) => {
+            reply.write_to(regs);
             return Outcome::Resume;
         }
+        Err(call) => call,
     };
-    let (a1, a2) = (regs[1], regs[2]);
-    let result: Result<(u64, u64), ReturnCode> = match call {
-        Hypercall::Null => Ok((0, 0)),
-        Hypercall::ConsoleWrite => console_write(caller, a1, a2, services).map(|n| (n, 0)),
-        Hypercall::PartitionInfo => Ok((u64::from(caller.id), core as u64)),
-        Hypercall::PartitionStop => return Outcome::StopPartition { status: a1 },
-        Hypercall::GetPartitionStatus => {
+    let reply = match call {
+        RunLoopCall::PartitionStop => return Outcome::StopPartition { status: a1 },
+        RunLoopCall::GetPartitionStatus => {
             regs[0] = ReturnCode::NoError as u64;
             regs[1..=6].copy_from_slice(&status_of(caller, state).to_registers());
             return Outcome::Resume;
         }
-        Hypercall::SetPartitionMode => match decide_transition(state.mode, a1) {
+        RunLoopCall::SetPartitionMode => match decide_transition(state.mode, a1) {
             Ok(transition) => {
                 regs[0] = ReturnCode::NoError as u64;
                 return Outcome::ChangeMode(transition);
             }
-            Err(code) => Err(code),
+            Err(code) => Reply::Failed(code as u64),
         },
-        Hypercall::ModuleShutdown => {
+        RunLoopCall::ModuleShutdown => {
             if caller.kind.is_privileged() {
                 return Outcome::ShutdownModule { status: a1 };
             }
+            let call = Hypercall::ModuleShutdown;
             services.refused(caller, Refusal::NotPrivileged { call });
-            Err(ReturnCode::InvalidMode)
+            Reply::Failed(ReturnCode::InvalidMode as u64)
         }
     };
-    match result {
-        Ok((v1, v2)) => {
-            regs[0] = ReturnCode::NoError as u64;
-            regs[1] = v1;
-            regs[2] = v2;
-        }
-        Err(code) => regs[0] = code as u64,
-    }
+    reply.write_to(regs);
     Outcome::Resume
 }
 
@@ -361,38 +406,33 @@ mod tests {
     }
 
     #[test]
-    fn fast_path_calls_always_resume_and_never_read_the_mode() {
+    fn serve_answers_all_but_the_run_loops_calls_as_dispatch_does_in_any_mode() {
         let mut fake = Fake::default();
-        for (id, x) in random_calls(0x2545_f491_4f6c_dd1d) {
-            if needs_run_loop(id) {
-                continue;
-            }
-            let regs = [id, x.rotate_left(17), x.rotate_left(31) % 1024];
-            // Whatever mode the caller is in, the result is the same.
-            let (a, outcome_a) = call_in(&STATE, regs, &mut fake);
-            let idle = CallerState {
-                mode: OperatingMode::Idle,
-                start_condition: StartCondition::HmModuleRestart,
-                counter_hz: 1,
-            };
-            let (b, outcome_b) = call_in(&idle, regs, &mut fake);
-            assert_eq!(
-                (outcome_a, outcome_b),
-                (Outcome::Resume, Outcome::Resume),
-                "{id:#x}"
-            );
-            assert_eq!(a, b, "{id:#x}");
-        }
-        for slow in [
+        let run_loop_calls = [
             Hypercall::PartitionStop,
             Hypercall::GetPartitionStatus,
             Hypercall::SetPartitionMode,
             Hypercall::ModuleShutdown,
-        ] {
-            assert!(needs_run_loop(slow as u64));
+        ];
+        let idle = CallerState {
+            mode: OperatingMode::Idle,
+            start_condition: StartCondition::HmModuleRestart,
+            counter_hz: 1,
+        };
+        for (id, x) in random_calls(0x2545_f491_4f6c_dd1d) {
+            let regs = [id, x.rotate_left(17), x.rotate_left(31) % 1024];
+            let served = serve(regs[0], regs[1], regs[2], &PARTITION, 1, &mut fake);
+            let for_run_loop = run_loop_calls.iter().any(|&call| call as u64 == id);
+            assert_eq!(served.is_err(), for_run_loop, "{id:#x}");
+            let Ok(reply) = served else { continue };
+            let mut expected = [0xEEu64; 31];
+            expected[..3].copy_from_slice(&regs);
+            reply.write_to(&mut expected);
+            for state in [&STATE, &idle] {
+                let (after, outcome) = call_in(state, regs, &mut fake);
+                assert_eq!((after, outcome), (expected, Outcome::Resume), "{id:#x}");
+            }
         }
-        assert!(!needs_run_loop(Hypercall::Null as u64));
-        assert!(!needs_run_loop(Hypercall::ConsoleWrite as u64));
     }
 
     #[test]

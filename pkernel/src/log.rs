@@ -5,7 +5,7 @@
 //! kernel ring), each behind its own lock, so no producer waits on another partition or
 //! on the UART. The UART side (who drains, when) is `arch::console`.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use crate::config::{MAX_CORES, MAX_PARTITIONS, System};
 use crate::console::{KERNEL_RING_LINES, Line, LineRing, LineSources, PartitionOutput};
@@ -14,6 +14,14 @@ use crate::sync::SpinLock;
 
 static KERNEL_RINGS: [SpinLock<LineRing<KERNEL_RING_LINES>>; MAX_CORES] =
     [const { SpinLock::new(LineRing::new()) }; MAX_CORES];
+
+/// Bit `core` is set while that core's kernel ring holds lines. It changes only under the
+/// ring's lock, and the drainer reads it without a lock, as a hint: it try-locks only the
+/// rings with lines instead of all of them. A bit read stale is a ring skipped this time,
+/// like one whose lock is held, and the pending flag brings a drainer back.
+static KERNEL_QUEUED: AtomicU32 = AtomicU32::new(0);
+
+const _: () = assert!(MAX_CORES <= u32::BITS as usize);
 
 /// Set whenever a line is queued; cleared by a drainer before it drains. A drainer that
 /// finds it set again after releasing the UART goes round once more, so a line queued while
@@ -40,8 +48,13 @@ pub fn partition_end_line(id: usize) {
 /// drains synchronously and tries again: kernel lines are never dropped).
 #[must_use]
 pub fn kernel_line(core: usize, line: &Line) -> bool {
-    let ring = &KERNEL_RINGS[core.min(MAX_CORES - 1)];
-    let queued = ring.lock().push(line);
+    let index = core.min(MAX_CORES - 1);
+    let mut ring = KERNEL_RINGS[index].lock();
+    let queued = ring.push(line);
+    if queued {
+        KERNEL_QUEUED.fetch_or(1 << index, Ordering::Relaxed);
+    }
+    drop(ring);
     PENDING.store(true, Ordering::Release);
     queued
 }
@@ -70,8 +83,22 @@ pub struct Queues {
 }
 
 impl LineSources for Queues {
-    fn next_kernel_line(&mut self) -> Option<Line> {
-        KERNEL_RINGS.iter().find_map(|ring| ring.try_lock()?.pop())
+    fn next_kernel_line(&mut self, line: &mut Line) -> bool {
+        let mut queued = KERNEL_QUEUED.load(Ordering::Relaxed);
+        while queued != 0 {
+            let index = queued.trailing_zeros() as usize;
+            queued &= queued - 1;
+            let Some(mut ring) = KERNEL_RINGS.get(index).and_then(SpinLock::try_lock) else {
+                continue;
+            };
+            if ring.pop_into(line) {
+                if ring.is_empty() {
+                    KERNEL_QUEUED.fetch_and(!(1 << index), Ordering::Relaxed);
+                }
+                return true;
+            }
+        }
+        false
     }
 
     fn partition_count(&self) -> usize {
@@ -79,8 +106,8 @@ impl LineSources for Queues {
             .map_or(0, |s| s.partitions.len().min(MAX_PARTITIONS))
     }
 
-    fn next_partition_output(&mut self, id: usize) -> Option<PartitionOutput> {
-        partition::state(id)?.console.try_lock()?.next_output()
+    fn next_partition_output(&mut self, id: usize, line: &mut Line) -> Option<PartitionOutput> {
+        partition::state(id)?.console.try_lock()?.next_output(line)
     }
 
     fn partition_name(&self, id: usize) -> &str {

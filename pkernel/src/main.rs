@@ -25,12 +25,15 @@ fn main() {
     std::process::exit(2);
 }
 
-/// The translation-table pool, as long as schedule-gen's bound for this configuration.
-/// In `.uninit`: never zeroed at boot, each page is zeroed when handed out.
+/// The pages schedule-gen's table linker writes this system's translation tables into, after
+/// the kernel is linked: as many as its bound for this configuration. Read-only data, like
+/// the tables' header (`arch::mmu`); exported by name so the linker finds them in the ELF.
 #[cfg(target_os = "none")]
-#[unsafe(link_section = ".uninit.page_pool")]
-static TABLE_POOL: pkernel::arch::page_pool::TablePool<{ system::TRANSLATION_TABLE_PAGES }> =
-    pkernel::arch::page_pool::TablePool::new();
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".rodata.pkernel_translation_pages")]
+static PKERNEL_TRANSLATION_PAGES: pkernel::arch::mmu::TablePages<
+    { system::TRANSLATION_TABLE_PAGES },
+> = pkernel::arch::mmu::TablePages::new();
 
 /// The schedule trace of every core, as many records per core as schedule-gen computed.
 /// Exported by name so a host can find it in the ELF and read it out of RAM like a probe.
@@ -44,5 +47,10 @@ static PKERNEL_TRACE: pkernel::arch::trace_buffer::TraceArea<{ system::TRACE_REC
 #[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 extern "C" fn pkernel_entry(core: usize) -> ! {
-    pkernel::arch::entry::run(&system::SYSTEM, &TABLE_POOL, &PKERNEL_TRACE, core)
+    pkernel::arch::entry::run(
+        &system::SYSTEM,
+        &PKERNEL_TRANSLATION_PAGES,
+        &PKERNEL_TRACE,
+        core,
+    )
 }

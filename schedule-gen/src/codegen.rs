@@ -185,40 +185,22 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
             None => w(format_args!("            time: None,\n")),
         }
         w(format_args!("            regions: &[\n"));
-        for r in &p.memory {
-            let (write, execute) = (r.access.write(), r.access.execute());
+        // The same list the table linker maps (`translation::regions`).
+        for r in crate::translation::regions(p) {
+            let kind = match r.kind {
+                crate::translation::RegionKind::Ram => "Ram",
+                crate::translation::RegionKind::Device => "Device",
+                crate::translation::RegionKind::Port => "Port",
+            };
             w(format_args!(
-                "                Region {{ name: {:?}, ipa: {}, phys: {}, size: {}, kind: RegionKind::Ram, access: Access {{ read: true, write: {write}, execute: {execute} }} }},\n",
+                "                Region {{ name: {:?}, ipa: {}, phys: {}, size: {}, kind: RegionKind::{kind}, access: Access {{ read: true, write: {}, execute: {} }} }},\n",
                 r.name,
                 hex(r.ipa, true),
                 hex(r.phys, true),
-                hex(r.size, false)
+                hex(r.size, false),
+                r.write,
+                r.execute
             ));
-        }
-        for d in &p.devices {
-            w(format_args!(
-                "                Region {{ name: {:?}, ipa: {}, phys: {}, size: {}, kind: RegionKind::Device, access: Access {{ read: true, write: true, execute: false }} }},\n",
-                d.name,
-                hex(d.mmio.base, true),
-                hex(d.mmio.base, true),
-                hex(d.mmio.size, false)
-            ));
-        }
-        for port in &p.ports {
-            for m in &port.mappings {
-                let suffix = match m.buffer {
-                    ChannelBuffer::Data => "",
-                    ChannelBuffer::Ack => ".ack",
-                };
-                w(format_args!(
-                    "                Region {{ name: {:?}, ipa: {}, phys: {}, size: {}, kind: RegionKind::Port, access: Access {{ read: true, write: {}, execute: false }} }},\n",
-                    format!("{}{suffix}", port.name),
-                    hex(m.ipa, true),
-                    hex(m.phys, true),
-                    hex(m.size, false),
-                    m.writable
-                ));
-            }
         }
         w(format_args!("            ],\n"));
         let irqs: Vec<_> = p
@@ -348,10 +330,10 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
     ));
     let pages = table_pages(cfg);
     w(format_args!(
-        "// Upper bound on the 4 KiB translation-table pages the kernel allocates at boot\n"
+        "// Upper bound on the 4 KiB translation-table pages (schedule-gen builds the tables into\n"
     ));
     w(format_args!(
-        "// (schedule-gen/src/table_pages.rs), the sum of:\n"
+        "// the linked image; schedule-gen/src/table_pages.rs), the sum of:\n"
     ));
     w(format_args!(
         "//   EL2 stage 1 (kernel identity map): {}\n",
@@ -429,7 +411,7 @@ fn partition_images(
         ));
         for (n, seg) in image.segments.iter().enumerate() {
             w(format_args!(
-                "        Segment {{ ipa: {}, data: include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), {:?})), mem_size: {} }},\n",
+                "        Segment {{ ipa: {}, data: &CacheAligned(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), {:?}))).0, mem_size: {} }},\n",
                 hex(seg.ipa, true),
                 format!("/{}", segment_file(p, n)),
                 hex(seg.mem_size, false)

@@ -138,6 +138,9 @@ rules! {
     UnexpectedImage = "E061", "unexpected-image";
     /// The output directory or a file in it could not be written.
     OutputUnwritable = "E062", "output-unwritable";
+    /// A linked kernel image cannot take the translation tables: a symbol the table linker
+    /// needs is missing, or the tables do not fit the pages the image reserved.
+    KernelImageTables = "E063", "kernel-image-tables";
     /// A schedule's major frame is zero or it has no windows.
     InvalidSchedule = "E064", "invalid-schedule";
     /// Two schedules for one core.

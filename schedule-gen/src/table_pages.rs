@@ -1,13 +1,11 @@
-//! Translation-table pages: an upper bound on the 4 KiB table pages the kernel allocates at boot.
+//! Translation-table pages: an upper bound on the 4 KiB pages a system's translation tables take.
 //!
-//! The bound is emitted as `TRANSLATION_TABLE_PAGES` in `system_tables.rs`; the kernel sizes
-//! its static table pool with it.
-//!
-//! The kernel builds its tables once, at boot, from a static pool: the EL2 stage-1 identity
-//! map (`pkernel/src/arch/mmu.rs`) and one stage-2 map per partition
-//! (`pkernel/src/arch/stage2.rs`), both with aarch64-paging 0.12: 4 KiB granule, 39-bit input
-//! range, root table at level 1, `Mapping::map_range` with `Constraints::empty()`. Pages are
-//! never given back to the pool, so the pool must hold every page those calls allocate.
+//! The bound is emitted as `TRANSLATION_TABLE_PAGES` in `system_tables.rs`; the kernel image
+//! reserves that many pages, before it is linked, for the tables [`crate::translation`] builds
+//! into it afterwards: the EL2 stage-1 identity map and one stage-2 map per partition, both
+//! with aarch64-paging 0.12: 4 KiB granule, 39-bit input range, root table at level 1,
+//! `Mapping::map_range` with `Constraints::empty()`. Pages are never given back, so the
+//! reservation must hold every page those calls allocate.
 //!
 //! # What aarch64-paging allocates
 //!
@@ -38,14 +36,14 @@
 //!
 //! # Stage 2: exact
 //!
-//! `stage2::build` makes one call per entry of the partition's `regions` table: RAM regions,
+//! The table linker makes one call per entry of the partition's `regions` table: RAM regions,
 //! devices (identity) and port buffers, as `codegen` writes them. They never overlap in IPA
 //! space (E039, E042, E048, E088), so every counted slot really gets its table and the bound
-//! equals what the kernel allocates.
+//! equals what the table linker allocates.
 //!
 //! # EL2: exact but for the kernel image
 //!
-//! `mmu::build` identity-maps the board's whole RAM, then the kernel image's pieces over it
+//! The EL2 map identity-maps the board's whole RAM, then the kernel image's pieces over it
 //! (text, rodata, the rest, unmapped stack guard pages), then the kernel's UART, GIC
 //! distributor and redistributors. RAM and devices are counted as above. Where the image's
 //! piece boundaries fall is only known once the kernel is linked, so every 2 MiB slot
@@ -144,7 +142,7 @@ pub fn el2_pages(board: &Board) -> usize {
     tree_pages(&el2_calls(board), &[board.kernel_reserved])
 }
 
-/// The `map_range` calls `stage2::build` makes for `p`: one per entry of its generated
+/// The `map_range` calls the table linker makes for `p`: one per entry of its generated
 /// `regions` table (RAM regions, then devices, then port buffers).
 pub fn stage2_calls(p: &PartitionConfig) -> Vec<MapCall> {
     let ram = p.memory.iter().map(|r| MapCall {
@@ -190,7 +188,7 @@ impl TablePages {
     }
 }
 
-/// The bound on every table page the kernel allocates at boot for `cfg`.
+/// The bound on every table page of `cfg`'s translation tables.
 pub fn table_pages(cfg: &LoadedConfig) -> TablePages {
     TablePages {
         el2: el2_pages(cfg.board()),

@@ -180,19 +180,14 @@ fn image_errors_of_all_partitions_are_reported_together() {
     );
 }
 
-/// The generated file must compile, as a module with `use crate::config::*;`, against the
-/// kernel's own `config.rs` and the `bsp` crate: the contract between generator and kernel.
+/// The generated file must compile, as a module with `use system_tables::*;` (what the
+/// kernel's `config` module re-exports), against the `system-tables` crate: the one definition
+/// of the tables generator and kernel share.
 #[test]
 fn generated_tables_compile_against_kernel_types() {
     let out = generate("compile");
     let work = out.parent().unwrap().join("rustc");
     std::fs::create_dir_all(&work).unwrap();
-    let kernel_config = manifest_dir().join("../pkernel/src/config.rs");
-    assert!(
-        kernel_config.exists(),
-        "{} is the kernel side of the generated tables",
-        kernel_config.display()
-    );
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let run = |cmd: &mut Command| {
         let output = cmd.output().expect("run rustc");
@@ -202,29 +197,43 @@ fn generated_tables_compile_against_kernel_types() {
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    for krate in ["bsp", "apex-api"] {
-        run(Command::new(&rustc)
-            .args([
-                "--edition",
-                "2024",
-                "--crate-type",
-                "rlib",
-                "--crate-name",
-                &krate.replace('-', "_"),
-                "--out-dir",
-            ])
-            .arg(&work)
-            .arg(manifest_dir().join(format!("../{krate}/src/lib.rs"))));
+    let rlib = |krate: &str| {
+        format!(
+            "{}={}",
+            krate.replace('-', "_"),
+            work.join(format!("lib{}.rlib", krate.replace('-', "_")))
+                .display()
+        )
+    };
+    for (krate, deps) in [
+        ("bsp", &[][..]),
+        ("apex-api", &[][..]),
+        ("system-tables", &["bsp", "apex-api"][..]),
+    ] {
+        let mut cmd = Command::new(&rustc);
+        cmd.args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "rlib",
+            "--crate-name",
+            &krate.replace('-', "_"),
+            "--out-dir",
+        ])
+        .arg(&work);
+        for dep in deps {
+            cmd.arg("--extern").arg(rlib(dep));
+        }
+        run(cmd.arg(manifest_dir().join(format!("../{krate}/src/lib.rs"))));
     }
     let check = work.join("check.rs");
     std::fs::write(
         &check,
         format!(
-            "#[path = {:?}]\nmod config;\nmod tables {{\n    use crate::config::*;\n    include!({:?});\n    include!({:?});\n}}\n\
+            "mod tables {{\n    use system_tables::*;\n    include!({:?});\n    include!({:?});\n}}\n\
              const _: () = assert!(tables::PARTITION_COUNT == 3);\n\
              const _: usize = tables::TRANSLATION_TABLE_PAGES;\n\
-             pub fn system() -> &'static config::System {{ &tables::SYSTEM }}\n",
-            kernel_config.canonicalize().unwrap(),
+             pub fn system() -> &'static system_tables::System {{ &tables::SYSTEM }}\n",
             out.join("system_tables.rs"),
             out.join("partition_images.rs"),
         ),
@@ -244,12 +253,11 @@ fn generated_tables_compile_against_kernel_types() {
         ])
         .arg(&work)
         .arg("--extern")
-        .arg(format!("bsp={}", work.join("libbsp.rlib").display()))
+        .arg(rlib("system-tables"))
         .arg("--extern")
-        .arg(format!(
-            "apex_api={}",
-            work.join("libapex_api.rlib").display()
-        ))
+        .arg(rlib("bsp"))
+        .arg("-L")
+        .arg(&work)
         .arg(&check)
         .env("PKERNEL_SYSTEM_DIR", &out));
 }

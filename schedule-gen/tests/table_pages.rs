@@ -1,16 +1,18 @@
 //! The translation-table bound (`schedule_gen::table_pages`, emitted as
-//! `TRANSLATION_TABLE_PAGES`) against the real allocator: each system's tables are built on
-//! the host with aarch64-paging 0.12, exactly as the kernel builds them, from a
-//! `Translation` that counts the pages it hands out.
+//! `TRANSLATION_TABLE_PAGES`) against the real allocator, over many more layouts and region
+//! sets than the sample configurations: tables are built on the host with aarch64-paging
+//! 0.12, mapping what the table linker (`schedule_gen::translation`) maps, from a
+//! `Translation` that counts the pages it hands out. (`tests/translation.rs` checks the table
+//! linker itself: its page counts against the bound, and what its tables translate.)
 //!
-//! - Stage 2 (`pkernel/src/arch/stage2.rs`): one `map_range` per entry of the partition's
-//!   `regions` table, read back from the generated `system_tables.rs`, with the attributes
-//!   `stage2.rs` gives each kind. The bound is exact: real == bound.
-//! - EL2 (`pkernel/src/arch/mmu.rs`): all RAM read-write and never executable, then the
-//!   kernel image's pieces (text, rodata, the rest) and unmapped stack guard pages at several
-//!   positions inside `kernel_reserved`, then the kernel UART and GIC. The bound assumes every
-//!   2 MiB slot of `kernel_reserved` split into pages; its only slack is what a real image
-//!   leaves unsplit, at most [`EL2_SLACK`] pages.
+//! - Stage 2: one `map_range` per entry of the partition's `regions` table, read back from
+//!   the generated `system_tables.rs`, with the attributes each kind gets. The bound is
+//!   exact: real == bound.
+//! - EL2: all RAM read-write and never executable, then the kernel image's pieces (text,
+//!   rodata, the rest) and unmapped stack guard pages at several positions inside
+//!   `kernel_reserved`, then the kernel UART and GIC. The bound assumes every 2 MiB slot of
+//!   `kernel_reserved` split into pages; its only slack is what a real image leaves unsplit,
+//!   at most [`EL2_SLACK`] pages.
 //!
 //! Nothing here walks the tables by address: aarch64-paging writes descriptors into the pages
 //! this translation allocates (which live at host addresses, used as "physical" ones); only
@@ -71,7 +73,7 @@ impl<A: PagingAttributes> Translation<A> for CountingTranslation {
 }
 
 // ---------------------------------------------------------------------------------------
-// Stage 2, as pkernel/src/arch/stage2.rs builds it.
+// Stage 2.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -91,7 +93,7 @@ struct Region {
     execute: bool,
 }
 
-/// `stage2::attributes`.
+/// The stage-2 attributes of a region (as `schedule_gen::translation` gives them).
 fn stage2_attributes(r: &Region) -> Stage2Attributes {
     let memory = match r.kind {
         Kind::Ram | Kind::Port => {
@@ -114,7 +116,7 @@ fn stage2_attributes(r: &Region) -> Stage2Attributes {
     Stage2Attributes::VALID | Stage2Attributes::ACCESS_FLAG | memory | access | execute
 }
 
-/// Pages `stage2::build` allocates for `regions`.
+/// Pages a stage-2 map of `regions` allocates (as `schedule_gen::translation` maps them).
 fn real_stage2(regions: &[Region]) -> usize {
     let mut map = Mapping::new(CountingTranslation::default(), 1, Stage2);
     for r in regions {
@@ -196,7 +198,7 @@ fn generated(cfg: &LoadedConfig) -> (Vec<(String, Vec<Region>)>, usize) {
 }
 
 // ---------------------------------------------------------------------------------------
-// EL2, as pkernel/src/arch/mmu.rs builds it.
+// EL2.
 
 const NORMAL: El23Attributes = El23Attributes::VALID
     .union(El23Attributes::ATTRIBUTE_INDEX_0)
@@ -221,7 +223,8 @@ struct ImageLayout {
     ram_around_guards: bool,
 }
 
-/// Pages `mmu::build` allocates on `board` for a kernel image laid out as `image`.
+/// Pages an EL2 map on `board` allocates for a kernel image laid out as `image` (as
+/// `schedule_gen::translation` maps it, and other ways it could leave the guards out).
 fn real_el2(board: &bsp::Board, image: &ImageLayout) -> usize {
     let mut map = Mapping::new(CountingTranslation::default(), 1, El2);
     let mut map_range = |start: u64, end: u64, attrs: El23Attributes| {

@@ -1,4 +1,5 @@
-//! Builds a system image: partition packages → schedule-gen tables → kernel ELF.
+//! Builds a system image: partition packages → schedule-gen tables → kernel ELF → its
+//! translation tables, written into the ELF by schedule-gen's table linker.
 //!
 //! Everything is built in its own target directory (`target/pkernel-images`) so that a build
 //! started from inside `cargo test` never waits on the outer cargo's lock. Each configuration
@@ -175,8 +176,23 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     .env("PKERNEL_SYSTEM_DIR", &dir);
     run(cmd, "building the kernel")?;
     let built = target_dir.join(KERNEL_TARGET).join("release/pkernel");
+
+    // 4. The translation tables, built now that the kernel's layout is known, written into
+    //    this system's copy of the image (cargo's own output stays as cargo made it).
+    let mut elf = std::fs::read(&built)
+        .map_err(|e| BuildError::Io(format!("cannot read {}: {e}", built.display())))?;
+    let tables_file = dir.join(schedule_gen::codegen::TABLES_FILE);
+    let tables = std::fs::read(&tables_file)
+        .map_err(|e| BuildError::Io(format!("cannot read {}: {e}", tables_file.display())))?;
+    schedule_gen::translation::link_tables(
+        &loaded,
+        &mut elf,
+        &schedule_gen::codegen::sha256_hex(&tables),
+        &built.display().to_string(),
+    )
+    .map_err(|d| BuildError::Config(d.to_string()))?;
     let kernel = dir.join("pkernel.elf");
-    std::fs::copy(&built, &kernel)
-        .map_err(|e| BuildError::Io(format!("cannot copy {}: {e}", built.display())))?;
+    std::fs::write(&kernel, &elf)
+        .map_err(|e| BuildError::Io(format!("cannot write {}: {e}", kernel.display())))?;
     Ok(SystemImage { kernel, dir })
 }

@@ -1,7 +1,9 @@
 //! A partition for time-partitioned cores. It spins with known values in its general
-//! registers and all 32 FP/SIMD registers, and known EL1 system registers and virtual timer
-//! settings, until the counter jumps (it was switched out and back in); then it checks every
-//! one of them and prints the window:
+//! registers and all 32 FP/SIMD registers, known EL1 system registers, GIC CPU interface
+//! settings (priority mask, binary point, group 1 enable: on the virtual interface, whose
+//! state each partition on the core must have to itself) and virtual timer settings, until
+//! the counter jumps (it was switched out and back in); then it checks every one of them and
+//! prints the window:
 //!
 //! `window <n> at <counter>: state intact` — or, if anything changed while it was out,
 //! `STATE LOST in window <n>: <what>` and it stops.
@@ -135,29 +137,38 @@ macro_rules! sysreg {
     }};
     (write $reg:literal, $v:expr) => {{
         // SAFETY: these registers only configure this partition (thread IDs, context ID,
-        // its own virtual timer); none is in use by the bare-metal runtime.
+        // its own virtual timer, its own view of the GIC CPU interface, with interrupts
+        // masked in PSTATE); none is in use by the bare-metal runtime.
         unsafe { core::arch::asm!(concat!("msr ", $reg, ", {}"), "isb", in(reg) $v, options(nomem, nostack)) };
     }};
 }
 
-/// The EL1/EL0 registers this partition sets, with its own values.
-fn expected(id: u64) -> [(&'static str, u64); 5] {
+/// The EL1/EL0 registers this partition sets, with its own values. The GIC values fit any
+/// GICv3 (at least 5 priority bits, so the low 3 bits of the mask are kept as multiples of 8;
+/// a group 1 binary point of 4 to 7).
+fn expected(id: u64) -> [(&'static str, u64); 8] {
     [
         ("TPIDR_EL1", 0x1111_0000 + id),
         ("TPIDR_EL0", 0x2222_0000 + id),
         ("TPIDRRO_EL0", 0x3333_0000 + id),
         ("CONTEXTIDR_EL1", 0x4400 + id),
         ("CNTKCTL_EL1", 0b11),
+        ("ICC_PMR_EL1", 0xa0 + (id & 7) * 8),
+        ("ICC_BPR1_EL1", 4 + (id & 3)),
+        ("ICC_IGRPEN1_EL1", 1),
     ]
 }
 
-fn read_all() -> [u64; 5] {
+fn read_all() -> [u64; 8] {
     [
         sysreg!(read "tpidr_el1"),
         sysreg!(read "tpidr_el0"),
         sysreg!(read "tpidrro_el0"),
         sysreg!(read "contextidr_el1"),
         sysreg!(read "cntkctl_el1"),
+        sysreg!(read "icc_pmr_el1"),
+        sysreg!(read "icc_bpr1_el1"),
+        sysreg!(read "icc_igrpen1_el1"),
     ]
 }
 
@@ -174,7 +185,10 @@ fn main(info: BootInfo) -> ! {
             "TPIDR_EL0" => sysreg!(write "tpidr_el0", value),
             "TPIDRRO_EL0" => sysreg!(write "tpidrro_el0", value),
             "CONTEXTIDR_EL1" => sysreg!(write "contextidr_el1", value),
-            _ => sysreg!(write "cntkctl_el1", value),
+            "CNTKCTL_EL1" => sysreg!(write "cntkctl_el1", value),
+            "ICC_PMR_EL1" => sysreg!(write "icc_pmr_el1", value),
+            "ICC_BPR1_EL1" => sysreg!(write "icc_bpr1_el1", value),
+            _ => sysreg!(write "icc_igrpen1_el1", value),
         }
     }
     let gap = switch_gap_ticks(counter_frequency());

@@ -4,10 +4,11 @@
 use super::MAX_CORES;
 
 /// Kernel stack of each core.
-pub const STACK_SIZE: usize = 16 * 1024;
-/// The page below each stack, left unmapped in the EL2 tables (`mmu`): an overflow faults
-/// there instead of silently overwriting the next core's stack or the kernel's statics.
-pub const GUARD_SIZE: usize = 4096;
+pub const STACK_SIZE: usize = system_tables::translation::KERNEL_STACK_SIZE;
+/// The page below each stack, left unmapped in the EL2 tables (built with the image by
+/// schedule-gen from the `PKERNEL_STACKS` symbol): an overflow faults there instead of
+/// silently overwriting the next core's stack or the kernel's statics.
+pub const GUARD_SIZE: usize = system_tables::translation::STACK_GUARD_SIZE;
 /// Stack of each core for reporting a kernel fault: the fault may be an overflow of the
 /// normal stack, which then cannot be used.
 pub const FAULT_STACK_SIZE: usize = 4096;
@@ -23,8 +24,10 @@ const SLOT_SIZE: usize = core::mem::size_of::<CoreStack>();
 const _: () = assert!(SLOT_SIZE == GUARD_SIZE + STACK_SIZE);
 
 /// Per-core kernel stacks. Not zeroed at boot (`.uninit`): a stack is never read before written.
+/// Exported by name: the EL2 tables are built on the host from where it was linked.
+#[unsafe(no_mangle)]
 #[unsafe(link_section = ".uninit.stacks")]
-pub static mut STACKS: [CoreStack; MAX_CORES] = [const {
+pub static mut PKERNEL_STACKS: [CoreStack; MAX_CORES] = [const {
     CoreStack {
         guard: [0; GUARD_SIZE],
         stack: [0; STACK_SIZE],
@@ -41,12 +44,12 @@ pub static mut FAULT_STACKS: FaultStacks = FaultStacks([[0; FAULT_STACK_SIZE]; M
 /// Address of the top of `core`'s stack (the stack grows down from here).
 pub fn stack_top(core: usize) -> usize {
     // Only the address is taken; the stack memory itself is never accessed through a reference.
-    (&raw const STACKS) as usize + (core + 1) * SLOT_SIZE
+    (&raw const PKERNEL_STACKS) as usize + (core + 1) * SLOT_SIZE
 }
 
 /// The guard page below `core`'s stack: `[start, start + GUARD_SIZE)`.
 pub fn guard_page(core: usize) -> usize {
-    (&raw const STACKS) as usize + core * SLOT_SIZE
+    (&raw const PKERNEL_STACKS) as usize + core * SLOT_SIZE
 }
 
 // The boot core enters at `_start` (QEMU and boot loaders start only it); the others at
@@ -79,6 +82,11 @@ _secondary_start:
     isb
     cmp     x0, #{max_cores}
     b.hs    9f
+    // TPIDR_EL2 = this core's block (before anything can fault: the fault vector uses it).
+    adrp    x1, {blocks}
+    add     x1, x1, :lo12:{blocks}
+    add     x1, x1, x0, lsl #{block_shift}
+    msr     tpidr_el2, x1
     adrp    x1, {stacks}
     add     x1, x1, :lo12:{stacks}
     mov     x2, #{slot_size}
@@ -90,14 +98,19 @@ _secondary_start:
     msr     vbar_el2, x1
     isb
     cbnz    x0, 3f
-    // Boot core: clear .bss before any Rust runs.
+    // Boot core: clear .bss before any Rust runs, 64 bytes a turn (the linker script aligns
+    // both ends to 64). Not DC ZVA: with the MMU off, memory is Device, where it faults.
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
     adrp    x2, __bss_end
     add     x2, x2, :lo12:__bss_end
 2:  cmp     x1, x2
     b.hs    3f
-    stp     xzr, xzr, [x1], #16
+    stp     xzr, xzr, [x1]
+    stp     xzr, xzr, [x1, #16]
+    stp     xzr, xzr, [x1, #32]
+    stp     xzr, xzr, [x1, #48]
+    add     x1, x1, #64
     b       2b
 3:  bl      pkernel_entry
 9:  wfi
@@ -106,7 +119,9 @@ _secondary_start:
     sctlr = const super::sysregs::SCTLR_EL2_MMU_OFF,
     max_cores = const MAX_CORES,
     slot_size = const SLOT_SIZE,
-    stacks = sym STACKS,
+    stacks = sym PKERNEL_STACKS,
+    blocks = sym super::core_block::CORE_BLOCKS,
+    block_shift = const super::core_block::CORE_BLOCK_SIZE.trailing_zeros(),
     vectors = sym super::exceptions::EL2_VECTORS,
 );
 

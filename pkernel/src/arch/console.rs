@@ -3,19 +3,20 @@
 //! Nobody ever waits for the UART on the way to something else: a drain takes the UART only
 //! if it is free ([`drain`]), writes only while the FIFO has room, and stops after a byte
 //! budget (see `crate::console` for the policy). Only the module's last words
-//! ([`flush_for_halt`]) and a kernel ring that is full wait for it.
+//! ([`flush_for_halt`]) and a kernel ring that is full wait for it. "Room" is read from the
+//! flag register: TXFE (transmit FIFO empty) means a burst of `FIFO_BURST` bytes fits, as
+//! `enable` turns the FIFOs on; otherwise TXFF is checked before each byte.
 
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use aarch64_cpu::registers::{Readable, TPIDR_EL2};
 use arm_pl011_uart::{DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart};
 use safe_mmio::UniqueMmioPointer;
 
 use crate::config::{Board, System};
 use crate::console::{
-    ConsoleDevice, DRAIN_BUDGET_BYTES, DrainStop, Drainer, LineAssembler, Selection,
+    ConsoleDevice, DRAIN_BUDGET_BYTES, DrainStop, Drainer, Line, LineAssembler, Selection,
 };
 use crate::log;
 use crate::sync::SpinLock;
@@ -67,6 +68,11 @@ pub fn attach_system(system: &'static System) {
 struct Device<'a>(&'a mut Uart<'static>);
 
 impl ConsoleDevice for Device<'_> {
+    /// TXFE: with the FIFOs enabled (`Uart::enable` sets LCR_H.FEN, and nothing clears it)
+    /// the transmit FIFO is empty, so `FIFO_BURST` bytes, the smallest PL011 depth, fit.
+    fn is_empty(&self) -> bool {
+        self.0.is_tx_fifo_empty()
+    }
     fn has_room(&self) -> bool {
         !self.0.is_tx_fifo_full()
     }
@@ -78,18 +84,22 @@ impl ConsoleDevice for Device<'_> {
 /// One drain step under the lock: partition consoles once the system is attached.
 fn drain_locked(console: &mut Console, selected: Selection, budget: &mut usize) -> DrainStop {
     let Console { uart, drainer } = console;
-    let Some(uart) = uart.as_mut() else {
+    // Taken out of the console (under its lock) for the drain: held in a local, the UART's
+    // address stays in a register instead of being loaded again for every byte written.
+    let Some(mut local) = uart.take() else {
         return DrainStop::Empty;
     };
     // SAFETY: the only non-null value stored is derived from a `&'static System`
     // (attach_system).
     let system = unsafe { SYSTEM.load(Ordering::Acquire).as_ref() };
-    drainer.drain(
+    let stop = drainer.drain(
         &mut log::Queues { system },
-        &mut Device(uart),
+        &mut Device(&mut local),
         selected,
         budget,
-    )
+    );
+    *uart = Some(local);
+    stop
 }
 
 /// Drains at most `budget` bytes of kernel lines and the `selected` partitions' lines, if
@@ -162,19 +172,18 @@ pub fn flush_for_halt(last: fmt::Arguments) {
 
 /// Formats a kernel line and queues it on this core's ring, then drains within the budget.
 pub fn kernel_line(args: fmt::Arguments) {
-    let core = TPIDR_EL2.get() as usize;
+    let core = super::core_block::this_core();
     let mut writer = KernelLineWriter {
         assembler: LineAssembler::new(),
         core,
     };
     let _ = writer.write_fmt(args);
-    let line = writer.assembler.take();
-    queue_kernel_line(core, line);
+    writer.assembler.flush(|line| queue_kernel_line(core, line));
     drain(Selection::KernelLines, DRAIN_BUDGET_BYTES);
 }
 
-fn queue_kernel_line(core: usize, line: crate::console::Line) {
-    while !log::kernel_line(core, &line) {
+fn queue_kernel_line(core: usize, line: &Line) {
+    while !log::kernel_line(core, line) {
         // This core's ring is full: kernel lines are never dropped, so wait for the UART.
         drain_waiting(DRAIN_BUDGET_BYTES);
     }

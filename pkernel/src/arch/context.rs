@@ -5,8 +5,9 @@
 //!
 //! A partition must not be able to tell it was switched out except by time passing, so this
 //! holds everything of EL1 and EL0 a guest can change: general and FP/SIMD registers, every
-//! EL1 system register a guest can use, its virtual timer, and the identity the kernel gives
-//! it (VMID, MPIDR).
+//! EL1 system register a guest can use, its virtual timer, the state it can reach of the GIC
+//! CPU interface (virtual, since HCR_EL2.IMO/FMO route its ICC_* accesses to ICV_*), and the
+//! identity the kernel gives it (VMID, MPIDR).
 
 /// General registers and the exception return state, saved by the exit assembly.
 #[repr(C)]
@@ -75,6 +76,19 @@ pub struct FpRegs {
     pub fpsr: u64,
 }
 
+/// The GIC virtual CPU interface state a partition can change through its ICC_* (ICV_*)
+/// registers: ICH_VMCR_EL2 (its priority mask, binary points, group enables, EOI mode) and
+/// the active-priority registers (ICH_AP0Rn_EL2, ICH_AP1Rn_EL2; as many as the GIC's
+/// priority bits need, at most 4). The list registers are the kernel's alone: it writes none
+/// yet (no virtual interrupt is delivered), so there is nothing of a partition in them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GicCpuRegs {
+    pub vmcr: u64,
+    pub ap0r: [u64; 4],
+    pub ap1r: [u64; 4],
+}
+
 /// One vCPU of a partition.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,6 +99,7 @@ pub struct VcpuContext {
     pub host: HostRegs,
     pub el1: El1Regs,
     pub fp: FpRegs,
+    pub gic: GicCpuRegs,
     /// Stage-2 root and VMID.
     pub vttbr: u64,
     /// What the partition reads as MPIDR_EL1.
@@ -158,6 +173,11 @@ impl VcpuContext {
             q: [0; 32],
             fpcr: 0,
             fpsr: 0,
+        },
+        gic: GicCpuRegs {
+            vmcr: 0,
+            ap0r: [0; 4],
+            ap1r: [0; 4],
         },
         vttbr: 0,
         vmpidr: 0,

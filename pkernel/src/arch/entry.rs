@@ -3,13 +3,13 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use aarch64_cpu::registers::{ELR_EL2, ESR_EL2, FAR_EL2, Readable, TPIDR_EL2, Writeable};
+use aarch64_cpu::registers::{ELR_EL2, ESR_EL2, FAR_EL2, Readable};
 
 use super::context::VcpuContext;
 use super::machine::Hardware;
-use super::page_pool::{self, TablePool};
+use super::mmu::{self, TablePages};
 use super::trace_buffer::{self, TraceArea};
-use super::{MAX_CORES, boot, console, esr, gic, mmu, psci};
+use super::{MAX_CORES, boot, console, esr, gic, psci};
 use crate::config::System;
 use crate::console::{DRAIN_BUDGET_BYTES, Selection};
 use crate::module::{Failure, ModuleEnd};
@@ -34,21 +34,18 @@ pub fn publish(system: &'static System) {
     console::attach_system(system);
 }
 
-fn this_core() -> usize {
-    TPIDR_EL2.get() as usize
-}
+use super::core_block::this_core;
 
 /// Entry of every core (from `boot`), with the system tables the image was built with, the
-/// translation-table pool and the trace storage sized for them.
+/// pages holding the translation tables built for them, and the trace storage.
 pub fn run<const PAGES: usize, const RECORDS: usize>(
     system: &'static System,
-    table_pool: &'static TablePool<PAGES>,
+    table_pages: &'static TablePages<PAGES>,
     trace: &'static TraceArea<RECORDS>,
     core: usize,
 ) -> ! {
-    TPIDR_EL2.set(core as u64);
     if core == 0 {
-        page_pool::install(table_pool);
+        mmu::install_pages(table_pages);
         trace_buffer::install(trace, system.counter_hz);
         crate::boot::primary(system)
     } else {
@@ -58,37 +55,37 @@ pub fn run<const PAGES: usize, const RECORDS: usize>(
     }
 }
 
-/// What the hypercall fast path returns to its assembly caller (in x0 and x1).
-#[repr(C)]
-pub struct FastReturn {
-    /// The context it was given, so the assembly need not keep it in a register.
-    vcpu: *mut VcpuContext,
-    /// 1 if the call was served and the partition resumes at once; 0 for a full exit.
-    served: u64,
-}
-
-/// The hypercall fast path (see `exceptions.rs`), on the kernel stack with the partition's
-/// x0..x18, x30, ELR and SPSR saved in `vcpu` and x19..x29 still live in the CPU.
+/// The hypercall fast path (see `exceptions.rs`), on the kernel stack, with the partition's
+/// x0..x2 (the call) as arguments, its x0..x19 and x30 saved in `vcpu`, x20..x29 still live
+/// in the CPU. Returns 1 if it served the call (the results are in `vcpu`) and the
+/// partition resumes at once, 0 for a full exit (`vcpu` untouched).
 ///
 /// # Safety
 /// Only the exit assembly calls it, with the context of the vCPU that `vcpu::run` is running
 /// on this core.
-pub unsafe extern "C" fn pkernel_fast_hypercall(vcpu: *mut VcpuContext) -> FastReturn {
+pub unsafe extern "C" fn pkernel_fast_hypercall(
+    x0: u64,
+    x1: u64,
+    x2: u64,
+    vcpu: *mut VcpuContext,
+) -> u64 {
     // SAFETY: the assembly passes the context `vcpu::run` entered the partition with, which
     // `run` borrows mutably for the whole time the partition runs and hands to nothing else;
     // this call happens inside that `run`, on the same core, so this is the only reference.
     let context = unsafe { &mut *vcpu };
-    let system = system();
-    let served = usize::try_from(context.partition)
+    let Some(partition) = usize::try_from(context.partition)
         .ok()
-        .and_then(|id| system.partitions.get(id))
-        .is_some_and(|partition| {
-            let mut machine = Hardware::this_core(this_core());
-            crate::trap::fast_hypercall(&mut context.regs, partition, &mut machine)
-        });
-    FastReturn {
-        vcpu,
-        served: u64::from(served),
+        .and_then(|id| system().partitions.get(id))
+    else {
+        return 0;
+    };
+    let mut machine = Hardware::this_core(this_core());
+    match crate::trap::fast_hypercall([x0, x1, x2], partition, &mut machine) {
+        Some(reply) => {
+            reply.write_to(&mut context.regs.x);
+            1
+        }
+        None => 0,
     }
 }
 

@@ -7,15 +7,18 @@
 //! switches to the core's fault stack (the fault may be an overflow of the normal one) and
 //! reports.
 //!
-//! The hypercall fast path: an `HVC` first saves only the registers a Rust call may clobber
-//! (x0..x18, x30, ELR, SPSR) and calls `pkernel_fast_hypercall` on the kernel stack; x19..x29
-//! are callee-saved, so they still hold the partition's values when it returns. If it served
-//! the call, the partition resumes at once; otherwise the rest is saved and the exit goes to
-//! the run loop as any other.
+//! The hypercall fast path: an `HVC` saves only the registers a Rust call may clobber
+//! (x0..x18, x30) and calls `pkernel_fast_hypercall` on the kernel stack with the call's
+//! x0..x2 still in x0..x2; x20..x29 are callee-saved, so they keep the partition's values
+//! (x19 is saved too: it carries the context across the call). ELR_EL2 and SPSR_EL2 are
+//! left in the CPU: nothing on the kernel's path changes them (it runs with interrupts
+//! masked, and an exception taken at EL2 never returns). If the call was served, the
+//! partition resumes at once; otherwise the rest is saved and the exit goes to the run loop
+//! as any other.
 
 use core::arch::global_asm;
 
-use super::context::{GUEST_REGS_SIZE, HOST_SP_OFFSET};
+use super::context::{GUEST_REGS_SIZE, GuestRegs, HOST_SP_OFFSET};
 
 unsafe extern "C" {
     /// The vector table (2 KiB aligned), installed in VBAR_EL2 by `boot`.
@@ -24,9 +27,11 @@ unsafe extern "C" {
 
 global_asm!(
     r#"
-// Saves x2..x18, x30, ELR_EL2 and SPSR_EL2 at SP (the VcpuContext): what a Rust call may
-// clobber, once x0 and x1 are stored. Uses x0 and x1.
-.macro SAVE_CALLER_SAVED_REST
+// Saves x0..x19 at SP (the VcpuContext): x0..x18, which a Rust call may clobber (as x30,
+// which the vectors store first: it is their scratch register), and x19, which the fast
+// path then uses to keep the context across its call.
+.macro SAVE_X0_X19
+    stp     x0, x1, [sp, #16 * 0]
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
@@ -35,28 +40,26 @@ global_asm!(
     stp     x12, x13, [sp, #16 * 6]
     stp     x14, x15, [sp, #16 * 7]
     stp     x16, x17, [sp, #16 * 8]
-    str     x18, [sp, #16 * 9]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x30, x0, [sp, #16 * 15]
-    str     x1, [sp, #16 * 16]
+    stp     x18, x19, [sp, #16 * 9]
 .endm
 
-// Saves the callee-saved x19..x29 at SP.
-.macro SAVE_CALLEE_SAVED
-    str     x19, [sp, #16 * 9 + 8]
+// Saves x20..x29, ELR_EL2 and SPSR_EL2 at SP. Uses x0 and x1 (saved already).
+.macro SAVE_REST
     stp     x20, x21, [sp, #16 * 10]
     stp     x22, x23, [sp, #16 * 11]
     stp     x24, x25, [sp, #16 * 12]
     stp     x26, x27, [sp, #16 * 13]
     stp     x28, x29, [sp, #16 * 14]
+    mrs     x0, elr_el2
+    mrs     x1, spsr_el2
+    stp     x0, x1, [sp, #16 * 15 + 8]
 .endm
 
 // Saves the partition's registers at SP (its VcpuContext) and leaves with vector `kind`.
 .macro GUEST_EXIT kind
-    stp     x0, x1, [sp, #16 * 0]
-    SAVE_CALLER_SAVED_REST
-    SAVE_CALLEE_SAVED
+    str     x30, [sp, #16 * 15]
+    SAVE_X0_X19
+    SAVE_REST
     mov     x0, #\kind
     b       pkernel_vcpu_exit
 .endm
@@ -92,27 +95,41 @@ EL2_VECTORS:
     VECTOR  lower_serror_entry
 
 lower_sync_entry:
-    stp     x0, x1, [sp, #16 * 0]
-    mrs     x0, esr_el2
-    lsr     x0, x0, #26
-    cmp     x0, #0x16
+    str     x30, [sp, #16 * 15]
+    mrs     x30, esr_el2
+    lsr     x30, x30, #26
+    cmp     x30, #0x16              // EC: HVC from AArch64
     b.ne    2f
-    // HVC: save what a call may clobber, run the fast path on the kernel stack.
-    SAVE_CALLER_SAVED_REST
-    mov     x0, sp
-    ldr     x1, [x0, #{host_sp}]
-    mov     sp, x1
+    // HVC: save what a call may clobber, run the fast path on the kernel stack with
+    // x0..x2 (the call) as they are, x3 = the context, kept in x19 across the call.
+    SAVE_X0_X19
+    mov     x19, sp
+    mov     x3, sp
+    ldr     x30, [sp, #{host_sp}]
+    mov     sp, x30
     bl      {fast}
-    // x0 = the context again, x1 = whether the call was served.
-    mov     sp, x0
-    cbnz    x1, pkernel_guest_return
-    // Not served: save the callee-saved rest (still the partition's) and exit fully.
-    SAVE_CALLEE_SAVED
+    mov     sp, x19
+    cbz     x0, 1f
+    // Served: the context holds the results; ELR_EL2 and SPSR_EL2 are the partition's.
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldr     x30, [sp, #16 * 15]
+    eret
+    // Not served: x20..x29 are still the partition's; save them and exit fully.
+1:  SAVE_REST
     mov     x0, #0
     b       pkernel_vcpu_exit
-    // Any other synchronous exit: x0 and x1 are already saved.
-2:  SAVE_CALLER_SAVED_REST
-    SAVE_CALLEE_SAVED
+    // Any other synchronous exit: x30 is already saved.
+2:  SAVE_X0_X19
+    SAVE_REST
     mov     x0, #0
     b       pkernel_vcpu_exit
 
@@ -123,18 +140,20 @@ lower_serror_entry:
     GUEST_EXIT 2
 
 // A fault in the kernel: it may be a stack overflow into a guard page, so report it from
-// this core's fault stack. x0 = the faulting SP for the report; nothing is restored, the
-// module stops.
+// this core's fault stack, found in its block (TPIDR_EL2). x0 = the faulting SP for the
+// report; nothing is restored, the module stops. A TPIDR_EL2 that is not the address of a
+// block (a fault before boot set it) parks the core instead of faulting again.
 el2_fault_entry:
     mov     x0, sp
     mrs     x1, tpidr_el2
-    cmp     x1, #{max_cores}
+    adrp    x2, {blocks}
+    add     x2, x2, :lo12:{blocks}
+    sub     x2, x1, x2
+    cmp     x2, #{blocks_size}
     b.hs    1f
-    adrp    x2, {fault_stacks}
-    add     x2, x2, :lo12:{fault_stacks}
-    mov     x3, #{fault_stack_size}
-    madd    x2, x1, x3, x2
-    add     x2, x2, x3
+    tst     x2, #({block_size} - 1)
+    b.ne    1f
+    ldr     x2, [x1, #{fault_stack_top}]
     mov     sp, x2
     bl      {el2_fault}
 1:  wfi
@@ -143,9 +162,15 @@ el2_fault_entry:
     el2_fault = sym super::entry::handle_el2_fault,
     fast = sym super::entry::pkernel_fast_hypercall,
     host_sp = const HOST_SP_OFFSET,
-    max_cores = const super::MAX_CORES,
-    fault_stacks = sym super::boot::FAULT_STACKS,
-    fault_stack_size = const super::boot::FAULT_STACK_SIZE,
+    blocks = sym super::core_block::CORE_BLOCKS,
+    blocks_size = const super::core_block::CORE_BLOCK_SIZE * super::MAX_CORES,
+    block_size = const super::core_block::CORE_BLOCK_SIZE,
+    fault_stack_top = const super::core_block::FAULT_STACK_TOP_OFFSET,
 );
 
 const _: () = assert!(GUEST_REGS_SIZE == 16 * 17);
+// The offsets the assembly stores ELR_EL2 and SPSR_EL2 at, as one pair.
+const _: () = assert!(
+    core::mem::offset_of!(GuestRegs, elr) == 16 * 15 + 8
+        && core::mem::offset_of!(GuestRegs, spsr) == 16 * 16
+);

@@ -17,6 +17,8 @@ pub mod cache;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod core_block;
+#[cfg(target_os = "none")]
 pub mod entry;
 #[cfg(target_os = "none")]
 pub mod exceptions;
@@ -28,8 +30,6 @@ pub mod loader;
 pub mod machine;
 #[cfg(target_os = "none")]
 pub mod mmu;
-#[cfg(target_os = "none")]
-pub mod page_pool;
 #[cfg(target_os = "none")]
 pub mod psci;
 #[cfg(target_os = "none")]

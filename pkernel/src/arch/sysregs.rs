@@ -18,14 +18,17 @@ pub const SCTLR_EL2_MMU_OFF: u64 = SCTLR_EL2_RES1;
 pub const SCTLR_EL2_RUNNING: u64 =
     SCTLR_EL2_RES1 | (1 << 0) | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 19);
 
-/// MAIR_EL2: index 0 = Normal write-back RW-allocate, index 1 = Device-nGnRE.
+/// MAIR_EL2: index 0 = Normal write-back RW-allocate, index 1 = Device-nGnRE (the indices
+/// the build-time EL2 tables use: `system_tables::translation`).
 pub const MAIR_EL2: u64 = 0xff | (0x04 << 8);
-pub const MAIR_NORMAL_INDEX: usize = 0;
-pub const MAIR_DEVICE_INDEX: usize = 1;
+pub const MAIR_NORMAL_INDEX: usize = system_tables::translation::MAIR_NORMAL_INDEX;
+pub const MAIR_DEVICE_INDEX: usize = system_tables::translation::MAIR_DEVICE_INDEX;
 
 /// Size of the address spaces (EL2 VA and stage-2 IPA): 39 bits, so one 4 KiB level-1 root
-/// table covers it.
-pub const ADDRESS_BITS: u64 = 39;
+/// table covers it (what the build-time tables are built for).
+pub const ADDRESS_BITS: u64 = system_tables::translation::INPUT_ADDRESS_BITS as u64;
+/// TCR_EL2.T0SZ and VTCR_EL2.T0SZ.
+pub const T0SZ: u32 = 64 - ADDRESS_BITS as u32;
 
 /// TCR_EL2: T0SZ = 64 - 39, inner/outer write-back walks, inner shareable, 4 KiB granule,
 /// RES1 bits 23 and 31; PS (physical size) is ORed in from ID_AA64MMFR0_EL1 at boot.

@@ -11,7 +11,7 @@ use aarch64_cpu::registers::{
     VTCR_EL2, Writeable,
 };
 
-use super::context::{HOST_OFFSET, VcpuContext};
+use super::context::{GicCpuRegs, HOST_OFFSET, VcpuContext};
 use super::exit::{Exit, Syndrome, Vector};
 use super::sysregs;
 
@@ -27,6 +27,7 @@ pub fn init_core_controls(vtcr: u64) {
     // The partitions' virtual counter equals the physical one: windows, traces and logs
     // share one clock, and a partition's time keeps running while it is switched out.
     CNTVOFF_EL2.set(0);
+    reset_gic_virtual_interface();
     let midr = MIDR_EL1.get();
     // SAFETY: VPIDR_EL2 only changes what partitions read as MIDR_EL1 (the real value); it
     // does not affect the kernel's own execution.
@@ -38,6 +39,135 @@ pub fn init_core_controls(vtcr: u64) {
             options(nostack, preserves_flags)
         )
     };
+}
+
+/// ICH_VTR_EL2: what this core's GIC virtual CPU interface implements.
+fn ich_vtr() -> u64 {
+    let vtr: u64;
+    // SAFETY: reading ICH_VTR_EL2 has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, ich_vtr_el2", out(reg) vtr, options(nomem, nostack, preserves_flags))
+    };
+    vtr
+}
+
+/// Active-priority registers per group: 1, 2 or 4 for 5, 6 or 7 priority bits.
+fn active_priority_registers() -> usize {
+    match (ich_vtr() >> 29) & 7 {
+        0..=4 => 1,
+        5 => 2,
+        _ => 4,
+    }
+}
+
+/// Puts the GIC virtual CPU interface in a known state (its registers reset to UNKNOWN
+/// values): disabled (ICH_HCR_EL2.En = 0: no virtual interrupt is delivered yet) and every
+/// list register empty. Each partition's own part (VMCR, active priorities) is loaded with
+/// its context.
+fn reset_gic_virtual_interface() {
+    let list_registers = (ich_vtr() & 0x1f) as usize + 1;
+    macro_rules! clear_list_registers {
+        ($($i:literal)*) => {$(
+            if $i < list_registers {
+                // SAFETY: the list register exists (index below ICH_VTR_EL2.ListRegs + 1);
+                // clearing it only empties the virtual interface, which no one uses yet.
+                unsafe {
+                    core::arch::asm!(concat!("msr ich_lr", $i, "_el2, xzr"), options(nomem, nostack, preserves_flags))
+                };
+            }
+        )*};
+    }
+    clear_list_registers!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+    // SAFETY: disabling the virtual CPU interface affects only what partitions see through
+    // ICV_* registers; the kernel uses the physical interface.
+    unsafe {
+        core::arch::asm!(
+            "msr ich_hcr_el2, xzr",
+            "isb",
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
+/// Loads a partition's part of the GIC virtual CPU interface (see [`GicCpuRegs`]).
+fn gic_load(gic: &GicCpuRegs) {
+    let n = active_priority_registers();
+    // SAFETY: these registers hold only the virtual CPU interface state of the partition
+    // about to run (the kernel uses the physical interface); AP*R1 exist when there are 2 or
+    // more active-priority registers per group, AP*R2 and AP*R3 when there are 4.
+    unsafe {
+        core::arch::asm!(
+            "msr ich_vmcr_el2, {vmcr}",
+            "msr ich_ap0r0_el2, {a0}",
+            "msr ich_ap1r0_el2, {b0}",
+            vmcr = in(reg) gic.vmcr,
+            a0 = in(reg) gic.ap0r[0],
+            b0 = in(reg) gic.ap1r[0],
+            options(nomem, nostack, preserves_flags)
+        );
+        if n >= 2 {
+            core::arch::asm!(
+                "msr ich_ap0r1_el2, {a1}",
+                "msr ich_ap1r1_el2, {b1}",
+                a1 = in(reg) gic.ap0r[1],
+                b1 = in(reg) gic.ap1r[1],
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        if n == 4 {
+            core::arch::asm!(
+                "msr ich_ap0r2_el2, {a2}",
+                "msr ich_ap1r2_el2, {b2}",
+                "msr ich_ap0r3_el2, {a3}",
+                "msr ich_ap1r3_el2, {b3}",
+                a2 = in(reg) gic.ap0r[2],
+                b2 = in(reg) gic.ap1r[2],
+                a3 = in(reg) gic.ap0r[3],
+                b3 = in(reg) gic.ap1r[3],
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    }
+}
+
+/// Saves a partition's part of the GIC virtual CPU interface (see [`gic_load`]).
+fn gic_save(gic: &mut GicCpuRegs) {
+    let n = active_priority_registers();
+    // SAFETY: reading the virtual CPU interface registers has no side effects; the optional
+    // ones are read only when they exist (see `gic_load`).
+    unsafe {
+        core::arch::asm!(
+            "mrs {vmcr}, ich_vmcr_el2",
+            "mrs {a0}, ich_ap0r0_el2",
+            "mrs {b0}, ich_ap1r0_el2",
+            vmcr = out(reg) gic.vmcr,
+            a0 = out(reg) gic.ap0r[0],
+            b0 = out(reg) gic.ap1r[0],
+            options(nomem, nostack, preserves_flags)
+        );
+        if n >= 2 {
+            core::arch::asm!(
+                "mrs {a1}, ich_ap0r1_el2",
+                "mrs {b1}, ich_ap1r1_el2",
+                a1 = out(reg) gic.ap0r[1],
+                b1 = out(reg) gic.ap1r[1],
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        if n == 4 {
+            core::arch::asm!(
+                "mrs {a2}, ich_ap0r2_el2",
+                "mrs {b2}, ich_ap1r2_el2",
+                "mrs {a3}, ich_ap0r3_el2",
+                "mrs {b3}, ich_ap1r3_el2",
+                a2 = out(reg) gic.ap0r[2],
+                b2 = out(reg) gic.ap1r[2],
+                a3 = out(reg) gic.ap0r[3],
+                b3 = out(reg) gic.ap1r[3],
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+    }
 }
 
 /// MDCR_EL2 for a partition on this core: PMU and debug registers trapped, the PMU granted
@@ -57,8 +187,9 @@ pub fn mdcr_for(pmu_granted: bool) -> u64 {
     sysregs::mdcr_el2_guest((pmcr >> 11) & 0x1f, dfr0, pmu_granted)
 }
 
-/// Loads `vcpu`'s EL1 state into this core: system registers, virtual timer, FP/SIMD,
-/// stage-2 root and VMID, MPIDR. The partition's general registers are loaded by `run`.
+/// Loads `vcpu`'s EL1 state into this core: system registers, virtual timer, FP/SIMD, GIC
+/// virtual CPU interface, stage-2 root and VMID, MPIDR. The partition's general registers
+/// are loaded by `run`.
 pub fn load(vcpu: &VcpuContext) {
     let e = &vcpu.el1;
     // SAFETY: these registers belong to the EL1&0 translation regime and to EL1/EL0 state,
@@ -129,6 +260,7 @@ pub fn load(vcpu: &VcpuContext) {
             options(nostack, preserves_flags)
         );
         fp_load(&vcpu.fp);
+        gic_load(&vcpu.gic);
         core::arch::asm!("isb", options(nostack, preserves_flags));
     }
 }
@@ -200,6 +332,7 @@ pub fn save(vcpu: &mut VcpuContext) {
         );
         fp_save(&mut vcpu.fp);
     }
+    gic_save(&mut vcpu.gic);
     // Only ISTATUS (bit 2) is read-only; keep ENABLE and IMASK.
     vcpu.el1.cntv_ctl &= 0b11;
 }
@@ -330,12 +463,8 @@ pkernel_vcpu_enter:
     ldp     x24, x25, [sp, #16 * 12]
     ldp     x26, x27, [sp, #16 * 13]
     ldp     x28, x29, [sp, #16 * 14]
-    // Fall through to the part the hypercall fast path shares.
-
-    // Loads x0..x18, x30, ELR_EL2 and SPSR_EL2 from the context at SP and enters the
-    // partition; x19..x29 must already hold its values.
-    .global pkernel_guest_return
-pkernel_guest_return:
+    // Load x0..x18, x30, ELR_EL2 and SPSR_EL2 from the context and enter the partition.
+    // (The hypercall fast path has its own return: it leaves ELR and SPSR in the CPU.)
     ldr     x1, [sp, #16 * 16]
     ldp     x30, x0, [sp, #16 * 15]
     msr     elr_el2, x0

@@ -11,7 +11,7 @@ use apex_api::partition::{ModeTransition, OperatingMode, StartCondition};
 use crate::arch::exit::Exit;
 use crate::config::Partition;
 use crate::hm;
-use crate::hypercall::{self, CallerState, KernelServices, Outcome, Refusal};
+use crate::hypercall::{self, CallerState, KernelServices, Outcome, Refusal, Reply};
 use crate::klog;
 use crate::machine::Machine;
 use crate::module::ModuleEnd;
@@ -100,28 +100,19 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
     }
 }
 
-/// The hypercall fast path: serves the call in `regs` of `partition` if it needs only the
-/// caller's registers and the tables (`hypercall::needs_run_loop` is false), and says
-/// whether it did. The vCPU then resumes at once, without a full exit to the run loop; a
-/// window deadline that passed meanwhile is taken as soon as it does. Calls it declines are
-/// left untouched for the run loop.
+/// The hypercall fast path: serves the call `x` (the caller's x0..=x2) of `partition` if it
+/// needs only these and the tables (`hypercall::serve`), and returns what to write back.
+/// The vCPU then resumes at once, without a full exit to the run loop; a window deadline
+/// that passed meanwhile is taken as soon as it does. `None`: the run loop's call, nothing
+/// done.
 pub fn fast_hypercall(
-    regs: &mut crate::arch::context::GuestRegs,
+    x: [u64; 3],
     partition: &'static Partition,
     machine: &mut impl Machine,
-) -> bool {
-    if hypercall::needs_run_loop(regs.x[0]) {
-        return false;
-    }
-    // Calls off the run loop's list never read the caller's mode (tested in `hypercall`).
-    let state = CallerState {
-        mode: OperatingMode::Normal,
-        start_condition: StartCondition::NormalStart,
-        counter_hz: machine.counter_hz(),
-    };
+) -> Option<Reply> {
     let core = machine.core();
     let mut services = Services { machine };
-    hypercall::dispatch(&mut regs.x, partition, &state, core, &mut services) == Outcome::Resume
+    hypercall::serve(x[0], x[1], x[2], partition, core, &mut services).ok()
 }
 
 /// Refused hypercalls logged per partition: only the first few, so a partition looping on

@@ -359,7 +359,7 @@ pub struct Memory {
     /// Pairs of top-level physical entries that overlap: always empty for a configuration
     /// that passed validation; listed so the report checks it independently.
     pub physical_overlaps: Vec<String>,
-    /// The translation-table pages the kernel allocates at boot, at most.
+    /// The translation-table pages of the system, at most.
     pub translation_tables: TranslationTables,
 }
 

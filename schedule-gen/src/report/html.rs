@@ -768,7 +768,7 @@ fn memory(p: &mut Page, f: &Facts) {
 
     let tt = &f.memory.translation_tables;
     p.line(format_args!(
-        "<h3>Translation tables</h3><p>An upper bound on the {} pages the kernel allocates for its translation tables at boot; its table pool is sized to the total (<code>TRANSLATION_TABLE_PAGES</code> in <code>system_tables.rs</code>). Stage 2 is exact; the EL2 map counts every 2 MiB of the kernel's reserved RAM as split into 4 KiB pages, since where the kernel image's pieces end is not known here.</p>",
+        "<h3>Translation tables</h3><p>An upper bound on the {} pages the kernel's translation tables take; the kernel image reserves the total (<code>TRANSLATION_TABLE_PAGES</code> in <code>system_tables.rs</code>), the tables are built into it once the kernel is linked, and the kernel prints how many they use. Stage 2 is exact; the EL2 map counts every 2 MiB of the kernel's reserved RAM as split into 4 KiB pages, since where the kernel image's pieces end is not known here.</p>",
         esc(&size(tt.page_size))
     ));
     p.table("data", &["Tables", ">Pages"]);

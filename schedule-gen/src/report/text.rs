@@ -431,9 +431,10 @@ pub fn render(f: &Facts) -> String {
     note(
         &mut out,
         &format!(
-            "\nThe kernel's table pool is sized to the total, TRANSLATION_TABLE_PAGES in system_tables.rs\n\
-             ({} pages of {}). Stage 2 is exact; EL2 counts every 2 MiB of the kernel's reserved RAM\n\
-             as split into 4 KiB pages, since where the kernel image's pieces end is not known here.",
+            "\nThe kernel image reserves the total for its tables, TRANSLATION_TABLE_PAGES in system_tables.rs\n\
+             ({} pages of {}); the tables are built into it once the kernel is linked, and the kernel\n\
+             prints how many they use. Stage 2 is exact; EL2 counts every 2 MiB of the kernel's reserved\n\
+             RAM as split into 4 KiB pages, since where the kernel image's pieces end is not known here.",
             tt.total_pages,
             size(tt.page_size)
         ),

@@ -123,8 +123,8 @@ pub static SYSTEM: System = System {
     ],
 };
 pub const PARTITION_COUNT: usize = 3;
-// Upper bound on the 4 KiB translation-table pages the kernel allocates at boot
-// (schedule-gen/src/table_pages.rs), the sum of:
+// Upper bound on the 4 KiB translation-table pages (schedule-gen builds the tables into
+// the linked image; schedule-gen/src/table_pages.rs), the sum of:
 //   EL2 stage 1 (kernel identity map): 21
 //   stage 2 of ctrl: 5
 //   stage 2 of spare: 2
