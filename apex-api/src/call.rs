@@ -106,6 +106,18 @@ pub fn set_partition_mode(mode: OperatingMode) -> Result<(), ReturnCode> {
     status_of(raw(Hypercall::SetPartitionMode as u64, mode as u64, 0, 0))
 }
 
+/// Blocks until one of the doorbells in `doorbells` (bit `i` = the caller's port `i`) rings
+/// or the system counter reaches `deadline` ([`NO_DEADLINE`](crate::hypercall::NO_DEADLINE):
+/// never). `Ok` with the doorbells that rang (now cleared), or `Err(TimedOut)`.
+pub fn wait(deadline: u64, doorbells: u64) -> Result<u64, ReturnCode> {
+    status(raw(Hypercall::Wait as u64, deadline, doorbells, 0))
+}
+
+/// Rings the doorbell of the peer at the other end of the caller's queuing port `port`.
+pub fn doorbell(port: u64) -> Result<(), ReturnCode> {
+    status_of(raw(Hypercall::Doorbell as u64, port, 0, 0))
+}
+
 /// Powers the module off (system partitions only).
 pub fn module_shutdown(status: u64) -> Result<(), ReturnCode> {
     status_of(raw(Hypercall::ModuleShutdown as u64, status, 0, 0))

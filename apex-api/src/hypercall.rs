@@ -16,6 +16,12 @@ pub const SMCCC_NOT_SUPPORTED: i64 = -1;
 /// Largest number of bytes one [`Hypercall::ConsoleWrite`] accepts.
 pub const CONSOLE_WRITE_MAX: usize = 256;
 
+/// [`Hypercall::Wait`] deadline meaning "no deadline": only a doorbell ends the wait.
+pub const NO_DEADLINE: u64 = u64::MAX;
+
+/// Most ports one partition may have: the bits of a [`Hypercall::Wait`] doorbell mask.
+pub const MAX_PORTS_PER_PARTITION: usize = 32;
+
 /// The hypercalls, by function ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -41,6 +47,25 @@ pub enum Hypercall {
     /// entry point). `NO_ACTION` for NORMAL when already NORMAL, `INVALID_MODE` for WARM_START
     /// during cold-start initialisation, `INVALID_PARAM` for an unknown mode.
     SetPartitionMode = FUNCTION_BASE + 5,
+    /// Blocks the caller until one of its ports' doorbells rings or the system counter
+    /// reaches a deadline, whichever comes first: the kernel side of TIMED_WAIT,
+    /// PERIODIC_WAIT and blocking port calls. `x1` = the deadline (an absolute system
+    /// counter value; [`NO_DEADLINE`] for none), `x2` = the doorbells that end the wait, one
+    /// bit per port of the caller (bit `i` = its `i`-th port, as in its information page).
+    /// Returns `NO_ERROR` with `x1` = the doorbells in `x2` that had rung (they are
+    /// cleared; others stay pending), or `TIMED_OUT` (`x1` = 0) once the deadline passed.
+    /// A doorbell that rang before the call ends it at once. `INVALID_PARAM` for a bit
+    /// beyond the caller's ports; `INVALID_MODE` outside NORMAL mode (initialisation does
+    /// not block, as in ARINC 653). On a time-partitioned core the caller's windows stay
+    /// its own while it waits (idle); a wait that outlasts a window goes on in the next one.
+    Wait = FUNCTION_BASE + 6,
+    /// Rings the doorbell of the peer at the other end of one of the caller's queuing
+    /// ports: the destination for a source, the source for a destination. `x1` = the
+    /// caller's port index. A peer blocked in [`Hypercall::Wait`] on that port wakes (at
+    /// once if it is waiting on its core, else when its window comes); otherwise the
+    /// doorbell stays pending. `INVALID_PARAM` for a port the caller does not have,
+    /// `INVALID_CONFIG` for a sampling port (sampling ports never block).
+    Doorbell = FUNCTION_BASE + 7,
     /// System partitions only: power the whole module off. `x1` = status, logged.
     /// Other partitions get `InvalidMode`.
     ModuleShutdown = FUNCTION_BASE + 0x10,
@@ -58,6 +83,8 @@ impl TryFrom<u64> for Hypercall {
             x if x == Self::PartitionStop as u64 => Self::PartitionStop,
             x if x == Self::GetPartitionStatus as u64 => Self::GetPartitionStatus,
             x if x == Self::SetPartitionMode as u64 => Self::SetPartitionMode,
+            x if x == Self::Wait as u64 => Self::Wait,
+            x if x == Self::Doorbell as u64 => Self::Doorbell,
             x if x == Self::ModuleShutdown as u64 => Self::ModuleShutdown,
             other => return Err(other),
         })
@@ -124,6 +151,8 @@ mod tests {
             Hypercall::PartitionStop,
             Hypercall::GetPartitionStatus,
             Hypercall::SetPartitionMode,
+            Hypercall::Wait,
+            Hypercall::Doorbell,
             Hypercall::ModuleShutdown,
         ] {
             assert_eq!(Hypercall::try_from(call as u64), Ok(call));

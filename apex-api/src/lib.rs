@@ -8,6 +8,7 @@
 
 pub mod health;
 pub mod hypercall;
+pub mod info;
 pub mod partition;
 pub mod ports;
 pub mod trace;

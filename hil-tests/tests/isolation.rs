@@ -168,10 +168,25 @@ fn an_image_without_its_own_translation_tables_does_not_start() {
         std::fs::read(&image.kernel).unwrap(),
         "the built image should differ from cargo's output by its tables"
     );
-    // The same kernel with the tables of another configuration written in.
+    // The same kernel with the tables of another configuration written in. The table linker
+    // itself refuses to do that (the image carries two-tickers' information pages, not
+    // fault's), so the tables are built and written in without it, as a broken build would.
     let other = schedule_gen::load(&scenario("fault")).unwrap();
     let mut foreign = unlinked.clone();
-    schedule_gen::translation::link_tables(&other, &mut foreign, &"0".repeat(64), "k").unwrap();
+    let refused =
+        schedule_gen::translation::link_tables(&other, &mut foreign, &"0".repeat(64), "k")
+            .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("k: error[E063-kernel-image-tables]: PKERNEL_INFO_PAGES does not hold this configuration's information page for partition "),
+        "{refused}"
+    );
+    assert_eq!(foreign, unlinked, "nothing is written on failure");
+    let kernel = schedule_gen::translation::kernel_layout(&foreign, "k").unwrap();
+    let tables =
+        schedule_gen::translation::build_tables(&other, &kernel, &"0".repeat(64), "k").unwrap();
+    schedule_gen::translation::write_tables(&mut foreign, &kernel, &tables, "k").unwrap();
     let dir = xtask::workspace_root().join("target/pkernel-images/scenarios");
     std::fs::create_dir_all(&dir).unwrap();
     for (name, bytes, why) in [

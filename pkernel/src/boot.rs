@@ -18,6 +18,8 @@ use crate::module::{Failure, ModuleEnd};
 use crate::partition;
 use crate::sched::run::{CoreEnd, CorePartitions, run_dedicated, run_time_partitioned};
 use crate::sched::{self, CorePlan};
+use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
+use system_tables::translation::InfoPageBytes;
 
 static VTCR: AtomicU64 = AtomicU64::new(0);
 /// Counter value at which every time-partitioned core starts its first major frame.
@@ -31,8 +33,9 @@ fn fail(failure: Failure) -> ! {
     halt_module(ModuleEnd::Failed(failure))
 }
 
-/// The boot core.
-pub fn primary(system: &'static System) -> ! {
+/// The boot core. `info_pages` are the partitions' information pages, by id (the banner says
+/// where each is).
+pub fn primary(system: &'static System, info_pages: &'static [InfoPageBytes]) -> ! {
     let board = system.board;
     console::init(board);
     kprintln!(
@@ -80,7 +83,7 @@ pub fn primary(system: &'static System) -> ! {
         kprintln!("GIC initialisation failed: {error:?}");
         fail(Failure::BootError);
     }
-    print_banner(system);
+    print_banner(system, info_pages);
     let first_frame = timer::now() + CNTFRQ_EL0.get() * START_DELAY_MS / 1000;
     FIRST_FRAME.store(first_frame, Ordering::Release);
     // Cores beyond the module's are never started.
@@ -214,9 +217,9 @@ fn run_core(core: usize) -> ! {
     }
 }
 
-fn print_banner(system: &System) {
+fn print_banner(system: &System, info_pages: &[InfoPageBytes]) {
     kprintln!("{} partitions:", system.partitions.len());
-    for p in system.partitions {
+    for (id, p) in system.partitions.iter().enumerate() {
         let mut cores = SmallString::<32>::new();
         for (i, core) in p.cores.iter().enumerate() {
             let _ = write!(cores, "{}{core}", if i == 0 { "" } else { "," });
@@ -258,6 +261,17 @@ fn print_banner(system: &System) {
                 r.ipa + r.size,
                 r.phys,
                 flags.as_str()
+            );
+        }
+        // Mapped by the table linker, not in `regions`: the kernel never reads it.
+        if let Some(info) = info_pages.get(id) {
+            kprintln!(
+                "    {:<12} {:<6} ipa {:#011x}-{:#011x} -> phys {:#011x} r--",
+                "(info page)",
+                "info",
+                INFO_PAGE_IPA,
+                INFO_PAGE_IPA + INFO_PAGE_SIZE as u64,
+                info.0.as_ptr() as u64
             );
         }
     }

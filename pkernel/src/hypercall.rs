@@ -13,8 +13,9 @@ use apex_api::partition::{
     decide_transition,
 };
 
-use crate::config::Partition;
+use crate::config::{Channel, Partition, PortDirection, PortId, PortKind};
 use crate::guest_memory::{GuestRange, RangeError, Use};
+use crate::partition::Wait;
 
 /// What the kernel does for a hypercall besides computing its result.
 pub trait KernelServices {
@@ -24,6 +25,11 @@ pub trait KernelServices {
     fn console_write(&mut self, caller: &Partition, bytes: &[u8]);
     /// Reports a refused call (logged; the health monitor's input later).
     fn refused(&mut self, caller: &Partition, call: Refusal);
+    /// Channel `index` of the system, `None` if there is none.
+    fn channel(&self, index: u16) -> Option<&'static Channel>;
+    /// Rings the doorbell of `peer` (a port of another partition) and wakes the core it is
+    /// waiting on, if it is.
+    fn ring(&mut self, peer: PortId);
 }
 
 /// A hypercall that was refused, for the log.
@@ -45,6 +51,16 @@ pub enum Refusal {
     },
     NotPrivileged {
         call: Hypercall,
+    },
+    /// A port index the caller does not have, or a doorbell mask with such bits.
+    BadPort {
+        call: Hypercall,
+        port: u64,
+    },
+    /// A Wait outside NORMAL mode.
+    WrongMode {
+        call: Hypercall,
+        mode: OperatingMode,
     },
 }
 
@@ -69,6 +85,9 @@ pub enum Outcome {
     StopPartition { status: u64 },
     /// A system partition asked to power the module off.
     ShutdownModule { status: u64 },
+    /// The caller blocks until a doorbell or a deadline (its registers get the answer when
+    /// the wait ends).
+    Wait(Wait),
 }
 
 /// What a call [`serve`] answered leaves in the caller's x0..=x2.
@@ -101,6 +120,7 @@ pub enum RunLoopCall {
     PartitionStop,
     GetPartitionStatus,
     SetPartitionMode,
+    Wait,
     ModuleShutdown,
 }
 
@@ -126,6 +146,8 @@ pub fn serve(
         Ok(Hypercall::PartitionStop) => return Err(RunLoopCall::PartitionStop),
         Ok(Hypercall::GetPartitionStatus) => return Err(RunLoopCall::GetPartitionStatus),
         Ok(Hypercall::SetPartitionMode) => return Err(RunLoopCall::SetPartitionMode),
+        Ok(Hypercall::Wait) => return Err(RunLoopCall::Wait),
+        Ok(Hypercall::Doorbell) => doorbell(caller, a1, services).map(|()| (0, 0)),
         Ok(Hypercall::ModuleShutdown) => return Err(RunLoopCall::ModuleShutdown),
         Err(id) => {
             services.refused(caller, Refusal::UnknownFunction { id });
@@ -168,6 +190,16 @@ pub fn dispatch(
             }
             Err(code) => Reply::Failed(code as u64),
         },
+        RunLoopCall::Wait => match wait(caller, state, a1, regs[2]) {
+            Ok(wait) => return Outcome::Wait(wait),
+            Err(refusal) => {
+                services.refused(caller, refusal);
+                Reply::Failed(match refusal {
+                    Refusal::WrongMode { .. } => ReturnCode::InvalidMode,
+                    _ => ReturnCode::InvalidParam,
+                } as u64)
+            }
+        },
         RunLoopCall::ModuleShutdown => {
             if caller.kind.is_privileged() {
                 return Outcome::ShutdownModule { status: a1 };
@@ -179,6 +211,70 @@ pub fn dispatch(
     };
     reply.write_to(regs);
     Outcome::Resume
+}
+
+/// The bits of a doorbell mask that name ports `caller` has.
+fn port_mask(caller: &Partition) -> u64 {
+    match caller.ports.len() {
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
+
+/// A Wait of `caller` until `deadline` or one of `doorbells`.
+fn wait(
+    caller: &Partition,
+    state: &CallerState,
+    deadline: u64,
+    doorbells: u64,
+) -> Result<Wait, Refusal> {
+    let call = Hypercall::Wait;
+    if state.mode != OperatingMode::Normal {
+        return Err(Refusal::WrongMode {
+            call,
+            mode: state.mode,
+        });
+    }
+    if doorbells & !port_mask(caller) != 0 {
+        return Err(Refusal::BadPort {
+            call,
+            port: doorbells,
+        });
+    }
+    Ok(Wait {
+        deadline,
+        doorbells,
+    })
+}
+
+/// Rings the peer(s) at the other end of `caller`'s queuing port `port`: a source's
+/// destination, a destination's source. The peer's doorbell is its own port's index.
+fn doorbell(
+    caller: &Partition,
+    port: u64,
+    services: &mut impl KernelServices,
+) -> Result<(), ReturnCode> {
+    let call = Hypercall::Doorbell;
+    let Some(own) = usize::try_from(port).ok().and_then(|i| caller.ports.get(i)) else {
+        services.refused(caller, Refusal::BadPort { call, port });
+        return Err(ReturnCode::InvalidParam);
+    };
+    if matches!(own.kind, PortKind::Sampling { .. }) {
+        return Err(ReturnCode::InvalidConfig);
+    }
+    // The tables connect every port to a channel (schedule-gen and boot_checks).
+    let Some(channel) = services.channel(own.channel) else {
+        return Err(ReturnCode::InvalidConfig);
+    };
+    match own.direction {
+        PortDirection::Source => {
+            for &peer in channel.destinations {
+                services.ring(peer);
+            }
+        }
+        PortDirection::Destination => services.ring(channel.source),
+    }
+    Ok(())
 }
 
 /// GET_PARTITION_STATUS of `caller`.
@@ -255,6 +351,8 @@ mod tests {
         memory: Vec<(u64, u8)>,
         console: Vec<u8>,
         refusals: Vec<Refusal>,
+        channels: Vec<&'static Channel>,
+        rung: Vec<PortId>,
     }
 
     impl KernelServices for Fake {
@@ -273,6 +371,12 @@ mod tests {
         }
         fn refused(&mut self, _: &Partition, call: Refusal) {
             self.refusals.push(call);
+        }
+        fn channel(&self, index: u16) -> Option<&'static Channel> {
+            self.channels.get(usize::from(index)).copied()
+        }
+        fn ring(&mut self, peer: PortId) {
+            self.rung.push(peer);
         }
     }
 
@@ -412,6 +516,7 @@ mod tests {
             Hypercall::PartitionStop,
             Hypercall::GetPartitionStatus,
             Hypercall::SetPartitionMode,
+            Hypercall::Wait,
             Hypercall::ModuleShutdown,
         ];
         let idle = CallerState {
@@ -441,6 +546,129 @@ mod tests {
         for (id, x) in random_calls(0x9e37_79b9_7f4a_7c15) {
             let _ = call([id, x.rotate_left(17), x.rotate_left(31) % 1024], &mut fake);
         }
+    }
+
+    /// A partition with a queuing source (port 0, channel 0), a sampling source (port 1,
+    /// channel 1) and a queuing destination (port 2, channel 2); its peers are partition 1.
+    fn with_ports() -> (&'static Partition, Fake) {
+        use crate::config::{PhysRange, Port, QueuingDiscipline};
+        let queuing = PortKind::Queuing {
+            max_messages: 4,
+            discipline: QueuingDiscipline::Fifo,
+        };
+        let port = |kind, direction, channel| Port {
+            name: "port",
+            kind,
+            direction,
+            max_message_size: 64,
+            channel,
+            data_ipa: 0x5000_0000,
+            ack_ipa: 0,
+        };
+        let ports: &'static [Port] = Box::leak(Box::new([
+            port(queuing, PortDirection::Source, 0),
+            port(
+                PortKind::Sampling { refresh_ticks: 0 },
+                PortDirection::Source,
+                1,
+            ),
+            port(queuing, PortDirection::Destination, 2),
+        ]));
+        let partition: &'static Partition = Box::leak(Box::new(Partition { ports, ..PARTITION }));
+        let id = |partition, port| PortId { partition, port };
+        let channel = |source, destinations: &'static [PortId]| -> &'static Channel {
+            Box::leak(Box::new(Channel {
+                name: "c",
+                source,
+                destinations,
+                max_message_size: 64,
+                data: PhysRange::new(0x4800_0000, 0x1000),
+                ack: None,
+            }))
+        };
+        let fake = Fake {
+            channels: vec![
+                channel(id(0, 0), Box::leak(Box::new([id(1, 3)]))),
+                channel(id(0, 1), Box::leak(Box::new([id(1, 4), id(2, 0)]))),
+                channel(id(1, 5), Box::leak(Box::new([id(0, 2)]))),
+            ],
+            ..Fake::default()
+        };
+        (partition, fake)
+    }
+
+    #[test]
+    fn doorbells_ring_the_other_end_of_queuing_ports_only() {
+        let (p, mut fake) = with_ports();
+        let ring = |port: u64, fake: &mut Fake| {
+            let mut regs = [0xEEu64; 31];
+            regs[..2].copy_from_slice(&[Hypercall::Doorbell as u64, port]);
+            let outcome = dispatch(&mut regs, p, &STATE, 0, fake);
+            assert_eq!(outcome, Outcome::Resume);
+            regs[0]
+        };
+        // A source rings its destination; a destination its source.
+        assert_eq!(ring(0, &mut fake), 0);
+        assert_eq!(ring(2, &mut fake), 0);
+        let rung = [
+            PortId {
+                partition: 1,
+                port: 3,
+            },
+            PortId {
+                partition: 1,
+                port: 5,
+            },
+        ];
+        assert_eq!(fake.rung, rung);
+        // Sampling ports never block, so they have no doorbell; unknown ports are refused.
+        assert_eq!(ring(1, &mut fake), ReturnCode::InvalidConfig as u64);
+        assert_eq!(ring(3, &mut fake), ReturnCode::InvalidParam as u64);
+        assert_eq!(ring(u64::MAX, &mut fake), ReturnCode::InvalidParam as u64);
+        assert_eq!(fake.rung, rung, "nothing more rang");
+        assert!(matches!(
+            fake.refusals.as_slice(),
+            [Refusal::BadPort { .. }, Refusal::BadPort { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_wait_blocks_in_normal_mode_on_its_own_ports_only() {
+        let (p, mut fake) = with_ports();
+        let mut wait = |state: &CallerState, deadline: u64, mask: u64| {
+            let mut regs = [0xEEu64; 31];
+            regs[..3].copy_from_slice(&[Hypercall::Wait as u64, deadline, mask]);
+            let outcome = dispatch(&mut regs, p, state, 0, &mut fake);
+            (regs[0], outcome)
+        };
+        assert_eq!(
+            wait(&STATE, 1000, 0b101).1,
+            Outcome::Wait(Wait {
+                deadline: 1000,
+                doorbells: 0b101
+            })
+        );
+        // A plain timed wait: no doorbell.
+        assert_eq!(
+            wait(&STATE, 5, 0).1,
+            Outcome::Wait(Wait {
+                deadline: 5,
+                doorbells: 0
+            })
+        );
+        // Bit 3: the partition has 3 ports.
+        assert_eq!(
+            wait(&STATE, 1000, 0b1000),
+            (ReturnCode::InvalidParam as u64, Outcome::Resume)
+        );
+        let initialising = CallerState {
+            mode: OperatingMode::ColdStart,
+            ..STATE
+        };
+        assert_eq!(
+            wait(&initialising, 1000, 1),
+            (ReturnCode::InvalidMode as u64, Outcome::Resume)
+        );
     }
 
     #[test]

@@ -9,14 +9,16 @@ use core::fmt;
 
 use crate::arch::context::VcpuContext;
 use crate::arch::exit::Exit;
-use crate::config::Partition;
+use crate::config::{Channel, Partition};
 use crate::trace::TraceEvent;
 
 /// An interrupt the kernel took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupt {
-    /// The EL2 timer that ends windows.
+    /// The EL2 timer that ends windows (and waits).
     WindowTimer,
+    /// Another core woke this one: a doorbell rang for a partition waiting here.
+    Wakeup,
     /// Anything else, by GIC interrupt ID (none is routed to partitions yet).
     Other(u32),
 }
@@ -57,6 +59,10 @@ pub trait Machine {
     /// Loads `partition`'s image again from the pristine copy in the kernel image (cold
     /// start); false if it cannot be placed (the tables were checked at boot, so never).
     fn reload_image(&mut self, partition: &Partition) -> bool;
+    /// Channel `index` of the system's tables.
+    fn channel(&self, index: u16) -> Option<&'static Channel>;
+    /// Interrupts core `core` (a partition waiting there has a doorbell); this core too.
+    fn wake(&mut self, core: usize);
 }
 
 /// Writes a kernel line through a [`Machine`].

@@ -35,6 +35,15 @@ static PKERNEL_TRANSLATION_PAGES: pkernel::arch::mmu::TablePages<
     { system::TRANSLATION_TABLE_PAGES },
 > = pkernel::arch::mmu::TablePages::new();
 
+/// Every partition's information page (`apex_api::info`), by partition id, as schedule-gen
+/// generated them. Read-only data the kernel only names in its banner: the table linker finds
+/// them by name and maps page `id` read-only into partition `id` at `INFO_PAGE_IPA`.
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".rodata.pkernel_info_pages")]
+static PKERNEL_INFO_PAGES: [system_tables::translation::InfoPageBytes; system::PARTITION_COUNT] =
+    system::INFO_PAGES;
+
 /// The schedule trace of every core, as many records per core as schedule-gen computed.
 /// Exported by name so a host can find it in the ELF and read it out of RAM like a probe.
 #[cfg(target_os = "none")]
@@ -50,6 +59,7 @@ extern "C" fn pkernel_entry(core: usize) -> ! {
     pkernel::arch::entry::run(
         &system::SYSTEM,
         &PKERNEL_TRANSLATION_PAGES,
+        &PKERNEL_INFO_PAGES,
         &PKERNEL_TRACE,
         core,
     )

@@ -3,7 +3,7 @@
 //! core that runs it keeps ([`Resident`]: its context, operating mode and start condition);
 //! and the kernel operations on a partition: changing its mode, restarting it.
 
-use core::sync::atomic::{AtomicU8, AtomicU32};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use apex_api::partition::{OperatingMode, StartCondition};
 use apex_api::trace::TraceKind;
@@ -24,6 +24,12 @@ pub struct PartitionState {
     pub refusals: AtomicU32,
     /// Kinds of trapped access already logged (bit = `TrappedKind as u8`).
     pub traps_logged: AtomicU8,
+    /// Doorbells rung and not yet taken by a wait, one bit per port of the partition.
+    doorbells: AtomicU64,
+    /// 1 + the core it is waiting on, idle, for a doorbell; 0 when it is not. A doorbell
+    /// wakes that core, and only then: a core is never interrupted for a partition that is
+    /// not waiting on it.
+    waiting_on: AtomicU8,
     /// Its vCPU 0, owned by the core that runs it.
     vcpu: TakeOnce<VcpuContext>,
 }
@@ -34,6 +40,8 @@ impl PartitionState {
             console: SpinLock::new(PartitionConsole::new()),
             refusals: AtomicU32::new(0),
             traps_logged: AtomicU8::new(0),
+            doorbells: AtomicU64::new(0),
+            waiting_on: AtomicU8::new(0),
             vcpu: TakeOnce::new(VcpuContext::ZERO),
         }
     }
@@ -42,6 +50,49 @@ impl PartitionState {
     #[allow(clippy::mut_from_ref)] // handed out once, by `TakeOnce`
     pub fn take_vcpu(&'static self) -> Option<&'static mut VcpuContext> {
         self.vcpu.take()
+    }
+
+    /// Rings the doorbell of its port `port` (any core). Returns the core to wake: the one
+    /// it is waiting on right now, if any.
+    pub fn ring(&self, port: u16) -> Option<usize> {
+        let bit = 1u64.checked_shl(u32::from(port)).unwrap_or(0);
+        // SeqCst pairs with `wait_on`: either the waiter sees this doorbell when it looks
+        // again after announcing itself, or this sees the waiter and wakes its core.
+        self.doorbells.fetch_or(bit, Ordering::SeqCst);
+        match self.waiting_on.load(Ordering::SeqCst) {
+            0 => None,
+            core => Some(usize::from(core - 1)),
+        }
+    }
+
+    /// Whether a doorbell in `mask` has rung (and not been taken).
+    pub fn has_doorbells(&self, mask: u64) -> bool {
+        self.doorbells.load(Ordering::SeqCst) & mask != 0
+    }
+
+    /// Takes the doorbells in `mask` that have rung, leaving the others pending.
+    pub fn take_doorbells(&self, mask: u64) -> u64 {
+        self.doorbells.fetch_and(!mask, Ordering::SeqCst) & mask
+    }
+
+    /// Announces that it waits idle on `core` (`None`: it no longer does). After
+    /// announcing, the waiter looks at its doorbells once more before it sleeps.
+    pub fn wait_on(&self, core: Option<usize>) {
+        let value = core.map_or(0, |c| u8::try_from(c + 1).unwrap_or(u8::MAX));
+        self.waiting_on.store(value, Ordering::SeqCst);
+    }
+
+    /// The core it is waiting on right now, if any.
+    pub fn waiting_core(&self) -> Option<usize> {
+        match self.waiting_on.load(Ordering::SeqCst) {
+            0 => None,
+            core => Some(usize::from(core - 1)),
+        }
+    }
+
+    /// Forgets every doorbell (the partition restarts).
+    pub fn clear_doorbells(&self) {
+        self.doorbells.store(0, Ordering::SeqCst);
     }
 }
 
@@ -59,6 +110,16 @@ pub struct Resident<'a> {
     pub vcpu: &'a mut VcpuContext,
     pub mode: OperatingMode,
     pub start_condition: StartCondition,
+    /// The wait it is blocked in (its Wait hypercall not yet answered), if any.
+    pub waiting: Option<Wait>,
+}
+
+/// A partition blocked in a Wait hypercall: until `deadline` (system counter) or one of
+/// `doorbells` rings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub deadline: u64,
+    pub doorbells: u64,
 }
 
 impl<'a> Resident<'a> {
@@ -69,6 +130,7 @@ impl<'a> Resident<'a> {
             vcpu,
             mode: OperatingMode::ColdStart,
             start_condition: StartCondition::NormalStart,
+            waiting: None,
         }
     }
 
@@ -118,6 +180,11 @@ impl<'a> Resident<'a> {
             self.set_mode(OperatingMode::Idle, machine);
             machine.load_vcpu(self.vcpu);
             return;
+        }
+        // A restarted partition waits for nothing and has no doorbell from its past run.
+        self.waiting = None;
+        if let Some(state) = state(usize::from(p.id)) {
+            state.clear_doorbells();
         }
         let (vttbr, mdcr) = (self.vcpu.vttbr, self.vcpu.mdcr);
         *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, u64::from(p.id), 0, vttbr);

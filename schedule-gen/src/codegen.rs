@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Diagnostics, Rule};
 use crate::image::{Image, read_image};
+use crate::info_page::{self, info_pages};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
@@ -38,7 +39,8 @@ pub const IMAGES_FILE: &str = "partition_images.rs";
 pub const CONFIG_COPY_FILE: &str = "config.toml";
 
 /// Checks every partition's image against its memory map, then writes `system_tables.rs`,
-/// `partition_images.rs`, one `<partition>.<n>.bin` per load segment and `config.toml` into
+/// `partition_images.rs`, one `<partition>.<n>.bin` per load segment, one
+/// `<partition>.info.bin` (its information page) per partition and `config.toml` into
 /// `out_dir`. Nothing is written unless every image passes. Files whose content is unchanged
 /// are not rewritten.
 pub fn generate_kernel_tables(
@@ -82,7 +84,21 @@ pub fn generate_kernel_tables(
         return Err(Diagnostics::new(diags));
     }
 
+    // Validation enforces every limit of the page, so this only fails on a schedule-gen bug.
+    let info_pages = info_pages(cfg).map_err(|(name, e)| {
+        Diagnostic::new(
+            Rule::OutputUnwritable,
+            &file,
+            format!("cannot write the information page of partition {name:?}: {e}"),
+            "this is a schedule-gen bug (validation should have refused the configuration): please report it with the configuration",
+        )
+    })?;
+
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for (p, (name, page)) in cfg.partitions().zip(&info_pages) {
+        debug_assert_eq!(&p.name, name);
+        files.push((info_page::file_name(p), page.to_vec()));
+    }
     for (p, image) in &loaded {
         for (n, seg) in image.segments.iter().enumerate() {
             files.push((segment_file(p, n), seg.data.clone()));
@@ -328,6 +344,34 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
         "pub const PARTITION_COUNT: usize = {};\n",
         cfg.partitions().count()
     ));
+    w(format_args!(
+        "// The partition information pages (apex_api::info), by partition id; the table linker\n"
+    ));
+    w(format_args!(
+        "// maps page `id` read-only at apex_api::info::INFO_PAGE_IPA in partition `id`:\n"
+    ));
+    let pages = info_pages(cfg);
+    for (id, p) in cfg.partitions().enumerate() {
+        let what = match &pages {
+            Ok(pages) => pages.get(id).map_or_else(String::new, |(_, page)| {
+                format!("sha256 {}", sha256_hex(page))
+            }),
+            Err((name, e)) if *name == p.name => format!("cannot be written: {e}"),
+            Err(_) => "not written".to_owned(),
+        };
+        w(format_args!("//   {}: {what}\n", info_page::file_name(p)));
+    }
+    w(format_args!(
+        "pub const INFO_PAGES: [::system_tables::translation::InfoPageBytes; {}] = [\n",
+        cfg.partitions().count()
+    ));
+    for p in cfg.partitions() {
+        w(format_args!(
+            "    ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), {:?}))),\n",
+            format!("/{}", info_page::file_name(p))
+        ));
+    }
+    w(format_args!("];\n"));
     let pages = table_pages(cfg);
     w(format_args!(
         "// Upper bound on the 4 KiB translation-table pages (schedule-gen builds the tables into\n"

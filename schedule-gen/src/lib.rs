@@ -6,7 +6,8 @@
 //! `file:line:col` → [`image`] checks each partition's ELF against its memory map →
 //! [`codegen`] writes `system_tables.rs`, plain data the kernel compiles in, including the
 //! [`table_pages`] bound that sizes the pages the kernel image reserves for its translation
-//! tables → once the kernel is linked, [`translation`] builds those tables and writes them in.
+//! tables, and each partition's [`info_page`] → once the kernel is linked, [`translation`]
+//! builds those tables (each partition's information page mapped in) and writes them in.
 //!
 //! Nothing here panics on bad input: a configuration or image is untrusted until checked.
 //! No `unsafe` except in [`translation`], where aarch64-paging's table allocator interface
@@ -20,6 +21,7 @@ pub mod diag;
 pub mod duration;
 pub mod image;
 pub mod import;
+pub mod info_page;
 pub mod model;
 pub mod report;
 pub mod table_pages;

@@ -37,9 +37,12 @@
 //! # Stage 2: exact
 //!
 //! The table linker makes one call per entry of the partition's `regions` table: RAM regions,
-//! devices (identity) and port buffers, as `codegen` writes them. They never overlap in IPA
-//! space (E039, E042, E048, E088), so every counted slot really gets its table and the bound
-//! equals what the table linker allocates.
+//! devices (identity) and port buffers, as `codegen` writes them; then one for the partition's
+//! information page, 4 KiB at `apex_api::info::INFO_PAGE_IPA`. They never overlap in IPA space
+//! (E039, E042, E048, E088, E094), so every counted slot really gets its table and the bound
+//! equals what the table linker allocates. The information page's physical address is only
+//! known once the kernel is linked, but a one-page call needs a table in its 1 GiB and its
+//! 2 MiB slot whatever its output address, so it is counted with any page-aligned one.
 //!
 //! # EL2: exact but for the kernel image
 //!
@@ -52,6 +55,7 @@
 //! That is the only slack: at most the number of those slots (17 pages on `qemu-virt`), less
 //! what the image really splits.
 
+use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
 use bsp::{Board, PhysRange};
 
 use crate::model::{LoadedConfig, PartitionConfig};
@@ -143,7 +147,8 @@ pub fn el2_pages(board: &Board) -> usize {
 }
 
 /// The `map_range` calls the table linker makes for `p`: one per entry of its generated
-/// `regions` table (RAM regions, then devices, then port buffers).
+/// `regions` table (RAM regions, then devices, then port buffers), then its information page
+/// (with an output address standing for the one the image will give it: see the module doc).
 pub fn stage2_calls(p: &PartitionConfig) -> Vec<MapCall> {
     let ram = p.memory.iter().map(|r| MapCall {
         va: r.ipa,
@@ -162,7 +167,15 @@ pub fn stage2_calls(p: &PartitionConfig) -> Vec<MapCall> {
             size: m.size,
         })
     });
-    ram.chain(devices).chain(ports).collect()
+    let info_page = MapCall {
+        va: INFO_PAGE_IPA,
+        pa: INFO_PAGE_IPA,
+        size: INFO_PAGE_SIZE as u64,
+    };
+    ram.chain(devices)
+        .chain(ports)
+        .chain(std::iter::once(info_page))
+        .collect()
 }
 
 /// Pages of `p`'s stage-2 tables (exact: its mappings never overlap).

@@ -11,7 +11,9 @@
 //! - **Stage 2 of each partition**: one mapping per entry of its generated `regions` table
 //!   ([`regions`], the one derivation `codegen` writes too): RAM as normal write-back memory,
 //!   executable only if the region says `x`; devices as Device-nGnRE; port buffers as normal
-//!   memory, never executable; read/write as the region grants.
+//!   memory, never executable; read/write as the region grants. And its information page
+//!   (`apex_api::info`) at `INFO_PAGE_IPA`: the partition's page of the image's
+//!   [`INFO_PAGES_SYMBOL`], normal write-back memory, read-only, never executable.
 //!
 //! Pages are handed out in order from the image's pages symbol: the EL2 root first, then each
 //! partition's root, then the lower levels as the mappings need them. Nothing else in the
@@ -24,10 +26,11 @@ use aarch64_paging::descriptor::{
     El23Attributes, PagingAttributes, PhysicalAddress, Stage2Attributes,
 };
 use aarch64_paging::paging::{Constraints, El2, MemoryRegion, PageTable, Stage2, Translation};
+use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
 use object::{Object, ObjectSection, ObjectSymbol};
 use system_tables::translation::{
-    self as layout, HEADER_SYMBOL, KERNEL_STACK_SIZE, MAGIC, PAGES_SYMBOL, STACK_GUARD_SIZE,
-    TABLE_PAGE_SIZE, TranslationHeader, VERSION,
+    self as layout, HEADER_SYMBOL, INFO_PAGES_SYMBOL, KERNEL_STACK_SIZE, MAGIC, PAGES_SYMBOL,
+    STACK_GUARD_SIZE, TABLE_PAGE_SIZE, TranslationHeader, VERSION,
 };
 
 use crate::diag::{Diagnostic, Rule};
@@ -118,6 +121,19 @@ pub struct KernelLayout {
     pub pages: Placement,
     /// How many pages the image reserved.
     pub page_count: usize,
+    /// The partition information pages: address and offset in the file.
+    pub info_pages: Placement,
+    /// How many information pages the image carries (one per partition).
+    pub info_page_count: usize,
+}
+
+impl KernelLayout {
+    /// Physical address of partition `id`'s information page in the image.
+    pub fn info_page(&self, id: usize) -> u64 {
+        (id as u64)
+            .saturating_mul(INFO_PAGE_SIZE as u64)
+            .saturating_add(self.info_pages.address)
+    }
 }
 
 /// An object of the image: its address and where its bytes are in the ELF file.
@@ -207,6 +223,14 @@ pub fn kernel_layout(elf: &[u8], file: &str) -> Result<KernelLayout, Diagnostic>
             format!("{PAGES_SYMBOL} is not a whole number of aligned 4 KiB pages"),
         ));
     }
+    let (info_pages, info_size) = placement(INFO_PAGES_SYMBOL)?;
+    let info = INFO_PAGE_SIZE as u64;
+    if info_pages.address % info != 0 || info_size % info != 0 {
+        return Err(image_error(
+            file,
+            format!("{INFO_PAGES_SYMBOL} is not a whole number of aligned 4 KiB pages"),
+        ));
+    }
     Ok(KernelLayout {
         image_start: address(layout::IMAGE_START_SYMBOL)?,
         text_end: address(layout::TEXT_END_SYMBOL)?,
@@ -215,6 +239,8 @@ pub fn kernel_layout(elf: &[u8], file: &str) -> Result<KernelLayout, Diagnostic>
         header,
         pages,
         page_count: (pages_size / TABLE_PAGE_SIZE as u64) as usize,
+        info_pages,
+        info_page_count: (info_size / info) as usize,
     })
 }
 
@@ -314,6 +340,16 @@ fn stage2_attributes(region: &RegionSpec) -> Stage2Attributes {
     Stage2Attributes::VALID | Stage2Attributes::ACCESS_FLAG | memory | access | execute
 }
 
+/// A partition's information page: normal memory like its RAM (the partition may turn its
+/// caches on), read-only, never executable.
+const STAGE2_INFO_PAGE: Stage2Attributes = Stage2Attributes::VALID
+    .union(Stage2Attributes::ACCESS_FLAG)
+    .union(Stage2Attributes::MEMATTR_NORMAL_INNER_WB)
+    .union(Stage2Attributes::MEMATTR_NORMAL_OUTER_WB)
+    .union(Stage2Attributes::SH_INNER)
+    .union(Stage2Attributes::S2AP_ACCESS_RO)
+    .union(Stage2Attributes::XN);
+
 /// Maps `[start, end)` to `output` onwards with `attributes`.
 fn map<R>(
     mapping: &mut Mapping<&mut PagePool, R>,
@@ -353,6 +389,25 @@ pub fn build_tables(
     }
     let mut pool = PagePool::new(kernel.pages.address);
     let failed = |what: &str, e: String| image_error(file, format!("{what}: {e}"));
+    // Each partition is given its page of the image: one per partition, in the read-only data
+    // (which nothing writes at run time and the EL2 map keeps read-only).
+    let info_end = kernel.info_page(kernel.info_page_count);
+    if kernel.info_page_count != partitions.len()
+        || kernel.info_pages.address < kernel.text_end
+        || info_end > kernel.rodata_end
+    {
+        return Err(image_error(
+            file,
+            format!(
+                "{INFO_PAGES_SYMBOL} holds {} information pages at {:#x}..{info_end:#x}; the configuration has {} partitions, and the pages must lie in the read-only data ({:#x}..{:#x})",
+                kernel.info_page_count,
+                kernel.info_pages.address,
+                partitions.len(),
+                kernel.text_end,
+                kernel.rodata_end
+            ),
+        ));
+    }
 
     let el2_root;
     {
@@ -415,6 +470,15 @@ pub fn build_tables(
             )
             .map_err(|e| failed(&format!("stage 2 of partition '{}'", p.name), e))?;
         }
+        // Validation keeps every region and port buffer below the page (E094).
+        map(
+            &mut stage2,
+            INFO_PAGE_IPA,
+            INFO_PAGE_IPA + INFO_PAGE_SIZE as u64,
+            kernel.info_page(id),
+            STAGE2_INFO_PAGE,
+        )
+        .map_err(|e| failed(&format!("information page of partition '{}'", p.name), e))?;
         drop(stage2);
         stage2_pages.push((p.name.clone(), pool.pages.len() - before));
     }
@@ -451,7 +515,8 @@ pub fn build_tables(
     })
 }
 
-/// Builds the tables for the linked kernel `elf` and writes them into it.
+/// Builds the tables for the linked kernel `elf` and writes them into it, after checking that
+/// the image carries exactly this configuration's information pages.
 pub fn link_tables(
     cfg: &LoadedConfig,
     elf: &mut [u8],
@@ -460,6 +525,36 @@ pub fn link_tables(
 ) -> Result<LinkedTables, Diagnostic> {
     let kernel = kernel_layout(elf, file)?;
     let tables = build_tables(cfg, &kernel, tables_sha256, file)?;
+    let expected = crate::info_page::info_pages(cfg).map_err(|(name, e)| {
+        image_error(
+            file,
+            format!("the information page of partition {name:?} cannot be written: {e}"),
+        )
+    })?;
+    for (id, (name, page)) in expected.iter().enumerate() {
+        let at = (id * INFO_PAGE_SIZE).saturating_add(kernel.info_pages.file_offset);
+        if elf.get(at..at.saturating_add(INFO_PAGE_SIZE)) != Some(&page[..]) {
+            return Err(image_error(
+                file,
+                format!(
+                    "{INFO_PAGES_SYMBOL} does not hold this configuration's information page for partition {name:?}: the kernel was compiled with other generated tables"
+                ),
+            ));
+        }
+    }
+    write_tables(elf, &kernel, &tables, file)?;
+    Ok(tables)
+}
+
+/// Writes `tables` (built for `kernel`, the layout of `elf`) into `elf`: header and pages, and
+/// nothing else. [`link_tables`] is this after its checks; tests use it alone to forge
+/// images the kernel must refuse at boot.
+pub fn write_tables(
+    elf: &mut [u8],
+    kernel: &KernelLayout,
+    tables: &LinkedTables,
+    file: &str,
+) -> Result<(), Diagnostic> {
     let header_at = kernel.header.file_offset;
     let pages_at = kernel.pages.file_offset;
     let fits = |at: usize, len: usize| at.checked_add(len).is_some_and(|end| end <= elf.len());
@@ -468,5 +563,5 @@ pub fn link_tables(
     }
     elf[header_at..header_at + TranslationHeader::SIZE].copy_from_slice(&tables.header.to_bytes());
     elf[pages_at..pages_at + tables.pages.len()].copy_from_slice(&tables.pages);
-    Ok(tables)
+    Ok(())
 }

@@ -103,14 +103,30 @@ fn segment_files_and_config_copy() {
             "config.toml",
             "ctrl.0.bin",
             "ctrl.1.bin",
+            "ctrl.info.bin",
             "nav.0.bin",
             "nav.1.bin",
+            "nav.info.bin",
             "partition_images.rs",
             "spare.0.bin",
             "spare.1.bin",
+            "spare.info.bin",
             "system_tables.rs"
         ]
     );
+    // Each partition's information page describes it alone.
+    for (id, name) in ["ctrl", "spare", "nav"].into_iter().enumerate() {
+        let bytes = std::fs::read(out.join(format!("{name}.info.bin"))).unwrap();
+        assert_eq!(bytes.len(), apex_api::info::INFO_PAGE_SIZE);
+        let info = apex_api::info::InfoPage::parse(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((info.partition_id() as usize, info.name()), (id, name));
+    }
+    let tables = std::fs::read_to_string(out.join("system_tables.rs")).unwrap();
+    let ctrl = std::fs::read(out.join("ctrl.info.bin")).unwrap();
+    assert!(tables.contains(&format!(
+        "//   ctrl.info.bin: sha256 {}\n",
+        schedule_gen::codegen::sha256_hex(&ctrl)
+    )));
     assert_eq!(
         std::fs::read(out.join("ctrl.0.bin")).unwrap(),
         [0x1f, 0x20, 0x03, 0xd5, 0xff, 0xff, 0xff, 0x17]

@@ -5,12 +5,15 @@
 //! physical address with exactly its rights; anything outside the regions must fault; the
 //! kernel's own map must give text read-only and executable, read-only data read-only, the
 //! rest of RAM writable and never executable, devices as device memory, and leave each
-//! stack guard page unmapped. The pages used must stay within schedule-gen's bound.
+//! stack guard page unmapped. Each partition's information page must translate to its own
+//! page of the image, read-only and never executable. The pages used must stay within
+//! schedule-gen's bound.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
 use schedule_gen::table_pages::table_pages;
 use schedule_gen::translation::{
     KernelLayout, LinkedTables, Placement, RegionKind, build_tables, kernel_layout, link_tables,
@@ -83,12 +86,15 @@ fn stage2_rights(d: u64) -> (bool, bool, bool, u64) {
     )
 }
 
-/// A kernel image inside `kernel_reserved`, with pieces of the given sizes; the stacks come
-/// `stacks_after` bytes after the read-only data (the tables) ends.
+/// A kernel image inside `kernel_reserved`, with pieces of the given sizes; the read-only
+/// data ends with the table pages, then the information pages; the stacks come
+/// `stacks_after` bytes after the read-only data ends.
 fn layout(cfg: &LoadedConfig, text: u64, rodata: u64, stacks_after: u64) -> KernelLayout {
     let base = cfg.board().kernel_reserved.base;
     let pages = table_pages(cfg).total();
-    let rodata_end = base + text + rodata + pages as u64 * PAGE;
+    let partitions = cfg.partitions().count();
+    let info_pages = base + text + rodata + pages as u64 * PAGE;
+    let rodata_end = info_pages + (partitions * INFO_PAGE_SIZE) as u64;
     KernelLayout {
         image_start: base,
         text_end: base + text,
@@ -103,6 +109,11 @@ fn layout(cfg: &LoadedConfig, text: u64, rodata: u64, stacks_after: u64) -> Kern
             file_offset: 0,
         },
         page_count: pages,
+        info_pages: Placement {
+            address: info_pages,
+            file_offset: 0,
+        },
+        info_page_count: partitions,
     }
 }
 
@@ -209,9 +220,11 @@ fn check_stage2(cfg: &LoadedConfig, kernel: &KernelLayout, tables: &LinkedTables
                     r.name
                 );
             }
-            // Just outside the region faults, unless another region starts there.
-            let inside_any =
-                |ipa: u64| regions.iter().any(|o| ipa >= o.ipa && ipa < o.ipa + o.size);
+            // Just outside the region faults, unless another region (or the information
+            // page) starts there.
+            let inside_any = |ipa: u64| {
+                ipa >= INFO_PAGE_IPA || regions.iter().any(|o| ipa >= o.ipa && ipa < o.ipa + o.size)
+            };
             for ipa in [r.ipa.checked_sub(1), Some(r.ipa + r.size)]
                 .into_iter()
                 .flatten()
@@ -220,6 +233,27 @@ fn check_stage2(cfg: &LoadedConfig, kernel: &KernelLayout, tables: &LinkedTables
                     assert_eq!(at(ipa), None, "{what}: {} maps {ipa:#x}", p.name);
                 }
             }
+        }
+        // The information page: this partition's page of the image, read-only, never
+        // executable, normal memory; nothing else around it.
+        for offset in [0, 0x800, INFO_PAGE_SIZE as u64 - 1] {
+            let leaf = at(INFO_PAGE_IPA + offset)
+                .unwrap_or_else(|| panic!("{what}: {} has no information page", p.name));
+            assert_eq!(
+                leaf.output,
+                kernel.info_page(id) + offset,
+                "{what}: {} information page",
+                p.name
+            );
+            assert_eq!(
+                stage2_rights(leaf.descriptor),
+                (true, false, false, 0b1111),
+                "{what}: {} information page",
+                p.name
+            );
+        }
+        if !regions.iter().any(|r| r.ipa + r.size == INFO_PAGE_IPA) {
+            assert_eq!(at(INFO_PAGE_IPA - 1), None, "{what}: {}", p.name);
         }
         // The kernel's own image is never in a partition's address space at its address.
         if !regions
@@ -343,6 +377,31 @@ fn a_kernel_image_without_the_symbols_is_refused() {
         "{error}"
     );
     assert_eq!(bytes, b"not an elf", "nothing is written on failure");
+}
+
+#[test]
+fn an_image_without_one_information_page_per_partition_is_refused() {
+    let cfg = load(&repo().join("configs/demo.toml")).unwrap();
+    let good = layouts(&cfg)[0].1;
+    let partitions = cfg.partitions().count();
+    let mut fewer = good;
+    fewer.info_page_count -= 1;
+    let mut in_data = good;
+    in_data.info_pages.address = good.rodata_end;
+    for kernel in [fewer, in_data] {
+        let error = build_tables(&cfg, &kernel, SHA, "pkernel.elf").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "pkernel.elf: error[E063-kernel-image-tables]: PKERNEL_INFO_PAGES holds {} information pages at {:#x}..{:#x}; the configuration has {partitions} partitions, and the pages must lie in the read-only data ({:#x}..{:#x})\n  help: build the kernel with `cargo xtask build`, which links it with the tables it needs",
+                kernel.info_page_count,
+                kernel.info_pages.address,
+                kernel.info_page(kernel.info_page_count),
+                kernel.text_end,
+                kernel.rodata_end
+            )
+        );
+    }
 }
 
 #[test]

@@ -333,6 +333,44 @@ fn address_overflow() {
 }
 
 #[test]
+fn info_page_collision() {
+    // The last 2 MiB of the IPA space reach into the information page (its last 4 KiB).
+    let text = format!(
+        "{HEAD}{}",
+        part(
+            "a",
+            "[1]",
+            "memory = [{ name = \"top\", ipa = 0x7f_ffe0_0000, phys = 0x4400_0000, size = 0x20_0000, access = \"rw\" }]\n"
+        )
+    );
+    assert_eq!(
+        errors(&text),
+        "sys.toml:10:33: error[E094-info-page-collision]: region \"top\" of partition \"a\" (0x007f_ffe0_0000..0x0080_0000_0000) overlaps the partition information page at 0x007f_ffff_f000\n  help: keep ipa + size at or below 0x007f_ffff_f000: the kernel maps each partition's information page (apex_api::info) at the last 4 KiB of its IPA space"
+    );
+    // Ending right below it is fine.
+    let text = text.replace("size = 0x20_0000", "size = 0x1f_f000");
+    let cfg = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let top = &cfg.partition(0).unwrap().memory[0];
+    assert_eq!(top.ipa + top.size, apex_api::info::INFO_PAGE_IPA);
+}
+
+/// Devices are identity mapped inside their board's device space (E041) and RAM regions
+/// without `phys` inside its RAM (E037): every board keeps both below the information page, so
+/// only regions with their own `ipa` and port windows can reach it (E094).
+#[test]
+fn boards_keep_devices_and_ram_below_the_info_page() {
+    for board in bsp::BOARDS {
+        for range in [board.device_space, board.ram] {
+            assert!(
+                range.end() <= apex_api::info::INFO_PAGE_IPA,
+                "{}: {range:x?}",
+                board.name
+            );
+        }
+    }
+}
+
+#[test]
 fn ipa_out_of_range() {
     let text = format!(
         "{HEAD}{}",

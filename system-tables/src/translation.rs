@@ -13,6 +13,9 @@
 //! the linked ELF, builds the tables with aarch64-paging at the pages' physical addresses, and
 //! writes pages and header into the file. The kernel maps both read-only: nothing at run time
 //! can change a translation.
+//!
+//! The image also carries every partition's information page ([`INFO_PAGES_SYMBOL`]), which
+//! the table linker maps, read-only and never executable, into its partition's stage 2.
 
 use crate::system::MAX_PARTITIONS;
 
@@ -23,6 +26,10 @@ pub const PAGES_SYMBOL: &str = "PKERNEL_TRANSLATION_PAGES";
 /// The per-core kernel stacks' symbol: `MAX_CORES` slots of [`STACK_GUARD_SIZE`] unmapped
 /// bytes followed by [`KERNEL_STACK_SIZE`] bytes of stack.
 pub const STACKS_SYMBOL: &str = "PKERNEL_STACKS";
+/// The partition information pages' symbol (`apex_api::info`): one [`InfoPageBytes`] per
+/// partition, by partition id, in read-only data. The table linker maps page `id` read-only at
+/// `apex_api::info::INFO_PAGE_IPA` in partition `id`'s stage 2; the kernel never reads them.
+pub const INFO_PAGES_SYMBOL: &str = "PKERNEL_INFO_PAGES";
 /// Linker-script symbols bounding the kernel's pieces: text (executable, read-only) from the
 /// image start, then read-only data (tables included) up to the rodata end.
 pub const IMAGE_START_SYMBOL: &str = "__image_start";
@@ -44,6 +51,17 @@ pub const ROOT_LEVEL: usize = 1;
 pub const MAIR_NORMAL_INDEX: usize = 0;
 /// MAIR_EL2 attribute index of Device-nGnRE memory in the EL2 tables.
 pub const MAIR_DEVICE_INDEX: usize = 1;
+
+/// One partition's information page as the kernel image carries it: exactly one page, page
+/// aligned, so stage 2 can map it to the partition without exposing anything next to it.
+/// schedule-gen generates the bytes (`<partition>.info.bin`, `apex_api::info::encode`).
+#[repr(C, align(4096))]
+pub struct InfoPageBytes(pub [u8; apex_api::info::INFO_PAGE_SIZE]);
+
+const _: () = assert!(
+    core::mem::size_of::<InfoPageBytes>() == TABLE_PAGE_SIZE
+        && core::mem::align_of::<InfoPageBytes>() == TABLE_PAGE_SIZE
+);
 
 /// `"PKTABLES"`: the header was written by the table linker.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"PKTABLES");

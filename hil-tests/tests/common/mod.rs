@@ -32,6 +32,20 @@ pub fn boot(test: &str, config: &Path) -> Option<RunLog> {
 
 /// Like [`boot`], but also stops at the first console line starting with `stop_when`.
 pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
+    boot_image_until(test, config, stop_when).map(|(_, log)| log)
+}
+
+/// Like [`boot`], also returning the image that ran (its directory holds the generated
+/// tables, segments and information pages it was built from).
+pub fn boot_image(test: &str, config: &Path) -> Option<(xtask::image::SystemImage, RunLog)> {
+    boot_image_until(test, config, None)
+}
+
+fn boot_image_until(
+    test: &str,
+    config: &Path,
+    stop_when: Option<&str>,
+) -> Option<(xtask::image::SystemImage, RunLog)> {
     hil_tests::skip_or_fail(test)?;
     let _guard = one_at_a_time();
     let image = xtask::image::build_system(config)
@@ -42,11 +56,10 @@ pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<
     if let Some(needle) = stop_when {
         limits = limits.with_stop_when(needle);
     }
-    Some(
-        QemuVirt::new()
-            .run(&image.kernel, &limits)
-            .expect("QEMU could not be started"),
-    )
+    let log = QemuVirt::new()
+        .run(&image.kernel, &limits)
+        .expect("QEMU could not be started");
+    Some((image, log))
 }
 
 /// The kernel itself never failed, whatever the partitions did: no kernel line reporting a

@@ -1,5 +1,6 @@
-//! Runtime for bare-metal partitions: entry, `.bss`, FP enable, console printing and a panic
-//! handler that reports and stops the partition.
+//! Runtime for bare-metal partitions: entry, `.bss`, FP enable, console printing, a panic
+//! handler that reports and stops the partition, and the partition's information page
+//! ([`info`]).
 //!
 //! A partition crate provides `#[unsafe(no_mangle)] fn partition_main(info: BootInfo) -> !`
 //! (or use the [`entry!`] macro) and a build script adding `-Tbm-partition.x` to its link.
@@ -7,6 +8,8 @@
 
 pub use apex_api;
 pub use apex_api::call::Console;
+use apex_api::hypercall::CONSOLE_WRITE_MAX;
+use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE, InfoError, InfoPage};
 
 /// What the kernel tells a partition at entry (x0, x1).
 #[derive(Clone, Copy, Debug)]
@@ -48,12 +51,63 @@ macro_rules! entry_initialising {
 }
 
 /// Prints a line on the partition's console (the kernel prefixes it with the partition name).
+/// The line is formatted in a [`LineWriter`] on the stack first, so text from anywhere the
+/// partition can read (the information page's names included) can be printed.
 #[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
-        let _ = writeln!($crate::Console, $($arg)*);
+        let mut line = $crate::LineWriter::new();
+        let _ = writeln!(line, $($arg)*);
+        line.flush();
     }};
+}
+
+/// Collects console text in the partition's own memory (its stack) and writes it with one
+/// console hypercall per [`CONSOLE_WRITE_MAX`] bytes. The kernel takes console bytes only from
+/// the partition's RAM, so text borrowed from elsewhere (the read-only information page) is
+/// copied here first; and a line costs one hypercall instead of one per formatted piece.
+pub struct LineWriter {
+    buffer: [u8; CONSOLE_WRITE_MAX],
+    len: usize,
+}
+
+impl LineWriter {
+    pub const fn new() -> Self {
+        Self {
+            buffer: [0; CONSOLE_WRITE_MAX],
+            len: 0,
+        }
+    }
+
+    /// Writes out what has been collected.
+    pub fn flush(&mut self) {
+        let _ = apex_api::call::console_write(&self.buffer[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Default for LineWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Write for LineWriter {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // Bytes, not characters: the kernel assembles lines from whatever chunks it gets.
+        let mut bytes = s.as_bytes();
+        while !bytes.is_empty() {
+            if self.len == CONSOLE_WRITE_MAX {
+                self.flush();
+            }
+            let n = bytes.len().min(CONSOLE_WRITE_MAX - self.len);
+            self.buffer[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
 }
 
 // Entry: x0/x1 from the kernel are kept for `bm_partition_main`. Enables FP/SIMD at EL1
@@ -82,6 +136,23 @@ _start:
     b       3b
     "#
 );
+
+/// This partition's information page (`apex_api::info`): its identity, cores, time budget,
+/// regions, devices and ports with their buffer addresses, as the configuration it runs under
+/// placed them. Checked before use; an error means the page is not what this runtime expects
+/// (another layout version, or a kernel that maps none).
+pub fn info() -> Result<InfoPage<'static>, InfoError> {
+    // SAFETY: the kernel maps this partition's information page at INFO_PAGE_IPA, read-only,
+    // for the partition's whole life (docs/info-page.md), and this runtime never turns the
+    // MMU on, so the IPA is the address. The page is the kernel image's read-only data:
+    // nothing writes it, so a shared `&'static [u8]` over it never aliases a mutation.
+    // Every read is a naturally aligned integer or a byte (the layout's rule, and this
+    // target's strict alignment), as Device memory, which the page is with the MMU off,
+    // requires.
+    let page =
+        unsafe { core::slice::from_raw_parts(INFO_PAGE_IPA as usize as *const u8, INFO_PAGE_SIZE) };
+    InfoPage::parse(page)
+}
 
 /// Reads the virtual counter (ticks since boot; the kernel sets no offset).
 pub fn counter() -> u64 {

@@ -13,6 +13,7 @@ use super::{MAX_CORES, boot, console, esr, gic, psci};
 use crate::config::System;
 use crate::console::{DRAIN_BUDGET_BYTES, Selection};
 use crate::module::{Failure, ModuleEnd};
+use system_tables::translation::InfoPageBytes;
 
 /// The system tables, published by the boot core before any other core starts.
 static SYSTEM: AtomicPtr<System> = AtomicPtr::new(core::ptr::null_mut());
@@ -37,17 +38,19 @@ pub fn publish(system: &'static System) {
 use super::core_block::this_core;
 
 /// Entry of every core (from `boot`), with the system tables the image was built with, the
-/// pages holding the translation tables built for them, and the trace storage.
+/// pages holding the translation tables built for them, the partitions' information pages
+/// (only for the banner) and the trace storage.
 pub fn run<const PAGES: usize, const RECORDS: usize>(
     system: &'static System,
     table_pages: &'static TablePages<PAGES>,
+    info_pages: &'static [InfoPageBytes],
     trace: &'static TraceArea<RECORDS>,
     core: usize,
 ) -> ! {
     if core == 0 {
         mmu::install_pages(table_pages);
         trace_buffer::install(trace, system.counter_hz);
-        crate::boot::primary(system)
+        crate::boot::primary(system, info_pages)
     } else {
         mmu::enable_on_this_core();
         gic::init_this_core(core);

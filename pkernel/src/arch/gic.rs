@@ -5,7 +5,7 @@ use core::ptr::NonNull;
 
 use arm_gic::IntId;
 use arm_gic::gicv3::registers::{Gicd, GicrSgi};
-use arm_gic::gicv3::{GicCpuInterface, GicV3};
+use arm_gic::gicv3::{GicCpuInterface, GicV3, SgiTarget, SgiTargetGroup};
 use safe_mmio::UniqueMmioPointer;
 
 use crate::config::Board;
@@ -50,15 +50,36 @@ pub fn init_this_core(core: usize) {
     GicCpuInterface::enable_group1(true);
 }
 
-/// Lets the EL2 timer's interrupt reach `core` (its PPI, group 1 like every interrupt the
-/// kernel takes) and opens the core's priority mask, so a window deadline wakes it from WFI
-/// and interrupts a partition.
+/// The SGI one core sends another to wake it: a doorbell rang for a partition waiting there.
+pub const WAKEUP_SGI: u32 = 1;
+
+/// Lets the EL2 timer's interrupt and the wake-up SGI reach `core` (group 1 like every
+/// interrupt the kernel takes) and opens the core's priority mask, so a window deadline or a
+/// doorbell wakes it from WFI and a deadline interrupts a partition.
 fn enable_window_timer(gic: &mut GicV3, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
-    let timer = IntId::ppi(super::timer::INTID - 16);
-    gic.set_interrupt_priority(timer, Some(core), 0x80)?;
-    gic.enable_interrupt(timer, Some(core), true)?;
+    for intid in [IntId::ppi(super::timer::INTID - 16), IntId::sgi(WAKEUP_SGI)] {
+        gic.set_interrupt_priority(intid, Some(core), 0x80)?;
+        gic.enable_interrupt(intid, Some(core), true)?;
+    }
     GicCpuInterface::set_priority_mask(0xff);
     Ok(())
+}
+
+/// Sends the wake-up SGI to the core whose MPIDR is `mpidr`.
+pub fn wake(mpidr: u64) {
+    let target = SgiTarget::List {
+        affinity3: (mpidr >> 32) as u8,
+        affinity2: (mpidr >> 16) as u8,
+        affinity1: (mpidr >> 8) as u8,
+        // Aff0 of a core is below 16 on every supported board (core_mpidrs).
+        target_list: 1u16.checked_shl((mpidr & 0xff) as u32).unwrap_or(0),
+    };
+    // Only fails for a non-SGI interrupt ID, which WAKEUP_SGI is not.
+    let _ = GicCpuInterface::send_sgi(
+        IntId::sgi(WAKEUP_SGI),
+        target,
+        SgiTargetGroup::CurrentGroup1,
+    );
 }
 
 /// Whether this core's CPU interface signals Group 1 interrupts (ICC_IGRPEN1_EL1.Enable),

@@ -8,7 +8,7 @@ use arm_gic::gicv3::GicCpuInterface;
 use super::context::VcpuContext;
 use super::exit::Exit;
 use super::{cache, console, loader, timer, trace_buffer, vcpu};
-use crate::config::Partition;
+use crate::config::{Channel, Partition};
 use crate::console::{DRAIN_BUDGET_BYTES, Selection};
 use crate::log;
 use crate::machine::{Interrupt, Machine};
@@ -69,10 +69,10 @@ impl Machine for Hardware {
             timer::mask();
         }
         GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
-        Some(if id == timer::INTID {
-            Interrupt::WindowTimer
-        } else {
-            Interrupt::Other(id)
+        Some(match id {
+            timer::INTID => Interrupt::WindowTimer,
+            super::gic::WAKEUP_SGI => Interrupt::Wakeup,
+            other => Interrupt::Other(other),
         })
     }
 
@@ -110,5 +110,15 @@ impl Machine for Hardware {
 
     fn reload_image(&mut self, partition: &Partition) -> bool {
         loader::load_image(partition).is_ok()
+    }
+
+    fn channel(&self, index: u16) -> Option<&'static Channel> {
+        super::entry::system().channels.get(usize::from(index))
+    }
+
+    fn wake(&mut self, core: usize) {
+        if let Some(&mpidr) = super::entry::system().board.core_mpidrs.get(core) {
+            super::gic::wake(mpidr);
+        }
     }
 }

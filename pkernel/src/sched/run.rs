@@ -8,13 +8,15 @@
 //! EL1 state is saved and the incoming one's loaded, so neither can tell it was switched
 //! out except by the time that passed.
 
+use apex_api::hypercall::ReturnCode;
+
 use crate::arch::context::VcpuContext;
 use crate::arch::exit::Exit;
 use crate::config::{CoreSchedule, MAX_PARTITIONS, Partition};
 use crate::klog;
 use crate::machine::{Interrupt, Machine};
 use crate::module::ModuleEnd;
-use crate::partition::Resident;
+use crate::partition::{self, Resident};
 use crate::trace::TraceEvent;
 use crate::trap::{self, Action};
 
@@ -69,10 +71,75 @@ enum TurnEnd {
     Halt(ModuleEnd<'static>),
 }
 
+/// How a partition's wait went.
+enum WaitEnd {
+    /// Its Wait hypercall is answered (a doorbell rang or its deadline passed); it runs on.
+    Answered,
+    /// Its window ended first; it goes on waiting in its next one.
+    WindowOver,
+}
+
+/// Keeps `entry`, blocked in a Wait hypercall, waiting with the core idle until a doorbell
+/// it waits for rings or its deadline passes (then answers the call in its registers), or
+/// until its window ends at `window_end`. The core sleeps until the earlier of the wait's
+/// deadline and the window end, or until another core wakes it for a doorbell; a doorbell
+/// that rang before the partition announced it was waiting is seen by the look that
+/// follows the announcement, so none is lost.
+fn wait(machine: &mut impl Machine, entry: &mut Resident, window_end: Option<u64>) -> WaitEnd {
+    let core = machine.core();
+    let state = partition::state(usize::from(entry.partition.id));
+    loop {
+        let Some(w) = entry.waiting else {
+            return WaitEnd::Answered;
+        };
+        let rung = state.map_or(0, |s| s.take_doorbells(w.doorbells));
+        let now = machine.now();
+        let answer = if rung != 0 {
+            Some((ReturnCode::NoError, rung))
+        } else if now >= w.deadline {
+            Some((ReturnCode::TimedOut, 0))
+        } else {
+            None
+        };
+        if let Some((code, value)) = answer {
+            entry.vcpu.regs.x[0] = code as u64;
+            entry.vcpu.regs.x[1] = value;
+            entry.waiting = None;
+            // The partition runs on under its window's deadline, not the wait's.
+            if let Some(end) = window_end {
+                machine.set_deadline(end);
+            }
+            return WaitEnd::Answered;
+        }
+        if window_end.is_some_and(|end| now >= end) {
+            return WaitEnd::WindowOver;
+        }
+        machine.set_deadline(window_end.map_or(w.deadline, |end| end.min(w.deadline)));
+        if let Some(s) = state {
+            s.wait_on(Some(core));
+        }
+        if !state.is_some_and(|s| s.has_doorbells(w.doorbells)) {
+            machine.wait_for_interrupt();
+        }
+        if let Some(s) = state {
+            s.wait_on(None);
+        }
+        if let Some(Interrupt::Other(intid)) = machine.take_interrupt() {
+            klog!(machine, "core {core}: unexpected interrupt {intid}");
+        }
+    }
+}
+
 /// Runs `entry` until its window ends at `deadline` (`None`: a dedicated core, no end),
 /// it stops, or the module ends.
 fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u64>) -> TurnEnd {
     loop {
+        if entry.waiting.is_some() {
+            match wait(machine, entry, deadline) {
+                WaitEnd::Answered => {}
+                WaitEnd::WindowOver => return TurnEnd::WindowOver,
+            }
+        }
         let exit = machine.run_vcpu(entry.vcpu);
         if exit == Exit::Interrupt {
             match machine.take_interrupt() {
@@ -83,6 +150,8 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
                     Some(end) => machine.set_deadline(end),
                     None => {}
                 },
+                // A doorbell for a partition that is no longer waiting here: nothing to do.
+                Some(Interrupt::Wakeup) => {}
                 Some(Interrupt::Other(intid)) => {
                     klog!(
                         machine,
@@ -96,6 +165,7 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
         }
         match trap::handle(exit, entry, machine) {
             Action::Resume => {}
+            Action::Wait(w) => entry.waiting = Some(w),
             Action::Stop => {
                 let name = entry.partition.name;
                 match deadline {
@@ -126,7 +196,7 @@ fn idle_until(machine: &mut impl Machine, end: u64) {
                     machine.core()
                 )
             }
-            Some(Interrupt::WindowTimer) | None => {}
+            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => {}
         }
     }
 }
@@ -224,6 +294,7 @@ mod tests {
     use crate::arch::exit::Syndrome;
     use crate::config::{Criticality, PartitionImage, PartitionKind, TimeBudget, Window};
     use apex_api::hypercall::Hypercall;
+    use apex_api::partition::OperatingMode;
     use apex_api::trace::TraceKind;
     use std::collections::VecDeque;
     use std::fmt;
@@ -240,6 +311,12 @@ mod tests {
         Call { function: u64, after: u64 },
         /// The same, with `x1` = `arg`.
         CallWith { function: u64, arg: u64, after: u64 },
+        /// The same, with `x1`, `x2` = `args`.
+        Call2 {
+            function: u64,
+            args: [u64; 2],
+            after: u64,
+        },
         /// Touches memory it does not have after `after` ticks.
         Fault { after: u64 },
     }
@@ -268,6 +345,12 @@ mod tests {
         /// The simulated EL1 state in the CPU: which partition wrote it.
         cpu_el1_owner: Option<u64>,
         reloads: Vec<u16>,
+        wakes: Vec<usize>,
+        /// Each entry into a partition: (partition, x0, x1, now).
+        entries: Vec<(u16, u64, u64, u64)>,
+        /// A doorbell another core rings while this one sleeps: (partition, port, after).
+        ring_while_asleep: Option<(u16, u16, u64)>,
+        woken: bool,
     }
 
     fn id_of(vcpu: &VcpuContext) -> u16 {
@@ -305,6 +388,8 @@ mod tests {
         fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit {
             let id = id_of(vcpu);
             assert_eq!(self.loaded, Some(id), "ran a vCPU that is not loaded");
+            self.entries
+                .push((id, vcpu.regs.x[0], vcpu.regs.x[1], self.now));
             // The partition's own EL1 state is what it finds in the CPU (its marker, or the
             // reset value after a restart), never another partition's.
             let owner = self.cpu_el1_owner;
@@ -330,6 +415,16 @@ mod tests {
                 Step::Call { function, after } => {
                     self.now += after;
                     vcpu.regs.x[0] = function;
+                    Exit::Hypercall { smc: false }
+                }
+                Step::Call2 {
+                    function,
+                    args,
+                    after,
+                } => {
+                    self.now += after;
+                    vcpu.regs.x[0] = function;
+                    vcpu.regs.x[1..3].copy_from_slice(&args);
                     Exit::Hypercall { smc: false }
                 }
                 Step::CallWith {
@@ -359,9 +454,24 @@ mod tests {
             let deadline = self
                 .deadline
                 .expect("idle without a deadline would sleep forever");
+            if let Some((partition, port, after)) = self.ring_while_asleep {
+                let state = crate::partition::state(usize::from(partition)).unwrap();
+                if state.waiting_core().is_some() && self.now + after < deadline {
+                    self.ring_while_asleep = None;
+                    self.now += after;
+                    let core =
+                        crate::partition::state(usize::from(partition)).and_then(|s| s.ring(port));
+                    assert_eq!(core, Some(0), "the sleeper announced it waits on core 0");
+                    self.woken = true;
+                    return;
+                }
+            }
             self.now = self.now.max(deadline + LATENCY);
         }
         fn take_interrupt(&mut self) -> Option<Interrupt> {
+            if core::mem::take(&mut self.woken) {
+                return Some(Interrupt::Wakeup);
+            }
             (self.deadline.is_some_and(|d| self.now >= d)).then_some(Interrupt::WindowTimer)
         }
         fn trace(&mut self, event: TraceEvent) {
@@ -378,6 +488,12 @@ mod tests {
         fn reload_image(&mut self, partition: &Partition) -> bool {
             self.reloads.push(partition.id);
             true
+        }
+        fn channel(&self, _index: u16) -> Option<&'static crate::config::Channel> {
+            None
+        }
+        fn wake(&mut self, core: usize) {
+            self.wakes.push(core);
         }
     }
 
@@ -396,7 +512,19 @@ mod tests {
             }),
             regions: &[],
             interrupts: &[],
-            ports: &[],
+            // One queuing port each, so a partition can wait for its doorbell.
+            ports: &[crate::config::Port {
+                name: "in",
+                kind: crate::config::PortKind::Queuing {
+                    max_messages: 1,
+                    discipline: crate::config::QueuingDiscipline::Fifo,
+                },
+                direction: crate::config::PortDirection::Destination,
+                max_message_size: 8,
+                channel: 0,
+                data_ipa: 0x5000_0000,
+                ack_ipa: 0x5000_1000,
+            }],
             hm: &[],
             image: &PartitionImage {
                 entry_ipa: 0x4000_0000,
@@ -422,6 +550,15 @@ mod tests {
     }
 
     fn run(scripts: [Vec<Step>; 4], start_at: u64, first_frame: u64) -> (Fake, CoreEnd) {
+        run_with(scripts, start_at, first_frame, None)
+    }
+
+    fn run_with(
+        scripts: [Vec<Step>; 4],
+        start_at: u64,
+        first_frame: u64,
+        ring_while_asleep: Option<(u16, u16, u64)>,
+    ) -> (Fake, CoreEnd) {
         let mut fake = Fake {
             now: start_at,
             deadline: None,
@@ -432,6 +569,10 @@ mod tests {
             switches: Vec::new(),
             cpu_el1_owner: None,
             reloads: Vec::new(),
+            wakes: Vec::new(),
+            entries: Vec::new(),
+            ring_while_asleep,
+            woken: false,
         };
         let mut partitions = CorePartitions::new();
         for id in 0..4u16 {
@@ -642,5 +783,106 @@ mod tests {
         let (fake, _) = run([vec![], vec![], vec![], shutdown_in_frame(1)], 1035, 1000);
         let first = window_starts(&fake)[0];
         assert_eq!(first, (Some(1), 1020, 1035));
+    }
+
+    fn normal() -> Step {
+        Step::Call {
+            function: Hypercall::SetPartitionMode as u64,
+            after: 1,
+        }
+        .with_arg(OperatingMode::Normal as u64)
+    }
+
+    fn wait(deadline: u64, doorbells: u64) -> Step {
+        Step::Call2 {
+            function: Hypercall::Wait as u64,
+            args: [deadline, doorbells],
+            after: 1,
+        }
+    }
+
+    /// The entries into partition `id` after its first `skip`: (x0, x1, now).
+    fn entries_of(fake: &Fake, id: u16, skip: usize) -> Vec<(u64, u64, u64)> {
+        fake.entries
+            .iter()
+            .filter(|e| e.0 == id)
+            .skip(skip)
+            .map(|e| (e.1, e.2, e.3))
+            .collect()
+    }
+
+    #[test]
+    fn a_timed_wait_idles_the_window_and_keeps_everyone_s_timing() {
+        // a (window 0..20 of each 100-tick frame) waits until 10: answered TIMED_OUT at
+        // the timer, then runs on to its window's end. Then it waits until 250, which
+        // outlasts two of its windows: it idles through them and is answered in frame 2.
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(4)], 0, 0);
+        let (fake, _) = run(
+            [
+                vec![normal(), wait(10, 0), Step::Spin, wait(250, 0)],
+                vec![],
+                vec![],
+                shutdown_in_frame(4),
+            ],
+            0,
+            0,
+        );
+        assert_eq!(window_starts(&quiet), window_starts(&fake));
+        let timed_out = ReturnCode::TimedOut as u64;
+        // Entries after the first two calls: the first wait answered at its deadline (plus
+        // the timer latency), not at the window's, then spinning to the window's end; the
+        // second wait in frame 1; answered only when a's window in frame 3 (300..320)
+        // comes: frame 2's window (200..220) ends before 250.
+        let entries = entries_of(&fake, 0, 2);
+        assert_eq!(entries[0], (timed_out, 0, 10 + LATENCY), "{entries:?}");
+        assert!((100..120).contains(&entries[1].2), "{entries:?}");
+        let (x0, x1, at) = entries[2];
+        assert_eq!((x0, x1), (timed_out, 0));
+        assert!((300..320).contains(&at), "answered at {at}: {entries:?}");
+    }
+
+    #[test]
+    fn a_doorbell_that_rang_before_the_wait_ends_it_at_once() {
+        let state = crate::partition::state(0).unwrap();
+        state.take_doorbells(u64::MAX);
+        state.ring(0);
+        let (fake, _) = run(
+            [
+                vec![normal(), wait(apex_api::hypercall::NO_DEADLINE, 1)],
+                vec![],
+                vec![],
+                shutdown_in_frame(2),
+            ],
+            0,
+            0,
+        );
+        let (x0, x1, at) = entries_of(&fake, 0, 2)[0];
+        assert_eq!((x0, x1), (ReturnCode::NoError as u64, 1));
+        assert!(at < 10, "answered at once, at {at}");
+        assert!(!state.has_doorbells(1), "the doorbell was taken");
+    }
+
+    #[test]
+    fn a_doorbell_wakes_a_waiting_partition_on_its_core() {
+        // c (window 80..85) waits with no deadline from the end of its first window; in
+        // the next, another core rings its doorbell 1 tick after it falls asleep.
+        crate::partition::state(2).unwrap().take_doorbells(u64::MAX);
+        let (fake, _) = run_with(
+            [
+                vec![],
+                vec![],
+                vec![normal(), wait(apex_api::hypercall::NO_DEADLINE, 1)],
+                shutdown_in_frame(2),
+            ],
+            0,
+            0,
+            Some((2, 0, 1)),
+        );
+        let entries = entries_of(&fake, 2, 0);
+        let (x0, x1, at) = *entries
+            .get(2)
+            .unwrap_or_else(|| panic!("c ran again after its wait: {entries:?} {:?}", fake.log));
+        assert_eq!((x0, x1), (ReturnCode::NoError as u64, 1), "{entries:?}");
+        assert!((180..185).contains(&at), "woken within its window, at {at}");
     }
 }

@@ -9,13 +9,13 @@ use core::sync::atomic::Ordering;
 use apex_api::partition::{ModeTransition, OperatingMode, StartCondition};
 
 use crate::arch::exit::Exit;
-use crate::config::Partition;
+use crate::config::{Channel, Partition, PortId};
 use crate::hm;
 use crate::hypercall::{self, CallerState, KernelServices, Outcome, Refusal, Reply};
 use crate::klog;
 use crate::machine::Machine;
 use crate::module::ModuleEnd;
-use crate::partition::{self, Resident};
+use crate::partition::{self, Resident, Wait};
 use sysreg::TrappedKind;
 
 /// What becomes of the partition after its exit.
@@ -25,6 +25,8 @@ pub enum Action {
     Resume,
     /// It runs no more: it is IDLE (it asked to, or the health monitor decided so).
     Stop,
+    /// It blocks until a doorbell or a deadline (the run loop answers its Wait hypercall).
+    Wait(Wait),
     /// The whole module ends.
     EndModule(ModuleEnd<'static>),
 }
@@ -48,6 +50,7 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
             let mut services = Services { machine };
             match hypercall::dispatch(&mut regs.x, partition, &state, core, &mut services) {
                 Outcome::Resume => Action::Resume,
+                Outcome::Wait(wait) => Action::Wait(wait),
                 Outcome::ChangeMode(ModeTransition::ToNormal) => {
                     resident.set_mode(OperatingMode::Normal, machine);
                     Action::Resume
@@ -150,6 +153,19 @@ struct Services<'a, M: Machine> {
 }
 
 impl<M: Machine> KernelServices for Services<'_, M> {
+    fn channel(&self, index: u16) -> Option<&'static Channel> {
+        self.machine.channel(index)
+    }
+
+    fn ring(&mut self, peer: PortId) {
+        let Some(state) = partition::state(usize::from(peer.partition)) else {
+            return;
+        };
+        if let Some(core) = state.ring(peer.port) {
+            self.machine.wake(core);
+        }
+    }
+
     fn read_guest(&mut self, phys: u64, buf: &mut [u8]) {
         self.machine.read_guest(phys, buf);
     }
@@ -194,6 +210,16 @@ impl<M: Machine> KernelServices for Services<'_, M> {
             Refusal::NotPrivileged { call } => klog!(
                 m,
                 "partition '{name}': {call:?} refused (INVALID_MODE): not a system partition"
+            ),
+            Refusal::BadPort { call, port } => klog!(
+                m,
+                "partition '{name}': {call:?} refused (INVALID_PARAM): no port {port:#x} (it has {})",
+                caller.ports.len()
+            ),
+            Refusal::WrongMode { call, mode } => klog!(
+                m,
+                "partition '{name}': {call:?} refused (INVALID_MODE): not allowed in {}",
+                mode.name()
             ),
         }
         if count == REFUSALS_LOGGED {

@@ -680,7 +680,8 @@ fn idle(p: &mut Page, f: &Facts) {
 fn memory(p: &mut Page, f: &Facts) {
     section(p, f, "memory", "page");
     p.line(format_args!(
-        "<h3>Stage-2 mappings per partition</h3><p>Everything each partition can reach, by guest-physical address (IPA). Devices are mapped identity, read-write, never executable; port buffers are writable only by the end that writes them.</p>"
+        "<h3>Stage-2 mappings per partition</h3><p>Everything each partition can reach, by guest-physical address (IPA). Devices are mapped identity, read-write, never executable; port buffers are writable only by the end that writes them. Every partition also maps its information page (<code>apex_api::info</code>): 4 KiB at IPA {}, read-only, never executable, its own page of the kernel image's read-only data (the boot banner prints where).</p>",
+        crate::validate::hex(apex_api::info::INFO_PAGE_IPA, true)
     ));
     p.table(
         "data wide",

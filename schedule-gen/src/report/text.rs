@@ -377,6 +377,14 @@ pub fn render(f: &Facts) -> String {
         ]);
     }
     t.render(&mut out);
+    note(
+        &mut out,
+        &format!(
+            "\nEvery partition also maps its information page (apex_api::info): 4 KiB at IPA {}, read-only,\n\
+             never executable, its own page of the kernel image's read-only data (the boot banner prints where).",
+            crate::validate::hex(apex_api::info::INFO_PAGE_IPA, true)
+        ),
+    );
 
     subheading(&mut out, "Physical address space (by address)");
     let mut t = Table::new(&["physical range", ">size", "kind", "what", "mapped by"]);

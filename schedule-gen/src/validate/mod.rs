@@ -46,6 +46,10 @@ pub const MAX_WINDOWS: usize = 64;
 pub const PAGE_SIZE: u64 = 0x1000;
 /// Stage-2 input range: IPAs are below 2^39 (T0SZ = 25, three-level tables from level 1).
 pub const IPA_LIMIT: u64 = 1 << 39;
+/// Where the kernel maps every partition's information page (`apex_api::info`): the last
+/// 4 KiB of the IPA space. No region or port buffer may reach it (E094); devices cannot, being
+/// identity mapped inside the board's device space (E041), which every board keeps far below.
+pub const INFO_PAGE_IPA: u64 = apex_api::info::INFO_PAGE_IPA;
 /// Longest partition, region, port and channel name.
 pub const MAX_NAME_LEN: usize = 24;
 /// Longest module name.
@@ -275,6 +279,35 @@ impl Checker<'_> {
                 ),
             ),
         }
+    }
+
+    /// E094: `what`, `[start, end)` in IPA space, must end at or below the information page;
+    /// `keep` names what to lower. Returns whether it does.
+    fn clear_of_info_page(
+        &mut self,
+        span: Range<usize>,
+        what: &str,
+        (start, end): (u64, u64),
+        keep: &str,
+    ) -> bool {
+        if end <= INFO_PAGE_IPA {
+            return true;
+        }
+        self.error(
+            Rule::InfoPageCollision,
+            span,
+            format!(
+                "{what} ({}..{}) overlaps the partition information page at {}",
+                hex(start, true),
+                hex(end, true),
+                hex(INFO_PAGE_IPA, true)
+            ),
+            format!(
+                "keep {keep} at or below {}: the kernel maps each partition's information page (apex_api::info) at the last 4 KiB of its IPA space",
+                hex(INFO_PAGE_IPA, true)
+            ),
+        );
+        false
     }
 
     /// A duration in nanoseconds, if it parses and is a whole number of counter ticks.

@@ -940,6 +940,8 @@ impl Checker<'_> {
                 ),
                 format!("keep ipa + size at or below {}", hex(IPA_LIMIT, true)),
             );
+        } else {
+            self.clear_of_info_page(r.ipa.span(), &what, (ipa, ipa + size), "ipa + size");
         }
         if let Some(board) = self.board {
             let identity = if r.phys.is_none() {

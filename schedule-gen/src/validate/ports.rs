@@ -505,6 +505,14 @@ impl Checker<'_> {
             );
             return;
         }
+        if !self.clear_of_info_page(
+            base.span(),
+            &format!("the port window of partition {name:?}"),
+            (start, window.end()),
+            &format!("ports_ipa + {}", hex(window.size, false)),
+        ) {
+            return;
+        }
         let clash = p
             .config
             .memory

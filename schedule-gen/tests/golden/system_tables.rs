@@ -123,13 +123,23 @@ pub static SYSTEM: System = System {
     ],
 };
 pub const PARTITION_COUNT: usize = 3;
+// The partition information pages (apex_api::info), by partition id; the table linker
+// maps page `id` read-only at apex_api::info::INFO_PAGE_IPA in partition `id`:
+//   ctrl.info.bin: sha256 665d1b5a827ab57f34b9d2ce021a8aa59e06510031ff05788d60e87191ad189f
+//   spare.info.bin: sha256 e0517589f5a7cf1e98ad101bfe629f9bfe65cc6cb8533a0fdfbe80fcedf0e881
+//   nav.info.bin: sha256 09009b24940c60914e373d3be1e52d88e95e0b721a3bed9fdd6e4ef90efb3d34
+pub const INFO_PAGES: [::system_tables::translation::InfoPageBytes; 3] = [
+    ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.info.bin"))),
+    ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.info.bin"))),
+    ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/nav.info.bin"))),
+];
 // Upper bound on the 4 KiB translation-table pages (schedule-gen builds the tables into
 // the linked image; schedule-gen/src/table_pages.rs), the sum of:
 //   EL2 stage 1 (kernel identity map): 21
-//   stage 2 of ctrl: 5
-//   stage 2 of spare: 2
-//   stage 2 of nav: 7
-pub const TRANSLATION_TABLE_PAGES: usize = 35;
+//   stage 2 of ctrl: 7
+//   stage 2 of spare: 4
+//   stage 2 of nav: 9
+pub const TRANSLATION_TABLE_PAGES: usize = 41;
 // Records in each core's schedule-trace ring (apex_api::trace::CoreTrace; sized by
 // schedule-gen/src/trace/mod.rs): room for 64 major frames of the busiest time-partitioned
 // core at one record per window and per idle gap

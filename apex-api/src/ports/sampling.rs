@@ -1,0 +1,289 @@
+//! Sampling port protocol: one writer, any number of readers, a double-buffered sequence lock
+//! (the layout and the algorithms are specified in the [`ports`](super) module documentation).
+#![forbid(unsafe_code)]
+
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use super::words::{SharedWords, SharedWordsMut, words_for};
+use super::{ConfigError, check_message_size};
+use crate::ReturnCode;
+
+/// Word 0 of the region: twice the number of completely written messages, plus one while the
+/// writer is writing the next.
+pub const SEQUENCE: usize = 0;
+/// Word where slot 0 starts; slot `k` starts at `SLOTS + k * (SLOT_HEADER + message words)`.
+pub const SLOTS: usize = 1;
+/// Offset in a slot of the message length in bytes (1 to the port's maximum).
+pub const SLOT_LENGTH: usize = 0;
+/// Offset in a slot of the writer's timestamp (system counter ticks).
+pub const SLOT_TIMESTAMP: usize = 1;
+/// Offset in a slot of the first message word; words in a slot before the message.
+pub const SLOT_HEADER: usize = 2;
+/// How many times a reader starts again when the writer overwrote the slot it was reading
+/// before it gives up with [`ReadError::Unstable`].
+pub const READ_ATTEMPTS: u32 = 8;
+
+/// Words of a sampling region for messages of up to `max_message_size` bytes.
+#[inline]
+pub const fn region_words(max_message_size: usize) -> usize {
+    SLOTS + 2 * (SLOT_HEADER + words_for(max_message_size))
+}
+
+/// Why a message was not written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// The message is empty. ARINC 653: `INVALID_PARAM`.
+    ZeroLength,
+    /// The message is longer than the port's maximum. ARINC 653: `INVALID_CONFIG`.
+    TooLong,
+}
+
+impl WriteError {
+    /// The ARINC 653 return code of `WRITE_SAMPLING_MESSAGE` for this error.
+    pub const fn return_code(self) -> ReturnCode {
+        match self {
+            Self::ZeroLength => ReturnCode::InvalidParam,
+            Self::TooLong => ReturnCode::InvalidConfig,
+        }
+    }
+}
+
+/// Why no message was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// No message was ever completely written. ARINC 653: `NOT_AVAILABLE` (length 0).
+    Empty,
+    /// The caller's buffer is shorter than the port's maximum message size.
+    /// ARINC 653: `INVALID_PARAM`.
+    BufferTooSmall,
+    /// The writer overwrote the slot being read [`READ_ATTEMPTS`] times in a row (only a
+    /// writer writing faster than any real one, or a hostile one, does that).
+    /// ARINC 653: `NOT_AVAILABLE`.
+    Unstable,
+    /// The region holds what no correct writer writes: a length of 0 or above the port's
+    /// maximum, or a timestamp after `now`. ARINC 653: `NOT_AVAILABLE` (no valid message); the
+    /// caller should also report it to the health monitor.
+    Corrupt,
+}
+
+impl ReadError {
+    /// The ARINC 653 return code of `READ_SAMPLING_MESSAGE` for this error.
+    pub const fn return_code(self) -> ReturnCode {
+        match self {
+            Self::Empty | Self::Unstable | Self::Corrupt => ReturnCode::NotAvailable,
+            Self::BufferTooSmall => ReturnCode::InvalidParam,
+        }
+    }
+}
+
+/// ARINC 653 `VALIDITY_TYPE` of a sampling message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    /// Its age is at most the port's refresh period.
+    Valid,
+    /// It is older than the port's refresh period.
+    Invalid,
+}
+
+/// A message read (or looked at) successfully.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Its length in bytes, 1 to the port's maximum; exactly these bytes were copied.
+    pub length: usize,
+    /// When the writer wrote it (its own counter value, passed to [`SamplingWriter::write`]).
+    pub timestamp: u64,
+    /// `now - timestamp`, in the same unit.
+    pub age: u64,
+    /// `Valid` if `age <= refresh_period`.
+    pub validity: Validity,
+}
+
+/// The writer (source) of a sampling channel, over its own region.
+#[derive(Debug)]
+pub struct SamplingWriter<W> {
+    region: W,
+    slot_words: usize,
+    max_message_size: usize,
+    /// Even: twice the number of messages completely written.
+    sequence: u64,
+}
+
+impl<W: SharedWordsMut> SamplingWriter<W> {
+    /// A writer for messages of up to `max_message_size` bytes over `region`. It continues
+    /// from the sequence the region holds (all zero the first time): a writer restarted in the
+    /// middle of a write writes that message again, into the same slot.
+    pub fn new(region: W, max_message_size: usize) -> Result<Self, ConfigError> {
+        check_message_size(max_message_size)?;
+        if region.len_words() < region_words(max_message_size) {
+            return Err(ConfigError::RegionTooSmall);
+        }
+        let mut sequence = region.load(SEQUENCE, Relaxed) & !1;
+        if sequence == u64::MAX - 1 {
+            // Only a region the writer itself corrupted gets here (2^63 messages never do):
+            // continuing would wrap to 0, "empty". Message 2 goes to slot 0, and the current
+            // message (number 2^63 - 1) is in slot 1, so no slot a reader uses is overwritten.
+            sequence = 2;
+        }
+        Ok(Self {
+            region,
+            slot_words: SLOT_HEADER + words_for(max_message_size),
+            max_message_size,
+            sequence,
+        })
+    }
+
+    /// WRITE_SAMPLING_MESSAGE: publishes `message`, written at `timestamp` (the caller's
+    /// system counter value), as the port's current message. Never blocks.
+    #[inline]
+    pub fn write(&mut self, message: &[u8], timestamp: u64) -> Result<(), WriteError> {
+        if message.is_empty() {
+            return Err(WriteError::ZeroLength);
+        }
+        if message.len() > self.max_message_size {
+            return Err(WriteError::TooLong);
+        }
+        let next = self.sequence.wrapping_add(2);
+        // Message number `next / 2` goes to slot `(next / 2) % 2`, not the one readers use now.
+        let slot = if next & 2 == 0 {
+            SLOTS
+        } else {
+            SLOTS + self.slot_words
+        };
+        // Release: a reader that sees the odd value also sees the previous message complete.
+        self.region.store(SEQUENCE, self.sequence | 1, Release);
+        // Orders the odd sequence before the slot's words: a reader that sees any of them
+        // afterwards also sees the sequence at least this odd value.
+        self.region.fence(Release);
+        self.region
+            .store(slot + SLOT_LENGTH, message.len() as u64, Relaxed);
+        self.region.store(slot + SLOT_TIMESTAMP, timestamp, Relaxed);
+        self.region.store_bytes(slot + SLOT_HEADER, message);
+        self.region.store(SEQUENCE, next, Release);
+        self.sequence = next;
+        Ok(())
+    }
+
+    /// The port's maximum message size in bytes.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+}
+
+/// A reader (destination) of a sampling channel, over the writer's region mapped read-only.
+#[derive(Debug)]
+pub struct SamplingReader<R> {
+    region: R,
+    slot_words: usize,
+    max_message_size: usize,
+    refresh_period: u64,
+}
+
+impl<R: SharedWords> SamplingReader<R> {
+    /// A reader of messages of up to `max_message_size` bytes, valid for `refresh_period`
+    /// (in the unit of the writer's timestamps) after they were written.
+    pub fn new(
+        region: R,
+        max_message_size: usize,
+        refresh_period: u64,
+    ) -> Result<Self, ConfigError> {
+        check_message_size(max_message_size)?;
+        if region.len_words() < region_words(max_message_size) {
+            return Err(ConfigError::RegionTooSmall);
+        }
+        Ok(Self {
+            region,
+            slot_words: SLOT_HEADER + words_for(max_message_size),
+            max_message_size,
+            refresh_period,
+        })
+    }
+
+    /// READ_SAMPLING_MESSAGE: copies the current message into the start of `buffer` (which
+    /// must hold the port's maximum message size) and returns its length, age and validity.
+    /// `now` is called once, after the message was read; it returns the caller's system
+    /// counter (read so that it is not reordered before the message's loads: on AArch64 an
+    /// `ISB` before reading `CNTVCT_EL0`). On an error, `buffer` may have been written.
+    #[inline]
+    pub fn read(&self, buffer: &mut [u8], now: impl FnOnce() -> u64) -> Result<Sample, ReadError> {
+        if buffer.len() < self.max_message_size {
+            return Err(ReadError::BufferTooSmall);
+        }
+        let (length, timestamp) = self.snapshot(Some(buffer))?;
+        self.sample(length, timestamp, now())
+    }
+
+    /// The current message's length, age and validity without copying it (for
+    /// GET_SAMPLING_PORT_STATUS's LAST_MSG_VALIDITY).
+    pub fn peek(&self, now: impl FnOnce() -> u64) -> Result<Sample, ReadError> {
+        let (length, timestamp) = self.snapshot(None)?;
+        self.sample(length, timestamp, now())
+    }
+
+    /// The port's maximum message size in bytes.
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// The port's refresh period.
+    pub fn refresh_period(&self) -> u64 {
+        self.refresh_period
+    }
+
+    /// A consistent (length, timestamp) of the current message, its bytes copied into `out`.
+    #[inline]
+    fn snapshot(&self, mut out: Option<&mut [u8]>) -> Result<(usize, u64), ReadError> {
+        for _ in 0..READ_ATTEMPTS {
+            let first = self.region.load(SEQUENCE, Acquire);
+            let complete = first >> 1;
+            if complete == 0 {
+                return Err(ReadError::Empty);
+            }
+            let slot = if complete & 1 == 0 {
+                SLOTS
+            } else {
+                SLOTS + self.slot_words
+            };
+            let length = self.region.load(slot + SLOT_LENGTH, Relaxed);
+            let timestamp = self.region.load(slot + SLOT_TIMESTAMP, Relaxed);
+            let valid = length != 0 && length <= self.max_message_size as u64;
+            if valid && let Some(out) = out.as_deref_mut() {
+                // `length <= max_message_size <= out.len()`, and the slot holds that many.
+                if let Some(out) = out.get_mut(..length as usize) {
+                    self.region.load_bytes(slot + SLOT_HEADER, out);
+                }
+            }
+            // Orders the loads above before the check: if any of them saw a later write into
+            // this slot, the sequence below is at least that write's odd value.
+            self.region.fence(Acquire);
+            let last = self.region.load(SEQUENCE, Relaxed);
+            // The slot is overwritten from sequence 2 * complete + 3 on.
+            if last.wrapping_sub(first & !1) <= 2 {
+                return if valid {
+                    Ok((length as usize, timestamp))
+                } else {
+                    Err(ReadError::Corrupt)
+                };
+            }
+            core::hint::spin_loop();
+        }
+        Err(ReadError::Unstable)
+    }
+
+    #[inline]
+    fn sample(&self, length: usize, timestamp: u64, now: u64) -> Result<Sample, ReadError> {
+        let Some(age) = now.checked_sub(timestamp) else {
+            return Err(ReadError::Corrupt);
+        };
+        let validity = if age <= self.refresh_period {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
+        Ok(Sample {
+            length,
+            timestamp,
+            age,
+            validity,
+        })
+    }
+}

@@ -1,0 +1,355 @@
+//! Word access to a channel buffer: the traits the protocols are written against, the real
+//! buffers over mapped memory, and the message copies. The only `unsafe` code of the ports is
+//! here: the constructors over raw memory and the aligned fast path of the copies.
+//!
+//! Every access is one aligned 64-bit atomic load or store (`LDR`/`LDAR`/`STR`/`STLR` on
+//! AArch64, never an exclusive), so it is valid on Device memory (a partition running with its
+//! MMU off) and a data race with the peer is not undefined behaviour.
+#![allow(unsafe_code)] // The `from_raw` constructors and the aligned message copies.
+
+use core::sync::atomic::{AtomicU64, Ordering, fence};
+
+/// A buffer of 64-bit words the caller may read: its own buffer, or a peer's mapped read-only.
+///
+/// Implementations never panic. An index at or past [`len_words`](Self::len_words) loads 0
+/// and stores nothing; the protocols never produce one, because they check the buffer's
+/// length against the port's configured sizes when they are created and compute every index
+/// from those sizes, never from a value read from the buffer (tests wrap the buffers so that
+/// such an access fails).
+pub trait SharedWords {
+    /// Number of words in the buffer.
+    fn len_words(&self) -> usize;
+    /// Atomic load of word `index`; `order` is `Relaxed` or `Acquire`.
+    fn load(&self, index: usize, order: Ordering) -> u64;
+    /// A memory fence (`Acquire` or `Release`), in the same memory model as the accesses.
+    fn fence(&self, order: Ordering);
+    /// Fills `out` from the words starting at `first` with relaxed loads, little-endian
+    /// (message words, see [`ports`](super)). Bytes of `out` beyond the end of the buffer are
+    /// unspecified (the protocols never ask for them). The provided version loads word by
+    /// word; the real buffers check the range once.
+    #[inline]
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        let (chunks, tail) = out.as_chunks_mut::<8>();
+        let mut index = first;
+        for chunk in chunks {
+            *chunk = self.load(index, Ordering::Relaxed).to_le_bytes();
+            index += 1;
+        }
+        if !tail.is_empty() {
+            copy_tail_out(self.load(index, Ordering::Relaxed), tail);
+        }
+    }
+}
+
+/// A buffer the caller owns and writes: only the side that owns a buffer has this view.
+pub trait SharedWordsMut: SharedWords {
+    /// Atomic store to word `index`; `order` is `Relaxed` or `Release`.
+    fn store(&self, index: usize, value: u64, order: Ordering);
+    /// Stores `bytes` into the words starting at `first` with relaxed stores, little-endian,
+    /// the unused bytes of the last word zero (message words, see [`ports`](super)). Nothing is
+    /// stored beyond the end of the buffer (the protocols never ask for that). The provided
+    /// version stores word by word; the real buffers check the range once.
+    #[inline]
+    fn store_bytes(&self, first: usize, bytes: &[u8]) {
+        let (chunks, tail) = bytes.as_chunks::<8>();
+        let mut index = first;
+        for chunk in chunks {
+            self.store(index, u64::from_le_bytes(*chunk), Ordering::Relaxed);
+            index += 1;
+        }
+        if !tail.is_empty() {
+            self.store(index, tail_word(tail), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The caller's own buffer, mapped read-write.
+#[derive(Debug)]
+pub struct OwnBuffer<'a> {
+    words: &'a [AtomicU64],
+}
+
+impl<'a> OwnBuffer<'a> {
+    /// A buffer over words the caller already has as atomics.
+    pub const fn new(words: &'a [AtomicU64]) -> Self {
+        Self { words }
+    }
+
+    /// A buffer over `words` 64-bit words of mapped memory at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// For all of `'a`: `ptr` is non-null, 8-byte aligned and valid for reads and writes of
+    /// `words * 8` bytes (at most `isize::MAX`), and every other access to that memory, by this
+    /// program or a peer, is an aligned 64-bit atomic (single-copy atomic) load or store.
+    pub unsafe fn from_raw(ptr: *mut u64, words: usize) -> Self {
+        // SAFETY: `AtomicU64` has the size and alignment of `u64` on every target with 64-bit
+        // atomics; the caller guarantees the pointer is aligned, valid for reads and writes of
+        // `words` words for `'a`, and only accessed atomically, which is what `AtomicU64`
+        // (like `AtomicU64::from_ptr`, here for a whole slice) requires.
+        let words = unsafe { core::slice::from_raw_parts(ptr.cast::<AtomicU64>(), words) };
+        Self { words }
+    }
+}
+
+impl SharedWords for OwnBuffer<'_> {
+    #[inline]
+    fn len_words(&self) -> usize {
+        self.words.len()
+    }
+
+    #[inline]
+    fn load(&self, index: usize, order: Ordering) -> u64 {
+        self.words.get(index).map_or(0, |w| w.load(order))
+    }
+
+    #[inline]
+    fn fence(&self, order: Ordering) {
+        fence(order);
+    }
+
+    #[inline]
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        load_bytes_from(self.words.get(first..).unwrap_or_default(), out);
+    }
+}
+
+impl SharedWordsMut for OwnBuffer<'_> {
+    #[inline]
+    fn store(&self, index: usize, value: u64, order: Ordering) {
+        if let Some(w) = self.words.get(index) {
+            w.store(value, order);
+        }
+    }
+
+    #[inline]
+    fn store_bytes(&self, first: usize, bytes: &[u8]) {
+        let words = self.words.get(first..).unwrap_or_default();
+        // SAFETY: `align_to` reinterprets the middle of `bytes` as `u64`s, for which every
+        // bit pattern is valid; nothing else is required of it.
+        let (head, aligned, tail) = unsafe { bytes.align_to::<u64>() };
+        if head.is_empty() && tail.len() < 8 {
+            // An 8-byte-aligned message: whole-word loads (a strict-alignment target would
+            // otherwise assemble each word from 8 byte loads).
+            for (value, word) in aligned.iter().zip(words) {
+                word.store(u64::from_le(*value), Ordering::Relaxed);
+            }
+            if !tail.is_empty()
+                && let Some(word) = words.get(aligned.len())
+            {
+                word.store(tail_word(tail), Ordering::Relaxed);
+            }
+            return;
+        }
+        let (chunks, tail) = bytes.as_chunks::<8>();
+        let mut words = words.iter();
+        // `chunks` first: `zip` takes from its left side first, so no word is skipped.
+        for (chunk, word) in chunks.iter().zip(&mut words) {
+            word.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
+        }
+        if !tail.is_empty()
+            && let Some(word) = words.next()
+        {
+            word.store(tail_word(tail), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A peer's buffer, mapped read-only: there is no way to write through it.
+///
+/// Loads are `Relaxed` atomic loads followed, when `Acquire` is asked for, by an acquire fence:
+/// Rust defines only relaxed atomic loads of at most 8 bytes on read-only memory
+/// (`core::sync::atomic`, "Atomic accesses to read-only memory"), and recommends exactly this
+/// replacement for an acquire load. On AArch64 that is `LDR` then `DMB ISHLD`.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerBuffer<'a> {
+    words: &'a [AtomicU64],
+}
+
+impl<'a> PeerBuffer<'a> {
+    /// A read-only view of words the caller already has as atomics.
+    pub const fn new(words: &'a [AtomicU64]) -> Self {
+        Self { words }
+    }
+
+    /// A read-only view of `words` 64-bit words of mapped memory at `ptr`, which may be mapped
+    /// read-only.
+    ///
+    /// # Safety
+    ///
+    /// For all of `'a`: `ptr` is non-null, 8-byte aligned and valid for reads of `words * 8`
+    /// bytes (at most `isize::MAX`), and every write to that memory, by this program or a peer,
+    /// is an aligned 64-bit atomic (single-copy atomic) store.
+    pub unsafe fn from_raw(ptr: *const u64, words: usize) -> Self {
+        // SAFETY: as for `OwnBuffer::from_raw`, except that the memory may be read-only: a
+        // shared reference to atomics does not assert that they are writable, and this type
+        // only ever performs relaxed 8-byte loads through it, which Rust defines on read-only
+        // memory on 64-bit targets (`core::sync::atomic`, "Atomic accesses to read-only memory").
+        let words = unsafe { core::slice::from_raw_parts(ptr.cast::<AtomicU64>(), words) };
+        Self { words }
+    }
+}
+
+impl SharedWords for PeerBuffer<'_> {
+    #[inline]
+    fn len_words(&self) -> usize {
+        self.words.len()
+    }
+
+    #[inline]
+    fn load(&self, index: usize, order: Ordering) -> u64 {
+        let value = self
+            .words
+            .get(index)
+            .map_or(0, |w| w.load(Ordering::Relaxed));
+        if order != Ordering::Relaxed {
+            fence(Ordering::Acquire);
+        }
+        value
+    }
+
+    #[inline]
+    fn fence(&self, order: Ordering) {
+        fence(order);
+    }
+
+    #[inline]
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        load_bytes_from(self.words.get(first..).unwrap_or_default(), out);
+    }
+}
+
+/// [`SharedWords::load_bytes`] over a slice of words (relaxed loads only, so also valid on
+/// read-only memory).
+#[inline]
+fn load_bytes_from(words: &[AtomicU64], out: &mut [u8]) {
+    // SAFETY: `align_to_mut` reinterprets the middle of `out` as `u64`s, for which every bit
+    // pattern is valid (and every `u64` a valid 8 bytes); nothing else is required of it.
+    let (head, aligned, tail) = unsafe { out.align_to_mut::<u64>() };
+    if head.is_empty() && tail.len() < 8 {
+        // An 8-byte-aligned buffer: whole-word stores (see `OwnBuffer::store_bytes`).
+        for (value, word) in aligned.iter_mut().zip(words) {
+            *value = u64::to_le(word.load(Ordering::Relaxed));
+        }
+        if !tail.is_empty()
+            && let Some(word) = words.get(aligned.len())
+        {
+            copy_tail_out(word.load(Ordering::Relaxed), tail);
+        }
+        return;
+    }
+    let (chunks, tail) = out.as_chunks_mut::<8>();
+    let mut words = words.iter();
+    // `chunks` first: `zip` takes from its left side first, so no word is skipped.
+    for (chunk, word) in chunks.iter_mut().zip(&mut words) {
+        *chunk = word.load(Ordering::Relaxed).to_le_bytes();
+    }
+    if !tail.is_empty()
+        && let Some(word) = words.next()
+    {
+        copy_tail_out(word.load(Ordering::Relaxed), tail);
+    }
+}
+
+/// The word holding the last `tail.len()` (< 8) bytes of a message, zero-padded.
+#[inline]
+fn tail_word(tail: &[u8]) -> u64 {
+    // Byte by byte (at most 7), so no call to `memcpy`.
+    let mut word = 0;
+    for (i, byte) in tail.iter().enumerate() {
+        word |= u64::from(*byte) << (8 * (i % 8));
+    }
+    word
+}
+
+/// Copies the first `tail.len()` (< 8) bytes of `word`, little-endian, into `tail`.
+#[inline]
+fn copy_tail_out(word: u64, tail: &mut [u8]) {
+    for (i, byte) in tail.iter_mut().enumerate() {
+        *byte = (word >> (8 * (i % 8))) as u8;
+    }
+}
+
+/// Number of words a message of up to `bytes` bytes takes.
+#[inline]
+pub(crate) const fn words_for(bytes: usize) -> usize {
+    bytes.div_ceil(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_indices_load_zero_and_store_nothing() {
+        let words = [AtomicU64::new(7), AtomicU64::new(8)];
+        let own = OwnBuffer::new(&words);
+        own.store(2, 99, Ordering::Release);
+        own.store(usize::MAX, 99, Ordering::Relaxed);
+        assert_eq!(own.load(2, Ordering::Acquire), 0);
+        assert_eq!(own.load(usize::MAX, Ordering::Relaxed), 0);
+        assert_eq!(own.load(1, Ordering::Relaxed), 8);
+        let peer = PeerBuffer::new(&words);
+        assert_eq!(peer.load(2, Ordering::Acquire), 0);
+        assert_eq!(peer.load(0, Ordering::Acquire), 7);
+        assert_eq!(peer.len_words(), 2);
+    }
+
+    #[test]
+    fn messages_round_trip_little_endian_at_any_alignment() {
+        /// 8-byte aligned, so offset 0 takes the aligned path and 1..8 the other.
+        #[repr(align(8))]
+        struct Aligned([u8; 48]);
+        let words: [AtomicU64; 6] = Default::default();
+        let own = OwnBuffer::new(&words);
+        let peer = PeerBuffer::new(&words);
+        let source = Aligned(core::array::from_fn(|i| i as u8 + 1));
+        for start in 0..8 {
+            for len in 0..=33 {
+                let message = &source.0[start..start + len];
+                for w in &words {
+                    w.store(u64::MAX, Ordering::Relaxed);
+                }
+                own.store_bytes(1, message);
+                for (i, chunk) in message.chunks(8).enumerate() {
+                    // Little-endian, padding zero.
+                    let mut expect = [0u8; 8];
+                    expect[..chunk.len()].copy_from_slice(chunk);
+                    let word = own.load(1 + i, Ordering::Relaxed);
+                    assert_eq!(word, u64::from_le_bytes(expect), "{start} {len} {i}");
+                }
+                assert_eq!(
+                    own.load(0, Ordering::Relaxed),
+                    u64::MAX,
+                    "word before touched"
+                );
+                let used = words_for(len);
+                if 1 + used < 6 {
+                    assert_eq!(own.load(1 + used, Ordering::Relaxed), u64::MAX);
+                }
+                for out_start in [0, 3, 8] {
+                    for view in [&own as &dyn SharedWords, &peer] {
+                        let mut out = Aligned([0xEE; 48]);
+                        view.load_bytes(1, &mut out.0[out_start..out_start + len]);
+                        assert_eq!(&out.0[out_start..out_start + len], message);
+                        assert!(out.0[out_start + len..].iter().all(|&b| b == 0xEE));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copies_stop_at_the_end_of_the_buffer() {
+        let words: [AtomicU64; 2] = Default::default();
+        let own = OwnBuffer::new(&words);
+        own.store_bytes(1, &[7; 40]);
+        own.store_bytes(5, &[7; 40]);
+        assert_eq!(own.load(0, Ordering::Relaxed), 0);
+        assert_eq!(own.load(1, Ordering::Relaxed), u64::from_le_bytes([7; 8]));
+        let mut out = [0u8; 40];
+        own.load_bytes(1, &mut out);
+        PeerBuffer::new(&words).load_bytes(9, &mut out);
+        assert_eq!(out[..8], [7; 8]);
+    }
+}
