@@ -118,6 +118,17 @@ pub fn doorbell(port: u64) -> Result<(), ReturnCode> {
     status_of(raw(Hypercall::Doorbell as u64, port, 0, 0))
 }
 
+/// RAISE_APPLICATION_ERROR with `message` (at most 128 bytes): returns only if the
+/// partition's HM table says to ignore the error.
+pub fn raise_application_error(message: &[u8]) -> Result<(), ReturnCode> {
+    status_of(raw(
+        Hypercall::RaiseApplicationError as u64,
+        message.as_ptr() as u64,
+        message.len() as u64,
+        0,
+    ))
+}
+
 /// Powers the module off (system partitions only).
 pub fn module_shutdown(status: u64) -> Result<(), ReturnCode> {
     status_of(raw(Hypercall::ModuleShutdown as u64, status, 0, 0))

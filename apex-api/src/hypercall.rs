@@ -16,6 +16,10 @@ pub const SMCCC_NOT_SUPPORTED: i64 = -1;
 /// Largest number of bytes one [`Hypercall::ConsoleWrite`] accepts.
 pub const CONSOLE_WRITE_MAX: usize = 256;
 
+/// Longest message [`Hypercall::RaiseApplicationError`] takes (ARINC 653
+/// `MAX_ERROR_MESSAGE_SIZE`).
+pub const APPLICATION_ERROR_MESSAGE_MAX: usize = 128;
+
 /// [`Hypercall::Wait`] deadline meaning "no deadline": only a doorbell ends the wait.
 pub const NO_DEADLINE: u64 = u64::MAX;
 
@@ -66,6 +70,14 @@ pub enum Hypercall {
     /// doorbell stays pending. `INVALID_PARAM` for a port the caller does not have,
     /// `INVALID_CONFIG` for a sampling port (sampling ports never block).
     Doorbell = FUNCTION_BASE + 7,
+    /// RAISE_APPLICATION_ERROR: reports an application error to the health monitor, which
+    /// applies the action the partition's HM table names for `application_error` (default:
+    /// IDLE). `x1` = IPA of a message, `x2` = its length (at most
+    /// [`APPLICATION_ERROR_MESSAGE_MAX`]; 0 for none), logged with the error. Returns
+    /// `NO_ERROR` when the action lets the partition continue (`ignore`); otherwise does not
+    /// return (the partition stops or restarts). `INVALID_PARAM` for a message outside the
+    /// caller's memory or too long (nothing is raised then).
+    RaiseApplicationError = FUNCTION_BASE + 8,
     /// System partitions only: power the whole module off. `x1` = status, logged.
     /// Other partitions get `InvalidMode`.
     ModuleShutdown = FUNCTION_BASE + 0x10,
@@ -85,6 +97,7 @@ impl TryFrom<u64> for Hypercall {
             x if x == Self::SetPartitionMode as u64 => Self::SetPartitionMode,
             x if x == Self::Wait as u64 => Self::Wait,
             x if x == Self::Doorbell as u64 => Self::Doorbell,
+            x if x == Self::RaiseApplicationError as u64 => Self::RaiseApplicationError,
             x if x == Self::ModuleShutdown as u64 => Self::ModuleShutdown,
             other => return Err(other),
         })
@@ -153,6 +166,7 @@ mod tests {
             Hypercall::SetPartitionMode,
             Hypercall::Wait,
             Hypercall::Doorbell,
+            Hypercall::RaiseApplicationError,
             Hypercall::ModuleShutdown,
         ] {
             assert_eq!(Hypercall::try_from(call as u64), Ok(call));

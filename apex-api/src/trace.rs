@@ -94,7 +94,8 @@ pub enum TraceKind {
     /// A partition was restarted: `detail` = 0 cold start, 1 warm start.
     Restart = 3,
     /// The health monitor handled an error of `partition`: `detail` = the `HmError` code,
-    /// `arg` = the action taken (its code).
+    /// `arg` = the action taken: a `PartitionAction` code, or 0x100 + a `ModuleAction` code
+    /// for an action on the whole module.
     HealthMonitor = 4,
 }
 

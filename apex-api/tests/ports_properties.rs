@@ -9,6 +9,9 @@
 //!   terminates, keeps its own buffer exactly as the protocol says, and every message it
 //!   returns is the one the peer's buffer published, checked word by word; anything else is an
 //!   error.
+//!
+//! Every protocol scenario runs twice: over the checked test buffers, and over the real
+//! buffers, whose parts take the protocols' fast path.
 
 mod common;
 
@@ -26,7 +29,7 @@ use apex_api::ports::{
     OwnBuffer, PeerBuffer, QueuingReceiver, QueuingSender, ReadError, ReceiveError, Received,
     SamplingReader, SamplingWriter, SendError, SharedWords, SharedWordsMut, Validity, WriteError,
 };
-use common::ports::{Own, Peer, bytes_at, message, snapshot, zeroed};
+use common::ports::{Buffers, bytes_at, message, snapshot, zeroed};
 use proptest::prelude::*;
 
 const MAX: usize = 13;
@@ -108,10 +111,10 @@ fn sampling_oracle(words: &[AtomicU64], now: u64) -> Result<(usize, u64, Vec<u8>
     ))
 }
 
-fn run_sampling(ops: &[SamplingOp]) -> Result<(), TestCaseError> {
+fn run_sampling(buffers: Buffers, ops: &[SamplingOp]) -> Result<(), TestCaseError> {
     let words = zeroed(region_words(MAX));
-    let mut writer = SamplingWriter::new(Own(&words), MAX).unwrap();
-    let mut reader = SamplingReader::new(Peer(&words), MAX, REFRESH).unwrap();
+    let mut writer = SamplingWriter::new(buffers.own(&words), MAX).unwrap();
+    let mut reader = SamplingReader::new(buffers.peer(&words), MAX, REFRESH).unwrap();
     let mut now = 0u64;
     let mut last: Option<(Vec<u8>, u64)> = None;
     let mut poked = false;
@@ -173,10 +176,10 @@ fn run_sampling(ops: &[SamplingOp]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(got, expect);
             }
             SamplingOp::RestartWriter => {
-                writer = SamplingWriter::new(Own(&words), MAX).unwrap();
+                writer = SamplingWriter::new(buffers.own(&words), MAX).unwrap();
             }
             SamplingOp::RestartReader => {
-                reader = SamplingReader::new(Peer(&words), MAX, REFRESH).unwrap();
+                reader = SamplingReader::new(buffers.peer(&words), MAX, REFRESH).unwrap();
             }
             SamplingOp::Poke { index, value } => {
                 poke(&words, index, value);
@@ -234,11 +237,12 @@ fn load(words: &[AtomicU64], index: usize) -> u64 {
 }
 
 /// Both sides honest: a FIFO of `DEPTH` messages with an "overflow since last reported" flag.
-fn run_queuing_honest(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
+fn run_queuing_honest(buffers: Buffers, ops: &[QueuingOp]) -> Result<(), TestCaseError> {
     let data = zeroed(data_words(MAX, DEPTH).unwrap());
     let ack = zeroed(ACK_WORDS);
-    let sender = || QueuingSender::new(Own(&data), Peer(&ack), MAX, DEPTH).unwrap();
-    let receiver = || QueuingReceiver::new(Peer(&data), Own(&ack), MAX, DEPTH).unwrap();
+    let sender = || QueuingSender::new(buffers.own(&data), buffers.peer(&ack), MAX, DEPTH).unwrap();
+    let receiver =
+        || QueuingReceiver::new(buffers.peer(&data), buffers.own(&ack), MAX, DEPTH).unwrap();
     let (mut tx, mut rx) = (sender(), receiver());
     let mut queue = VecDeque::new();
     let mut overflow = false;
@@ -299,11 +303,12 @@ fn run_queuing_honest(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
 /// The receiver is the victim: the sender's data buffer is poked at random (and an honest
 /// sender keeps sending into it too). The oracle is computed from the buffers before each
 /// operation; the receiver's slot cursor is modelled as the protocol defines it.
-fn run_queuing_hostile_sender(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
+fn run_queuing_hostile_sender(buffers: Buffers, ops: &[QueuingOp]) -> Result<(), TestCaseError> {
     let data = zeroed(data_words(MAX, DEPTH).unwrap());
     let ack = zeroed(ACK_WORDS);
-    let mut tx = QueuingSender::new(Own(&data), Peer(&ack), MAX, DEPTH).unwrap();
-    let receiver = || QueuingReceiver::new(Peer(&data), Own(&ack), MAX, DEPTH).unwrap();
+    let mut tx = QueuingSender::new(buffers.own(&data), buffers.peer(&ack), MAX, DEPTH).unwrap();
+    let receiver =
+        || QueuingReceiver::new(buffers.peer(&data), buffers.own(&ack), MAX, DEPTH).unwrap();
     let mut rx = receiver();
     let mut slot = 0usize;
     let mut buf = [0u8; MAX];
@@ -318,7 +323,8 @@ fn run_queuing_hostile_sender(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
                 let _ = tx.send(&message(tag, len));
             }
             QueuingOp::RestartSender => {
-                tx = QueuingSender::new(Own(&data), Peer(&ack), MAX, DEPTH).unwrap();
+                tx =
+                    QueuingSender::new(buffers.own(&data), buffers.peer(&ack), MAX, DEPTH).unwrap();
             }
             QueuingOp::Poke { index, value } => poke(&data, index, value),
             QueuingOp::Receive => {
@@ -372,12 +378,12 @@ fn run_queuing_hostile_sender(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
 
 /// The sender is the victim: the receiver's acknowledge buffer is poked at random (and an
 /// honest receiver keeps receiving from the data buffer too).
-fn run_queuing_hostile_receiver(ops: &[QueuingOp]) -> Result<(), TestCaseError> {
+fn run_queuing_hostile_receiver(buffers: Buffers, ops: &[QueuingOp]) -> Result<(), TestCaseError> {
     let data = zeroed(data_words(MAX, DEPTH).unwrap());
     let ack = zeroed(ACK_WORDS);
-    let sender = || QueuingSender::new(Own(&data), Peer(&ack), MAX, DEPTH).unwrap();
+    let sender = || QueuingSender::new(buffers.own(&data), buffers.peer(&ack), MAX, DEPTH).unwrap();
     let mut tx = sender();
-    let mut rx = QueuingReceiver::new(Peer(&data), Own(&ack), MAX, DEPTH).unwrap();
+    let mut rx = QueuingReceiver::new(buffers.peer(&data), buffers.own(&ack), MAX, DEPTH).unwrap();
     let mut slot = 0usize;
     let mut buf = [0u8; MAX];
     for op in ops {
@@ -433,7 +439,8 @@ fn run_queuing_hostile_receiver(ops: &[QueuingOp]) -> Result<(), TestCaseError> 
             }
             QueuingOp::Clear => rx.clear(),
             QueuingOp::RestartReceiver => {
-                rx = QueuingReceiver::new(Peer(&data), Own(&ack), MAX, DEPTH).unwrap();
+                rx = QueuingReceiver::new(buffers.peer(&data), buffers.own(&ack), MAX, DEPTH)
+                    .unwrap();
             }
             QueuingOp::Poke { index, value } => poke(&ack, index, value),
         }
@@ -521,26 +528,36 @@ proptest! {
 
     #[test]
     fn sampling_behaves_like_the_last_message(ops in prop::collection::vec(sampling_op(false), 1..60)) {
-        run_sampling(&ops)?;
+        for buffers in Buffers::BOTH {
+            run_sampling(buffers, &ops)?;
+        }
     }
 
     #[test]
     fn sampling_reader_survives_a_hostile_writer(ops in prop::collection::vec(sampling_op(true), 1..60)) {
-        run_sampling(&ops)?;
+        for buffers in Buffers::BOTH {
+            run_sampling(buffers, &ops)?;
+        }
     }
 
     #[test]
     fn queuing_behaves_like_a_fifo(ops in prop::collection::vec(queuing_op(0), 1..80)) {
-        run_queuing_honest(&ops)?;
+        for buffers in Buffers::BOTH {
+            run_queuing_honest(buffers, &ops)?;
+        }
     }
 
     #[test]
     fn queuing_receiver_survives_a_hostile_sender(ops in prop::collection::vec(queuing_op(6), 1..80)) {
-        run_queuing_hostile_sender(&ops)?;
+        for buffers in Buffers::BOTH {
+            run_queuing_hostile_sender(buffers, &ops)?;
+        }
     }
 
     #[test]
     fn queuing_sender_survives_a_hostile_receiver(ops in prop::collection::vec(queuing_op(6), 1..80)) {
-        run_queuing_hostile_receiver(&ops)?;
+        for buffers in Buffers::BOTH {
+            run_queuing_hostile_receiver(buffers, &ops)?;
+        }
     }
 }

@@ -1,13 +1,17 @@
-//! The health monitor: what happens when a partition faults.
+//! The health monitor: what happens when a partition faults or raises an error.
 //!
-//! Today's action is fixed: the fault is logged in full and the faulting partition stops
-//! for good; the others run on (what the default HM tables say for these errors). Applying
-//! the configured HM tables (IGNORE, IDLE, COLD_START, WARM_START, module SHUTDOWN/RESET)
-//! builds on this single entry point.
+//! A fault's action is fixed today: the fault is logged in full and the faulting partition
+//! stops for good; the others run on (what the default HM tables say for these errors). An
+//! error a partition raises itself (RAISE_APPLICATION_ERROR) gets the action its HM table
+//! names ([`apply`]): IGNORE, IDLE, COLD_START, WARM_START, or a module action. Faults will
+//! go through [`apply`] too once the HM issue makes their table entries binding.
 
-use apex_api::health::{HmError, PartitionAction};
+use apex_api::health::{HmAction, HmError, ModuleAction, PartitionAction};
 
-use apex_api::partition::OperatingMode;
+use apex_api::hypercall::ReturnCode;
+use apex_api::partition::{OperatingMode, StartCondition};
+
+use crate::module::{Failure, ModuleEnd};
 
 use crate::arch::esr::{self, ExceptionClass};
 use crate::arch::exit::Exit;
@@ -26,6 +30,70 @@ pub fn error_of(exit: &Exit) -> HmError {
             ..
         } => HmError::HardwareFault,
         _ => HmError::IllegalInstruction,
+    }
+}
+
+/// The code of `action` in a trace record's `arg` (see `apex_api::trace`): a partition
+/// action's code, or 0x100 + a module action's.
+fn trace_code(action: HmAction) -> u32 {
+    match action {
+        HmAction::Partition(a) => u32::from(a.code()),
+        HmAction::Module(a) => 0x100 | u32::from(a.code()),
+    }
+}
+
+/// Applies the HM action `resident`'s table names for `error` (its default if the table
+/// does not name it), after the error was logged: the partition continues (its hypercall
+/// answered `NO_ERROR`), stops, restarts, or the module ends.
+pub fn apply(resident: &mut Resident, error: HmError, machine: &mut impl Machine) -> Action {
+    let partition = resident.partition;
+    let name = partition.name;
+    let action = partition
+        .hm_action(error)
+        .unwrap_or(HmAction::Partition(error.default_partition_action()));
+    let now = machine.now();
+    let mut event = TraceEvent::health_monitor(partition.id, error.code(), 0, now);
+    event.arg = trace_code(action);
+    machine.trace(event);
+    match action {
+        HmAction::Partition(PartitionAction::Ignore) | HmAction::Module(ModuleAction::Ignore) => {
+            klog!(machine, "HM: action: ignore ('{name}' continues)");
+            resident.vcpu.regs.x[0] = ReturnCode::NoError as u64;
+            Action::Resume
+        }
+        HmAction::Partition(PartitionAction::Idle) => {
+            machine.end_console_line(partition.id);
+            klog!(machine, "HM: action: stop partition '{name}'");
+            resident.mode = OperatingMode::Idle;
+            Action::Stop
+        }
+        HmAction::Partition(
+            restart @ (PartitionAction::ColdStart | PartitionAction::WarmStart),
+        ) => {
+            let cold = restart == PartitionAction::ColdStart;
+            klog!(machine, "HM: action: {} partition '{name}'", restart.name());
+            resident.restart(cold, StartCondition::HmPartitionRestart, machine);
+            if resident.is_running() {
+                Action::Resume
+            } else {
+                Action::Stop
+            }
+        }
+        HmAction::Module(module @ (ModuleAction::Shutdown | ModuleAction::Reset)) => {
+            // A module reset (PSCI SYSTEM_RESET) is not implemented yet: the module stops,
+            // and says so.
+            klog!(
+                machine,
+                "HM: action: module {} (error of '{name}'){}",
+                module.name(),
+                if module == ModuleAction::Reset {
+                    "; reset is not implemented, the module stops"
+                } else {
+                    ""
+                }
+            );
+            Action::EndModule(ModuleEnd::Failed(Failure::HealthMonitor))
+        }
     }
 }
 

@@ -7,7 +7,10 @@
 //! by value. Side effects the kernel must perform go through [`KernelServices`], so this
 //! logic runs unchanged in host tests.
 
-use apex_api::hypercall::{CONSOLE_WRITE_MAX, Hypercall, ReturnCode, SMCCC_NOT_SUPPORTED};
+use apex_api::health::HmError;
+use apex_api::hypercall::{
+    APPLICATION_ERROR_MESSAGE_MAX, CONSOLE_WRITE_MAX, Hypercall, ReturnCode, SMCCC_NOT_SUPPORTED,
+};
 use apex_api::partition::{
     INFINITE_TIME, ModeTransition, OperatingMode, PartitionStatus, StartCondition,
     decide_transition,
@@ -30,6 +33,8 @@ pub trait KernelServices {
     /// Rings the doorbell of `peer` (a port of another partition) and wakes the core it is
     /// waiting on, if it is.
     fn ring(&mut self, peer: PortId);
+    /// Logs the application error `caller` raised, with its message.
+    fn application_error(&mut self, caller: &Partition, message: &[u8]);
 }
 
 /// A hypercall that was refused, for the log.
@@ -88,6 +93,8 @@ pub enum Outcome {
     /// The caller blocks until a doorbell or a deadline (its registers get the answer when
     /// the wait ends).
     Wait(Wait),
+    /// The caller raised an error for the health monitor (already logged).
+    HealthMonitor(HmError),
 }
 
 /// What a call [`serve`] answered leaves in the caller's x0..=x2.
@@ -121,6 +128,7 @@ pub enum RunLoopCall {
     GetPartitionStatus,
     SetPartitionMode,
     Wait,
+    RaiseApplicationError,
     ModuleShutdown,
 }
 
@@ -148,6 +156,7 @@ pub fn serve(
         Ok(Hypercall::SetPartitionMode) => return Err(RunLoopCall::SetPartitionMode),
         Ok(Hypercall::Wait) => return Err(RunLoopCall::Wait),
         Ok(Hypercall::Doorbell) => doorbell(caller, a1, services).map(|()| (0, 0)),
+        Ok(Hypercall::RaiseApplicationError) => return Err(RunLoopCall::RaiseApplicationError),
         Ok(Hypercall::ModuleShutdown) => return Err(RunLoopCall::ModuleShutdown),
         Err(id) => {
             services.refused(caller, Refusal::UnknownFunction { id });
@@ -200,6 +209,23 @@ pub fn dispatch(
                 } as u64)
             }
         },
+        RunLoopCall::RaiseApplicationError => {
+            match read_message(
+                caller,
+                Hypercall::RaiseApplicationError,
+                a1,
+                regs[2],
+                services,
+            ) {
+                Ok((buf, len)) => {
+                    services.application_error(caller, &buf[..len]);
+                    // What the partition gets back if the health monitor lets it continue.
+                    regs[0] = ReturnCode::NoError as u64;
+                    return Outcome::HealthMonitor(HmError::ApplicationError);
+                }
+                Err(code) => Reply::Failed(code as u64),
+            }
+        }
         RunLoopCall::ModuleShutdown => {
             if caller.kind.is_privileged() {
                 return Outcome::ShutdownModule { status: a1 };
@@ -211,6 +237,55 @@ pub fn dispatch(
     };
     reply.write_to(regs);
     Outcome::Resume
+}
+
+/// Copies a message of `len` bytes at `ipa` from `caller`'s memory (RAISE_APPLICATION_ERROR);
+/// refuses one too long or outside its RAM.
+fn read_message(
+    caller: &Partition,
+    call: Hypercall,
+    ipa: u64,
+    len: u64,
+    services: &mut impl KernelServices,
+) -> Result<([u8; APPLICATION_ERROR_MESSAGE_MAX], usize), ReturnCode> {
+    let mut buf = [0u8; APPLICATION_ERROR_MESSAGE_MAX];
+    let max = APPLICATION_ERROR_MESSAGE_MAX as u64;
+    // No message (length 0) needs no address.
+    if len > 0 {
+        let phys = readable_range(caller, call, ipa, len, max, services)?;
+        services.read_guest(phys, &mut buf[..len as usize]);
+    }
+    Ok((buf, len as usize))
+}
+
+/// Where the `len` bytes at `ipa` that `caller` passes to `call` are: at most `max` bytes of
+/// its own readable RAM; anything else is refused (logged) with `INVALID_PARAM`.
+fn readable_range(
+    caller: &Partition,
+    call: Hypercall,
+    ipa: u64,
+    len: u64,
+    max: u64,
+    services: &mut impl KernelServices,
+) -> Result<u64, ReturnCode> {
+    if len > max {
+        services.refused(caller, Refusal::TooLong { call, len, max });
+        return Err(ReturnCode::InvalidParam);
+    }
+    GuestRange::new(ipa, len)
+        .resolve(caller, Use::Read)
+        .map_err(|why| {
+            services.refused(
+                caller,
+                Refusal::BadRange {
+                    call,
+                    ipa,
+                    len,
+                    why,
+                },
+            );
+            ReturnCode::InvalidParam
+        })
 }
 
 /// The bits of a doorbell mask that name ports `caller` has.
@@ -307,31 +382,7 @@ fn console_write(
     services: &mut impl KernelServices,
 ) -> Result<u64, ReturnCode> {
     let call = Hypercall::ConsoleWrite;
-    if len > CONSOLE_WRITE_MAX as u64 {
-        services.refused(
-            caller,
-            Refusal::TooLong {
-                call,
-                len,
-                max: CONSOLE_WRITE_MAX as u64,
-            },
-        );
-        return Err(ReturnCode::InvalidParam);
-    }
-    let phys = GuestRange::new(ipa, len)
-        .resolve(caller, Use::Read)
-        .map_err(|why| {
-            services.refused(
-                caller,
-                Refusal::BadRange {
-                    call,
-                    ipa,
-                    len,
-                    why,
-                },
-            );
-            ReturnCode::InvalidParam
-        })?;
+    let phys = readable_range(caller, call, ipa, len, CONSOLE_WRITE_MAX as u64, services)?;
     // Copy first, then print: the partition's other cores may change the bytes meanwhile,
     // and the kernel must print one consistent snapshot.
     let mut buf = [0u8; CONSOLE_WRITE_MAX];
@@ -353,6 +404,7 @@ mod tests {
         refusals: Vec<Refusal>,
         channels: Vec<&'static Channel>,
         rung: Vec<PortId>,
+        raised: Vec<Vec<u8>>,
     }
 
     impl KernelServices for Fake {
@@ -377,6 +429,9 @@ mod tests {
         }
         fn ring(&mut self, peer: PortId) {
             self.rung.push(peer);
+        }
+        fn application_error(&mut self, _: &Partition, message: &[u8]) {
+            self.raised.push(message.to_vec());
         }
     }
 
@@ -517,6 +572,7 @@ mod tests {
             Hypercall::GetPartitionStatus,
             Hypercall::SetPartitionMode,
             Hypercall::Wait,
+            Hypercall::RaiseApplicationError,
             Hypercall::ModuleShutdown,
         ];
         let idle = CallerState {
@@ -669,6 +725,40 @@ mod tests {
             wait(&initialising, 1000, 1),
             (ReturnCode::InvalidMode as u64, Outcome::Resume)
         );
+    }
+
+    #[test]
+    fn an_application_error_is_logged_and_goes_to_the_health_monitor() {
+        let mut fake = Fake {
+            memory: b"sensor lost"
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| (0x4800_0100 + i as u64, b))
+                .collect(),
+            ..Fake::default()
+        };
+        let raise = Hypercall::RaiseApplicationError as u64;
+        let (regs, outcome) = call([raise, 0x4000_0100, 11], &mut fake);
+        assert_eq!(outcome, Outcome::HealthMonitor(HmError::ApplicationError));
+        assert_eq!(
+            regs[0],
+            ReturnCode::NoError as u64,
+            "if the HM lets it go on"
+        );
+        assert_eq!(fake.raised, [b"sensor lost".to_vec()]);
+        // No message is fine; a message too long or outside its memory raises nothing.
+        assert_eq!(
+            call([raise, 0, 0], &mut fake).1,
+            Outcome::HealthMonitor(HmError::ApplicationError)
+        );
+        for (ipa, len) in [(0x4000_0100, 129), (0x9000_0000, 4)] {
+            let (regs, outcome) = call([raise, ipa, len], &mut fake);
+            assert_eq!(
+                (regs[0], outcome),
+                (ReturnCode::InvalidParam as u64, Outcome::Resume)
+            );
+        }
+        assert_eq!(fake.raised.len(), 2);
     }
 
     #[test]

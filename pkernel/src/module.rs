@@ -28,6 +28,8 @@ pub enum Failure {
     KernelPanic,
     /// An exception taken at EL2.
     KernelFault,
+    /// The health monitor's action for an error was to stop (or reset) the module.
+    HealthMonitor,
 }
 
 impl Failure {
@@ -37,6 +39,7 @@ impl Failure {
             Self::BootError => "boot error",
             Self::KernelPanic => "kernel panic",
             Self::KernelFault => "kernel fault",
+            Self::HealthMonitor => "health monitor",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! instruction and runs repeat exactly, with every other core never started; collects the
 //! figures the benchmark partitions print (`bench <name> <instructions>`) and the window
 //! start jitter from the kernel's trace; runs everything twice and fails if any figure
-//! differs; prints a table against SPEC §8's targets and Bao's reference figures.
+//! differs; prints a table against SPEC §8's targets and Bao's reference figures. The port
+//! figures are also given as a ratio to a `memcpy` of the same message in the same run.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -113,7 +114,25 @@ fn measure() -> Result<BTreeMap<String, u64>, String> {
         .map_err(|e| format!("the switch benchmark's trace: {e}"))?;
     let jitter = window_start_jitter(&dump).ok_or("the switch benchmark traced no windows")?;
     all.insert("window_start_jitter".into(), jitter);
+
+    let ports = image::build_system(&config("ports")).map_err(|e| e.to_string())?;
+    let log = hil_tests::Target::run(&QemuVirt::new().with_icount(), &ports.kernel, &limits())
+        .map_err(|e| e.to_string())?;
+    if log.module_end().is_none_or(|end| !end.is_clean()) {
+        return Err(format!("the port benchmark did not end cleanly\n{log}"));
+    }
+    all.extend(bench_values(&log, "ports"));
     Ok(all)
+}
+
+/// `figure` as "N (R x memcpy)", R to one decimal.
+fn against_memcpy(figure: u64, memcpy: u64) -> String {
+    if memcpy == 0 {
+        return figure.to_string();
+    }
+    // Tenths, rounded half up, in integers: the same string on every machine.
+    let tenths = (figure * 20 + memcpy) / (2 * memcpy);
+    format!("{figure} ({}.{} x memcpy)", tenths / 10, tenths % 10)
 }
 
 /// The table rows from one pass's values.
@@ -150,6 +169,24 @@ pub fn figures(v: &BTreeMap<String, u64>) -> Result<Vec<Figure>, String> {
             ),
             target: "<= 600",
             bao: "n/a (no time windows)",
+        },
+        Figure {
+            name: "memcpy of a 64-byte message (the reference of the two port figures)",
+            measured: get("memcpy_64")?.to_string(),
+            target: "-",
+            bao: "n/a",
+        },
+        Figure {
+            name: "sampling write + read of a 64-byte message, no kernel involvement",
+            measured: against_memcpy(get("sampling_write_read")?, get("memcpy_64")?),
+            target: "<= 80",
+            bao: "n/a",
+        },
+        Figure {
+            name: "queuing send + receive of a 64-byte message, with the doorbell hypercall",
+            measured: against_memcpy(get("queuing_send_receive")?, get("memcpy_64")?),
+            target: "<= 400",
+            bao: "n/a",
         },
         Figure {
             name: "reset to first instruction of a partition, one core",
@@ -219,7 +256,12 @@ pub fn run() -> Result<(), String> {
     println!(
         "Instruction figures are PMU cycle counts under icount (one per instruction); the jitter is in\n\
          system-counter ticks from the kernel's trace. Every figure was identical in two runs.\n\
-         Bao 2.0's figures are from SPEC §8, measured on this kind of machine with the same method."
+         Bao 2.0's figures are from SPEC §8, measured on this kind of machine with the same method.\n\
+         Port figures: the apex_api::ports calls as a partition compiles them (configs/bench/ports.toml,\n\
+         one partition owning both ends of each channel, 8-byte-aligned message buffers), timestamps\n\
+         and the Doorbell hypercall included; memcpy is <[u8]>::copy_from_slice of the same 64 bytes\n\
+         (the library memcpy). For scale, not a pkernel figure: the seed 002 system's IPC round trip\n\
+         was 3302 cycles."
     );
     Ok(())
 }
@@ -262,6 +304,9 @@ mod tests {
             ("window_switch_max", 468),
             ("reset_to_partition", 216683),
             ("window_start_jitter", 0),
+            ("memcpy_64", 63),
+            ("sampling_write_read", 141),
+            ("queuing_send_receive", 312),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -269,9 +314,23 @@ mod tests {
         let t = table(&figures(&v).unwrap());
         assert!(t.contains("| 464 to 468 "), "{t}");
         assert!(t.contains("| 216,690 "), "{t}");
-        assert_eq!(t.lines().count(), 6);
+        assert!(t.contains("| 141 (2.2 x memcpy) "), "{t}");
+        assert!(t.contains("| 312 (5.0 x memcpy) "), "{t}");
+        assert_eq!(t.lines().count(), 9);
         let mut missing = v.clone();
         missing.remove("null_hypercall");
         assert!(figures(&missing).unwrap_err().contains("null_hypercall"));
+        missing.insert("null_hypercall".into(), 1);
+        missing.remove("memcpy_64");
+        assert!(figures(&missing).unwrap_err().contains("memcpy_64"));
+    }
+
+    #[test]
+    fn ratios_to_memcpy_round_to_a_tenth() {
+        assert_eq!(against_memcpy(141, 63), "141 (2.2 x memcpy)");
+        assert_eq!(against_memcpy(315, 63), "315 (5.0 x memcpy)");
+        assert_eq!(against_memcpy(5, 100), "5 (0.1 x memcpy)");
+        assert_eq!(against_memcpy(4, 100), "4 (0.0 x memcpy)");
+        assert_eq!(against_memcpy(7, 0), "7");
     }
 }

@@ -58,7 +58,9 @@ fn images_target_dir() -> PathBuf {
 /// one cargo output path.
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
-fn cargo() -> Command {
+/// `cargo`, run from the workspace root, without the host build settings of whoever runs
+/// it (so bare-metal builds started from inside `cargo test` get clean flags).
+pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(crate::workspace_root());
     // Flags meant for the host build of the caller must not leak into the bare-metal builds.

@@ -84,8 +84,19 @@
 //! is created and computes every index from those sizes, never from a value it read, so no
 //! access falls outside a buffer and nothing a peer writes makes it panic, loop or overflow.
 //! Every error maps to an ARINC 653 [`crate::ReturnCode`] with `return_code()`.
-//! The only `unsafe` code is in `words.rs`: the constructors over raw memory and the aligned
-//! message copies.
+//!
+//! Each step of a protocol is written once, generic over the words it touches: the counters
+//! at their indices in the buffer, and the slot the call uses as a buffer of its own, from
+//! index 0. Over the real buffers that slot is a part of exactly its size
+//! ([`SharedWords::part`]), taken with one range check per call, inside which the compiler
+//! proves the constant offsets of the slot's header in range; over any other implementation
+//! (the tests' checked buffers, loom's atomics) the same step reaches the same words through
+//! `load` and `store` at the slot's first index plus the offset. The message copies of the
+//! real buffers move whole words (8-word blocks, written out) when the caller's bytes are
+//! 8-byte aligned, and assemble each word from bytes otherwise; either way every access to a
+//! buffer is one aligned 64-bit atomic load or store, as above.
+//! The only `unsafe` code is in `words.rs`: the constructors over raw memory and the
+//! reinterpretation of an aligned caller's bytes as words for those copies.
 #![deny(unsafe_code)]
 
 pub mod queuing;

@@ -4,7 +4,7 @@
 
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use super::words::{SharedWords, SharedWordsMut, words_for};
+use super::words::{At, SharedWords, SharedWordsMut, words_for};
 use super::{ConfigError, MAX_QUEUE_DEPTH, check_message_size};
 use crate::ReturnCode;
 
@@ -121,12 +121,14 @@ pub struct QueueStatus {
     pub max_message_size: usize,
 }
 
-/// The sizes of a queue and where its slots are.
+/// The sizes of a queue and where its slots are, checked against the buffers when a side is
+/// created. `u32`, so that the compiler knows the index arithmetic on them never overflows.
 #[derive(Clone, Copy, Debug)]
 struct Geometry {
-    max_message_size: usize,
-    max_messages: usize,
-    slot_words: usize,
+    max_message_size: u32,
+    max_messages: u32,
+    /// Message words of a slot (`W`).
+    message_words: u32,
 }
 
 impl Geometry {
@@ -140,21 +142,40 @@ impl Geometry {
         if max_messages == 0 || max_messages as u64 > MAX_QUEUE_DEPTH {
             return Err(ConfigError::QueueDepth);
         }
+        // Both are at most their limits (checked above), so they fit.
+        let size = u32::try_from(max_message_size).map_err(|_| ConfigError::MessageSize)?;
+        let depth = u32::try_from(max_messages).map_err(|_| ConfigError::QueueDepth)?;
         match data_words(max_message_size, max_messages) {
             Some(need) if data_len >= need && ack_len >= ACK_WORDS => Ok(Self {
-                max_message_size,
-                max_messages,
-                slot_words: SLOT_HEADER + words_for(max_message_size),
+                max_message_size: size,
+                max_messages: depth,
+                message_words: size.div_ceil(8),
             }),
             _ => Err(ConfigError::RegionTooSmall),
         }
+    }
+
+    #[inline]
+    fn max_message_size(&self) -> usize {
+        self.max_message_size as usize
+    }
+
+    #[inline]
+    fn max_messages(&self) -> usize {
+        self.max_messages as usize
+    }
+
+    /// Words of a slot: its header and its message words.
+    #[inline]
+    fn slot_words(&self) -> usize {
+        SLOT_HEADER + self.message_words as usize
     }
 
     /// Messages in the queue given both counters, if that is possible at all.
     #[inline]
     fn in_queue(&self, sent: u64, received: u64) -> Option<usize> {
         let n = sent.wrapping_sub(received);
-        if n <= self.max_messages as u64 {
+        if n <= u64::from(self.max_messages) {
             Some(n as usize)
         } else {
             None
@@ -162,19 +183,20 @@ impl Geometry {
     }
 
     /// Slot index of message number `count` (counting from 0).
-    fn slot_of(&self, count: u64) -> usize {
-        (count % self.max_messages as u64) as usize
+    fn slot_of(&self, count: u64) -> u32 {
+        // Below `max_messages`, a `u32`.
+        (count % u64::from(self.max_messages)) as u32
     }
 
     /// First word of slot `slot` (< max_messages), inside the data buffer.
     #[inline]
-    fn slot_base(&self, slot: usize) -> usize {
-        SLOTS + slot * self.slot_words
+    fn slot_base(&self, slot: u32) -> usize {
+        SLOTS + slot as usize * self.slot_words()
     }
 
     #[inline]
-    fn next_slot(&self, slot: usize) -> usize {
-        if slot + 1 == self.max_messages {
+    fn next_slot(&self, slot: u32) -> u32 {
+        if slot + 1 >= self.max_messages {
             0
         } else {
             slot + 1
@@ -184,8 +206,8 @@ impl Geometry {
     fn status(&self, messages: usize) -> QueueStatus {
         QueueStatus {
             messages,
-            max_messages: self.max_messages,
-            max_message_size: self.max_message_size,
+            max_messages: self.max_messages(),
+            max_message_size: self.max_message_size(),
         }
     }
 }
@@ -200,7 +222,7 @@ pub struct QueuingSender<D, A> {
     sent: u64,
     overflows: u64,
     /// `sent % max_messages`.
-    slot: usize,
+    slot: u32,
 }
 
 impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
@@ -250,7 +272,7 @@ impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
         if message.is_empty() {
             return Err(SendError::ZeroLength);
         }
-        if message.len() > self.geometry.max_message_size {
+        if message.len() > self.geometry.max_message_size() {
             return Err(SendError::TooLong);
         }
         // Acquire: the receiver finished reading a slot before it acknowledged it, so the slot
@@ -258,13 +280,14 @@ impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
         let received = self.ack.load(RECEIVED, Acquire);
         match self.geometry.in_queue(self.sent, received) {
             None => return Err(SendError::Corrupt),
-            Some(n) if n == self.geometry.max_messages => return Err(SendError::Full),
+            Some(n) if n == self.geometry.max_messages() => return Err(SendError::Full),
             Some(_) => {}
         }
         let base = self.geometry.slot_base(self.slot);
-        self.data
-            .store(base + SLOT_LENGTH, message.len() as u64, Relaxed);
-        self.data.store_bytes(base + SLOT_HEADER, message);
+        match self.data.part_mut(base, self.geometry.slot_words()) {
+            Some(slot) => fill_slot(&slot, message),
+            None => fill_slot(&At::new(&self.data, base), message),
+        }
         self.sent = self.sent.wrapping_add(1);
         // Release: the slot's words are visible to a receiver that sees the new count.
         self.data.store(SENT, self.sent, Release);
@@ -292,7 +315,7 @@ pub struct QueuingReceiver<D, A> {
     received: u64,
     overflows_seen: u64,
     /// `received % max_messages`.
-    slot: usize,
+    slot: u32,
 }
 
 impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
@@ -327,7 +350,7 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
     /// queue. On an error, `buffer` may have been written.
     #[inline]
     pub fn receive(&mut self, buffer: &mut [u8]) -> Result<Received, ReceiveError> {
-        if buffer.len() < self.geometry.max_message_size {
+        if buffer.len() < self.geometry.max_message_size() {
             return Err(ReceiveError::BufferTooSmall);
         }
         // Acquire: the slot's words were written before the sender published this count.
@@ -338,14 +361,11 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
             Some(_) => {}
         }
         let base = self.geometry.slot_base(self.slot);
-        let length = self.data.load(base + SLOT_LENGTH, Relaxed);
-        if length == 0 || length > self.geometry.max_message_size as u64 {
-            return Err(ReceiveError::Corrupt);
+        let length = match self.data.part(base, self.geometry.slot_words()) {
+            Some(slot) => empty_slot(&slot, self.geometry, buffer),
+            None => empty_slot(&At::new(&self.data, base), self.geometry, buffer),
         }
-        // `length <= max_message_size <= buffer.len()`, and the slot holds that many.
-        if let Some(out) = buffer.get_mut(..length as usize) {
-            self.data.load_bytes(base + SLOT_HEADER, out);
-        }
+        .ok_or(ReceiveError::Corrupt)?;
         let overflows = self.data.load(OVERFLOWS, Relaxed);
         self.received = self.received.wrapping_add(1);
         // Release: the slot was read before the sender may reuse it.
@@ -356,10 +376,7 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
             self.overflows_seen = overflows;
             self.ack.store(OVERFLOWS_SEEN, overflows, Relaxed);
         }
-        Ok(Received {
-            length: length as usize,
-            overflow,
-        })
+        Ok(Received { length, overflow })
     }
 
     /// CLEAR_QUEUING_PORT: discards every message sent so far and any overflow not yet
@@ -382,4 +399,28 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
             None => Err(ReceiveError::Corrupt),
         }
     }
+}
+
+/// Stores `message` (its length, then its words) into `slot`, the words of its slot.
+#[inline(always)]
+fn fill_slot<S: SharedWordsMut>(slot: &S, message: &[u8]) {
+    slot.store(SLOT_LENGTH, message.len() as u64, Relaxed);
+    slot.store_bytes(SLOT_HEADER, message);
+}
+
+/// Copies the message in `slot` (the words of its slot) into the start of `buffer` (at least
+/// the maximum message size): its length, or `None` for a length outside
+/// `1..=max_message_size`.
+#[inline(always)]
+fn empty_slot<S: SharedWords>(slot: &S, geometry: Geometry, buffer: &mut [u8]) -> Option<usize> {
+    let length = slot.load(SLOT_LENGTH, Relaxed);
+    if length == 0 || length > u64::from(geometry.max_message_size) {
+        return None;
+    }
+    let length = length as usize;
+    // `length <= max_message_size <= buffer.len()`, and the slot holds that many.
+    if let Some(out) = buffer.get_mut(..length) {
+        slot.load_bytes(SLOT_HEADER, out);
+    }
+    Some(length)
 }

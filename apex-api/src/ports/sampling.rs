@@ -4,7 +4,7 @@
 
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use super::words::{SharedWords, SharedWordsMut, words_for};
+use super::words::{At, SharedWords, SharedWordsMut, words_for};
 use super::{ConfigError, check_message_size};
 use crate::ReturnCode;
 
@@ -98,12 +98,56 @@ pub struct Sample {
     pub validity: Validity,
 }
 
+/// The sizes of a sampling region, checked against the region when a side is created.
+/// `u32`, so that the compiler knows the index arithmetic on them never overflows.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    max_message_size: u32,
+    /// Message words of a slot (`W`).
+    message_words: u32,
+}
+
+impl Geometry {
+    fn new(region_len: usize, max_message_size: usize) -> Result<Self, ConfigError> {
+        check_message_size(max_message_size)?;
+        if region_len < region_words(max_message_size) {
+            return Err(ConfigError::RegionTooSmall);
+        }
+        // At most `MAX_MESSAGE_SIZE` (checked above), so both fit.
+        let size = u32::try_from(max_message_size).map_err(|_| ConfigError::MessageSize)?;
+        Ok(Self {
+            max_message_size: size,
+            message_words: size.div_ceil(8),
+        })
+    }
+
+    #[inline]
+    fn max_message_size(self) -> usize {
+        self.max_message_size as usize
+    }
+
+    /// Words of a slot: its header and its message words.
+    #[inline]
+    fn slot_words(self) -> usize {
+        SLOT_HEADER + self.message_words as usize
+    }
+
+    /// First word of the slot of message number `m` (counting from 1).
+    #[inline]
+    fn slot_of(self, m: u64) -> usize {
+        if m & 1 == 0 {
+            SLOTS
+        } else {
+            SLOTS + self.slot_words()
+        }
+    }
+}
+
 /// The writer (source) of a sampling channel, over its own region.
 #[derive(Debug)]
 pub struct SamplingWriter<W> {
     region: W,
-    slot_words: usize,
-    max_message_size: usize,
+    geometry: Geometry,
     /// Even: twice the number of messages completely written.
     sequence: u64,
 }
@@ -113,10 +157,7 @@ impl<W: SharedWordsMut> SamplingWriter<W> {
     /// from the sequence the region holds (all zero the first time): a writer restarted in the
     /// middle of a write writes that message again, into the same slot.
     pub fn new(region: W, max_message_size: usize) -> Result<Self, ConfigError> {
-        check_message_size(max_message_size)?;
-        if region.len_words() < region_words(max_message_size) {
-            return Err(ConfigError::RegionTooSmall);
-        }
+        let geometry = Geometry::new(region.len_words(), max_message_size)?;
         let mut sequence = region.load(SEQUENCE, Relaxed) & !1;
         if sequence == u64::MAX - 1 {
             // Only a region the writer itself corrupted gets here (2^63 messages never do):
@@ -126,8 +167,7 @@ impl<W: SharedWordsMut> SamplingWriter<W> {
         }
         Ok(Self {
             region,
-            slot_words: SLOT_HEADER + words_for(max_message_size),
-            max_message_size,
+            geometry,
             sequence,
         })
     }
@@ -139,42 +179,59 @@ impl<W: SharedWordsMut> SamplingWriter<W> {
         if message.is_empty() {
             return Err(WriteError::ZeroLength);
         }
-        if message.len() > self.max_message_size {
+        if message.len() > self.geometry.max_message_size() {
             return Err(WriteError::TooLong);
         }
         let next = self.sequence.wrapping_add(2);
         // Message number `next / 2` goes to slot `(next / 2) % 2`, not the one readers use now.
-        let slot = if next & 2 == 0 {
-            SLOTS
-        } else {
-            SLOTS + self.slot_words
-        };
-        // Release: a reader that sees the odd value also sees the previous message complete.
-        self.region.store(SEQUENCE, self.sequence | 1, Release);
-        // Orders the odd sequence before the slot's words: a reader that sees any of them
-        // afterwards also sees the sequence at least this odd value.
-        self.region.fence(Release);
-        self.region
-            .store(slot + SLOT_LENGTH, message.len() as u64, Relaxed);
-        self.region.store(slot + SLOT_TIMESTAMP, timestamp, Relaxed);
-        self.region.store_bytes(slot + SLOT_HEADER, message);
-        self.region.store(SEQUENCE, next, Release);
+        let slot = self.geometry.slot_of(next / 2);
+        let words = self.geometry.slot_words();
+        match self.region.part_mut(slot, words) {
+            Some(part) => write_message(&self.region, &part, self.sequence, message, timestamp),
+            None => write_message(
+                &self.region,
+                &At::new(&self.region, slot),
+                self.sequence,
+                message,
+                timestamp,
+            ),
+        }
         self.sequence = next;
         Ok(())
     }
 
     /// The port's maximum message size in bytes.
     pub fn max_message_size(&self) -> usize {
-        self.max_message_size
+        self.geometry.max_message_size()
     }
+}
+
+/// Writes message `sequence / 2 + 1` into `slot` (the words of its slot, its header first) of
+/// `region` (whose word [`SEQUENCE`] holds `sequence`, even).
+#[inline(always)]
+fn write_message<W: SharedWordsMut, S: SharedWordsMut>(
+    region: &W,
+    slot: &S,
+    sequence: u64,
+    message: &[u8],
+    timestamp: u64,
+) {
+    // Release: a reader that sees the odd value also sees the previous message complete.
+    region.store(SEQUENCE, sequence | 1, Release);
+    // Orders the odd sequence before the slot's words: a reader that sees any of them
+    // afterwards also sees the sequence at least this odd value.
+    region.fence(Release);
+    slot.store(SLOT_LENGTH, message.len() as u64, Relaxed);
+    slot.store(SLOT_TIMESTAMP, timestamp, Relaxed);
+    slot.store_bytes(SLOT_HEADER, message);
+    region.store(SEQUENCE, sequence.wrapping_add(2), Release);
 }
 
 /// A reader (destination) of a sampling channel, over the writer's region mapped read-only.
 #[derive(Debug)]
 pub struct SamplingReader<R> {
     region: R,
-    slot_words: usize,
-    max_message_size: usize,
+    geometry: Geometry,
     refresh_period: u64,
 }
 
@@ -186,14 +243,10 @@ impl<R: SharedWords> SamplingReader<R> {
         max_message_size: usize,
         refresh_period: u64,
     ) -> Result<Self, ConfigError> {
-        check_message_size(max_message_size)?;
-        if region.len_words() < region_words(max_message_size) {
-            return Err(ConfigError::RegionTooSmall);
-        }
+        let geometry = Geometry::new(region.len_words(), max_message_size)?;
         Ok(Self {
             region,
-            slot_words: SLOT_HEADER + words_for(max_message_size),
-            max_message_size,
+            geometry,
             refresh_period,
         })
     }
@@ -205,7 +258,7 @@ impl<R: SharedWords> SamplingReader<R> {
     /// `ISB` before reading `CNTVCT_EL0`). On an error, `buffer` may have been written.
     #[inline]
     pub fn read(&self, buffer: &mut [u8], now: impl FnOnce() -> u64) -> Result<Sample, ReadError> {
-        if buffer.len() < self.max_message_size {
+        if buffer.len() < self.geometry.max_message_size() {
             return Err(ReadError::BufferTooSmall);
         }
         let (length, timestamp) = self.snapshot(Some(buffer))?;
@@ -221,7 +274,7 @@ impl<R: SharedWords> SamplingReader<R> {
 
     /// The port's maximum message size in bytes.
     pub fn max_message_size(&self) -> usize {
-        self.max_message_size
+        self.geometry.max_message_size()
     }
 
     /// The port's refresh period.
@@ -232,41 +285,50 @@ impl<R: SharedWords> SamplingReader<R> {
     /// A consistent (length, timestamp) of the current message, its bytes copied into `out`.
     #[inline]
     fn snapshot(&self, mut out: Option<&mut [u8]>) -> Result<(usize, u64), ReadError> {
-        for _ in 0..READ_ATTEMPTS {
-            let first = self.region.load(SEQUENCE, Acquire);
-            let complete = first >> 1;
-            if complete == 0 {
-                return Err(ReadError::Empty);
-            }
-            let slot = if complete & 1 == 0 {
-                SLOTS
-            } else {
-                SLOTS + self.slot_words
-            };
-            let length = self.region.load(slot + SLOT_LENGTH, Relaxed);
-            let timestamp = self.region.load(slot + SLOT_TIMESTAMP, Relaxed);
-            let valid = length != 0 && length <= self.max_message_size as u64;
-            if valid && let Some(out) = out.as_deref_mut() {
-                // `length <= max_message_size <= out.len()`, and the slot holds that many.
-                if let Some(out) = out.get_mut(..length as usize) {
-                    self.region.load_bytes(slot + SLOT_HEADER, out);
-                }
-            }
-            // Orders the loads above before the check: if any of them saw a later write into
-            // this slot, the sequence below is at least that write's odd value.
-            self.region.fence(Acquire);
-            let last = self.region.load(SEQUENCE, Relaxed);
-            // The slot is overwritten from sequence 2 * complete + 3 on.
-            if last.wrapping_sub(first & !1) <= 2 {
-                return if valid {
-                    Ok((length as usize, timestamp))
-                } else {
-                    Err(ReadError::Corrupt)
-                };
-            }
+        match self.attempt(out.as_deref_mut()) {
+            Some(result) => result,
+            None => self.retry(out),
+        }
+    }
+
+    /// [`snapshot`](Self::snapshot) after a first attempt found its slot overwritten: the
+    /// other attempts, out of the way of the usual path.
+    #[cold]
+    #[inline(never)]
+    fn retry(&self, mut out: Option<&mut [u8]>) -> Result<(usize, u64), ReadError> {
+        for _ in 1..READ_ATTEMPTS {
             core::hint::spin_loop();
+            if let Some(result) = self.attempt(out.as_deref_mut()) {
+                return result;
+            }
         }
         Err(ReadError::Unstable)
+    }
+
+    /// One attempt at a snapshot: its result, or `None` if the writer overwrote the slot
+    /// while it was read.
+    #[inline(always)]
+    fn attempt(&self, out: Option<&mut [u8]>) -> Option<Result<(usize, u64), ReadError>> {
+        let first = self.region.load(SEQUENCE, Acquire);
+        let complete = first >> 1;
+        if complete == 0 {
+            return Some(Err(ReadError::Empty));
+        }
+        let slot = self.geometry.slot_of(complete);
+        let read = match self.region.part(slot, self.geometry.slot_words()) {
+            Some(part) => read_slot(&part, self.geometry, out),
+            None => read_slot(&At::new(&self.region, slot), self.geometry, out),
+        };
+        // Orders the loads above before the check: if any of them saw a later write into
+        // this slot, the sequence below is at least that write's odd value.
+        self.region.fence(Acquire);
+        let last = self.region.load(SEQUENCE, Relaxed);
+        // The slot is overwritten from sequence 2 * complete + 3 on.
+        if last.wrapping_sub(first & !1) <= 2 {
+            Some(read.ok_or(ReadError::Corrupt))
+        } else {
+            None
+        }
     }
 
     #[inline]
@@ -286,4 +348,27 @@ impl<R: SharedWords> SamplingReader<R> {
             validity,
         })
     }
+}
+
+/// Loads the length and timestamp of the message in `slot` (the words of its slot, its header
+/// first) and, if the length is valid, copies that many bytes into `out`: the length and the
+/// timestamp, or `None` for a length outside `1..=max_message_size`. Whether they are
+/// consistent is for the caller to check.
+#[inline(always)]
+fn read_slot<S: SharedWords>(
+    slot: &S,
+    geometry: Geometry,
+    out: Option<&mut [u8]>,
+) -> Option<(usize, u64)> {
+    let length = slot.load(SLOT_LENGTH, Relaxed);
+    let timestamp = slot.load(SLOT_TIMESTAMP, Relaxed);
+    if length == 0 || length > u64::from(geometry.max_message_size) {
+        return None;
+    }
+    let length = length as usize;
+    // `length <= max_message_size <= out.len()`, and the slot holds that many.
+    if let Some(out) = out.and_then(|out| out.get_mut(..length)) {
+        slot.load_bytes(SLOT_HEADER, out);
+    }
+    Some((length, timestamp))
 }

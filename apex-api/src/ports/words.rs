@@ -39,6 +39,20 @@ pub trait SharedWords {
             copy_tail_out(self.load(index, Ordering::Relaxed), tail);
         }
     }
+
+    /// Words `first..first + len` as a buffer of exactly `len` words, if this buffer is mapped
+    /// memory that holds them all; `None` otherwise, as in the provided version (then the
+    /// protocols reach those words through the methods above, at `first` plus the offset).
+    ///
+    /// The protocols' fast path (see [`ports`](super)): a call takes the slot it uses as a
+    /// part, with one range check, and the compiler proves the slot's header offsets inside
+    /// it, so the slot's accesses need no range check each. A part must be the very words
+    /// [`load`](Self::load) reaches at `first..first + len`.
+    #[inline]
+    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
+        let _ = (first, len);
+        None
+    }
 }
 
 /// A buffer the caller owns and writes: only the side that owns a buffer has this view.
@@ -60,6 +74,15 @@ pub trait SharedWordsMut: SharedWords {
         if !tail.is_empty() {
             self.store(index, tail_word(tail), Ordering::Relaxed);
         }
+    }
+
+    /// [`SharedWords::part`] to write: words `first..first + len` as an [`OwnBuffer`] of exactly
+    /// `len` words, if this buffer is mapped memory that holds them all (the provided version:
+    /// `None`). A part must be the very words [`store`](Self::store) reaches.
+    #[inline]
+    fn part_mut(&self, first: usize, len: usize) -> Option<OwnBuffer<'_>> {
+        let _ = (first, len);
+        None
     }
 }
 
@@ -112,6 +135,11 @@ impl SharedWords for OwnBuffer<'_> {
     fn load_bytes(&self, first: usize, out: &mut [u8]) {
         load_bytes_from(self.words.get(first..).unwrap_or_default(), out);
     }
+
+    #[inline]
+    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
+        Some(PeerBuffer::new(slice_part(self.words, first, len)?))
+    }
 }
 
 impl SharedWordsMut for OwnBuffer<'_> {
@@ -124,34 +152,12 @@ impl SharedWordsMut for OwnBuffer<'_> {
 
     #[inline]
     fn store_bytes(&self, first: usize, bytes: &[u8]) {
-        let words = self.words.get(first..).unwrap_or_default();
-        // SAFETY: `align_to` reinterprets the middle of `bytes` as `u64`s, for which every
-        // bit pattern is valid; nothing else is required of it.
-        let (head, aligned, tail) = unsafe { bytes.align_to::<u64>() };
-        if head.is_empty() && tail.len() < 8 {
-            // An 8-byte-aligned message: whole-word loads (a strict-alignment target would
-            // otherwise assemble each word from 8 byte loads).
-            for (value, word) in aligned.iter().zip(words) {
-                word.store(u64::from_le(*value), Ordering::Relaxed);
-            }
-            if !tail.is_empty()
-                && let Some(word) = words.get(aligned.len())
-            {
-                word.store(tail_word(tail), Ordering::Relaxed);
-            }
-            return;
-        }
-        let (chunks, tail) = bytes.as_chunks::<8>();
-        let mut words = words.iter();
-        // `chunks` first: `zip` takes from its left side first, so no word is skipped.
-        for (chunk, word) in chunks.iter().zip(&mut words) {
-            word.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
-        }
-        if !tail.is_empty()
-            && let Some(word) = words.next()
-        {
-            word.store(tail_word(tail), Ordering::Relaxed);
-        }
+        store_bytes_to(self.words.get(first..).unwrap_or_default(), bytes);
+    }
+
+    #[inline]
+    fn part_mut(&self, first: usize, len: usize) -> Option<OwnBuffer<'_>> {
+        Some(OwnBuffer::new(slice_part(self.words, first, len)?))
     }
 }
 
@@ -217,22 +223,133 @@ impl SharedWords for PeerBuffer<'_> {
     fn load_bytes(&self, first: usize, out: &mut [u8]) {
         load_bytes_from(self.words.get(first..).unwrap_or_default(), out);
     }
+
+    #[inline]
+    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
+        Some(PeerBuffer::new(slice_part(self.words, first, len)?))
+    }
+}
+
+/// Words `first..first + len` of `words`, if it holds them all.
+#[inline(always)]
+fn slice_part(words: &[AtomicU64], first: usize, len: usize) -> Option<&[AtomicU64]> {
+    words.get(first..first.checked_add(len)?)
+}
+
+/// Words `first..` of a buffer, seen as a buffer of their own: how the protocols reach a slot
+/// of a buffer that has no [`SharedWords::part`] (every index is shifted by `first`, and the
+/// buffer's own handling of indices past its end applies).
+#[derive(Debug)]
+pub(crate) struct At<'r, B: ?Sized> {
+    buffer: &'r B,
+    first: usize,
+}
+
+impl<'r, B: ?Sized> At<'r, B> {
+    #[inline]
+    pub(crate) fn new(buffer: &'r B, first: usize) -> Self {
+        Self { buffer, first }
+    }
+
+    /// The index in the buffer of word `index` of the part (`usize::MAX`, past any buffer,
+    /// if that overflows).
+    #[inline]
+    fn index(&self, index: usize) -> usize {
+        self.first.saturating_add(index)
+    }
+}
+
+impl<B: SharedWords + ?Sized> SharedWords for At<'_, B> {
+    #[inline]
+    fn len_words(&self) -> usize {
+        self.buffer.len_words().saturating_sub(self.first)
+    }
+
+    #[inline]
+    fn load(&self, index: usize, order: Ordering) -> u64 {
+        self.buffer.load(self.index(index), order)
+    }
+
+    #[inline]
+    fn fence(&self, order: Ordering) {
+        self.buffer.fence(order);
+    }
+
+    #[inline]
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        self.buffer.load_bytes(self.index(first), out);
+    }
+}
+
+impl<B: SharedWordsMut + ?Sized> SharedWordsMut for At<'_, B> {
+    #[inline]
+    fn store(&self, index: usize, value: u64, order: Ordering) {
+        self.buffer.store(self.index(index), value, order);
+    }
+
+    #[inline]
+    fn store_bytes(&self, first: usize, bytes: &[u8]) {
+        self.buffer.store_bytes(self.index(first), bytes);
+    }
+}
+
+/// Message words copied per turn of the aligned copy loops: a 64-byte message is one turn.
+const BLOCK: usize = 8;
+
+/// [`SharedWordsMut::store_bytes`] over a slice of words.
+#[inline]
+fn store_bytes_to(words: &[AtomicU64], bytes: &[u8]) {
+    if let Some((whole, tail)) = as_words(bytes) {
+        // An 8-byte-aligned message: whole-word loads (a strict-alignment target would
+        // otherwise assemble each word from 8 byte loads).
+        let n = whole.len().min(words.len());
+        let (whole, to) = (&whole[..n], &words[..n]);
+        let (blocks, rest) = whole.as_chunks::<BLOCK>();
+        let (to_blocks, to_rest) = to.as_chunks::<BLOCK>();
+        for (block, to) in blocks.iter().zip(to_blocks) {
+            store_block(to, block);
+        }
+        for (value, word) in rest.iter().zip(to_rest) {
+            word.store(u64::from_le(*value), Ordering::Relaxed);
+        }
+        if !tail.is_empty()
+            && let Some(word) = words.get(n)
+        {
+            word.store(tail_word(tail), Ordering::Relaxed);
+        }
+        return;
+    }
+    let (chunks, tail) = bytes.as_chunks::<8>();
+    let mut words = words.iter();
+    // `chunks` first: `zip` takes from its left side first, so no word is skipped.
+    for (chunk, word) in chunks.iter().zip(&mut words) {
+        word.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
+    }
+    if !tail.is_empty()
+        && let Some(word) = words.next()
+    {
+        word.store(tail_word(tail), Ordering::Relaxed);
+    }
 }
 
 /// [`SharedWords::load_bytes`] over a slice of words (relaxed loads only, so also valid on
 /// read-only memory).
 #[inline]
 fn load_bytes_from(words: &[AtomicU64], out: &mut [u8]) {
-    // SAFETY: `align_to_mut` reinterprets the middle of `out` as `u64`s, for which every bit
-    // pattern is valid (and every `u64` a valid 8 bytes); nothing else is required of it.
-    let (head, aligned, tail) = unsafe { out.align_to_mut::<u64>() };
-    if head.is_empty() && tail.len() < 8 {
-        // An 8-byte-aligned buffer: whole-word stores (see `OwnBuffer::store_bytes`).
-        for (value, word) in aligned.iter_mut().zip(words) {
+    if let Some((whole, tail)) = as_words_mut(out) {
+        // An 8-byte-aligned buffer: whole-word stores (see `store_bytes_to`).
+        let n = whole.len().min(words.len());
+        let (whole, from) = (&mut whole[..n], &words[..n]);
+        let (blocks, rest) = whole.as_chunks_mut::<BLOCK>();
+        let (from_blocks, from_rest) = from.as_chunks::<BLOCK>();
+        for (block, from) in blocks.iter_mut().zip(from_blocks) {
+            load_block(from, block);
+        }
+        for (value, word) in rest.iter_mut().zip(from_rest) {
             *value = u64::to_le(word.load(Ordering::Relaxed));
         }
         if !tail.is_empty()
-            && let Some(word) = words.get(aligned.len())
+            && let Some(word) = words.get(n)
         {
             copy_tail_out(word.load(Ordering::Relaxed), tail);
         }
@@ -249,6 +366,59 @@ fn load_bytes_from(words: &[AtomicU64], out: &mut [u8]) {
     {
         copy_tail_out(word.load(Ordering::Relaxed), tail);
     }
+}
+
+/// One block of message words, stored in order (written out: the loop is not unrolled when
+/// optimising for size).
+#[inline(always)]
+fn store_block(to: &[AtomicU64; BLOCK], block: &[u64; BLOCK]) {
+    // The whole block first, so the loads pair up (`LDP`); then one store per word.
+    let values = *block;
+    macro_rules! store {
+        ($($i:literal)*) => { $(to[$i].store(u64::from_le(values[$i]), Ordering::Relaxed);)* };
+    }
+    store!(0 1 2 3 4 5 6 7);
+}
+
+/// One block of message words, loaded in order.
+#[inline(always)]
+fn load_block(from: &[AtomicU64; BLOCK], block: &mut [u64; BLOCK]) {
+    // One load per word, then the whole block, so the stores pair up (`STP`).
+    let mut values = [0; BLOCK];
+    macro_rules! load {
+        ($($i:literal)*) => { $(values[$i] = u64::to_le(from[$i].load(Ordering::Relaxed));)* };
+    }
+    load!(0 1 2 3 4 5 6 7);
+    *block = values;
+}
+
+/// `bytes` as whole 64-bit words and the bytes after them, if it starts at an 8-byte-aligned
+/// address.
+#[inline(always)]
+fn as_words(bytes: &[u8]) -> Option<(&[u64], &[u8])> {
+    if !bytes.as_ptr().addr().is_multiple_of(align_of::<u64>()) {
+        return None;
+    }
+    let (chunks, tail) = bytes.as_chunks::<8>();
+    // SAFETY: `chunks` is `chunks.len() * 8` initialised bytes borrowed from `bytes` at an
+    // address checked above to be aligned for `u64`, whose size is 8 and for which every
+    // bit pattern is valid; the result borrows `bytes` for as long.
+    let whole = unsafe { core::slice::from_raw_parts(chunks.as_ptr().cast::<u64>(), chunks.len()) };
+    Some((whole, tail))
+}
+
+/// [`as_words`] for a buffer to write.
+#[inline(always)]
+fn as_words_mut(bytes: &mut [u8]) -> Option<(&mut [u64], &mut [u8])> {
+    if !bytes.as_ptr().addr().is_multiple_of(align_of::<u64>()) {
+        return None;
+    }
+    let (chunks, tail) = bytes.as_chunks_mut::<8>();
+    // SAFETY: as in `as_words`; `chunks` is borrowed mutably and exclusively from `bytes`, and
+    // every `u64` written through the result is 8 valid bytes.
+    let whole =
+        unsafe { core::slice::from_raw_parts_mut(chunks.as_mut_ptr().cast::<u64>(), chunks.len()) };
+    Some((whole, tail))
 }
 
 /// The word holding the last `tail.len()` (< 8) bytes of a message, zero-padded.
@@ -337,6 +507,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn parts_are_the_words_the_indices_reach() {
+        let words: [AtomicU64; 5] = core::array::from_fn(|i| AtomicU64::new(i as u64));
+        let own = OwnBuffer::new(&words);
+        let peer = PeerBuffer::new(&words);
+        for view in [&own as &dyn SharedWords, &peer] {
+            let part = view.part(1, 3).unwrap();
+            assert_eq!(part.len_words(), 3);
+            assert_eq!(part.load(0, Ordering::Acquire), 1);
+            assert_eq!(part.load(2, Ordering::Relaxed), 3);
+            assert_eq!(part.load(3, Ordering::Relaxed), 0, "past the part");
+            assert!(view.part(5, 0).is_some());
+            assert!(view.part(3, 3).is_none());
+            assert!(view.part(usize::MAX, 2).is_none());
+        }
+        let part = own.part_mut(2, 2).unwrap();
+        part.store(1, 30, Ordering::Release);
+        part.store(2, 99, Ordering::Relaxed);
+        assert_eq!(own.load(3, Ordering::Relaxed), 30);
+        assert_eq!(own.load(4, Ordering::Relaxed), 4, "past the part");
+        assert!(own.part_mut(4, 2).is_none());
+    }
+
+    #[test]
+    fn a_shifted_view_reaches_the_buffer_at_first_plus_the_index() {
+        let words: [AtomicU64; 4] = core::array::from_fn(|i| AtomicU64::new(i as u64));
+        let own = OwnBuffer::new(&words);
+        let at = At::new(&own, 2);
+        assert_eq!(at.len_words(), 2);
+        assert_eq!(at.load(1, Ordering::Relaxed), 3);
+        assert_eq!(at.load(2, Ordering::Relaxed), 0);
+        at.store(0, 20, Ordering::Relaxed);
+        at.store_bytes(1, &[9; 8]);
+        assert_eq!(own.load(2, Ordering::Relaxed), 20);
+        assert_eq!(own.load(3, Ordering::Relaxed), u64::from_le_bytes([9; 8]));
+        let mut out = [0u8; 8];
+        at.load_bytes(1, &mut out);
+        assert_eq!(out, [9; 8]);
+        let far = At::new(&own, usize::MAX);
+        assert_eq!(far.load(1, Ordering::Relaxed), 0);
+        far.store(1, 5, Ordering::Relaxed);
+        assert_eq!(far.len_words(), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
-use apex_api::ports::{SharedWords, SharedWordsMut};
+use apex_api::ports::{OwnBuffer, PeerBuffer, SharedWords, SharedWordsMut};
 
 /// Backing words of one buffer, all zero like a freshly booted module's.
 pub fn zeroed(words: usize) -> Vec<AtomicU64> {
@@ -63,6 +63,106 @@ impl SharedWords for Peer<'_> {
     }
     fn fence(&self, order: Ordering) {
         fence(order);
+    }
+}
+
+/// Which buffers a test runs the protocols over: the checked test buffers above (every access
+/// goes through `load` and `store`, and one outside the buffer fails the test), or the real
+/// ones, whose parts ([`SharedWords::part`]) take the protocols' fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffers {
+    Checked,
+    Real,
+}
+
+impl Buffers {
+    pub const BOTH: [Buffers; 2] = [Buffers::Checked, Buffers::Real];
+
+    /// A read-write view of `words`.
+    pub fn own(self, words: &[AtomicU64]) -> OwnView<'_> {
+        match self {
+            Self::Checked => OwnView::Checked(Own(words)),
+            Self::Real => OwnView::Real(OwnBuffer::new(words)),
+        }
+    }
+
+    /// A read-only view of `words`.
+    pub fn peer(self, words: &[AtomicU64]) -> PeerView<'_> {
+        match self {
+            Self::Checked => PeerView::Checked(Peer(words)),
+            Self::Real => PeerView::Real(PeerBuffer::new(words)),
+        }
+    }
+}
+
+/// [`Buffers::own`].
+#[derive(Debug)]
+pub enum OwnView<'a> {
+    Checked(Own<'a>),
+    Real(OwnBuffer<'a>),
+}
+
+/// [`Buffers::peer`].
+#[derive(Debug)]
+pub enum PeerView<'a> {
+    Checked(Peer<'a>),
+    Real(PeerBuffer<'a>),
+}
+
+macro_rules! forward {
+    ($self:ident, $view:ident => $call:expr) => {
+        match $self {
+            Self::Checked($view) => $call,
+            Self::Real($view) => $call,
+        }
+    };
+}
+
+impl SharedWords for OwnView<'_> {
+    fn len_words(&self) -> usize {
+        forward!(self, v => v.len_words())
+    }
+    fn load(&self, index: usize, order: Ordering) -> u64 {
+        forward!(self, v => v.load(index, order))
+    }
+    fn fence(&self, order: Ordering) {
+        forward!(self, v => v.fence(order))
+    }
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        forward!(self, v => v.load_bytes(first, out))
+    }
+    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
+        forward!(self, v => v.part(first, len))
+    }
+}
+
+impl SharedWordsMut for OwnView<'_> {
+    fn store(&self, index: usize, value: u64, order: Ordering) {
+        forward!(self, v => v.store(index, value, order))
+    }
+    fn store_bytes(&self, first: usize, bytes: &[u8]) {
+        forward!(self, v => v.store_bytes(first, bytes))
+    }
+    fn part_mut(&self, first: usize, len: usize) -> Option<OwnBuffer<'_>> {
+        forward!(self, v => v.part_mut(first, len))
+    }
+}
+
+impl SharedWords for PeerView<'_> {
+    fn len_words(&self) -> usize {
+        forward!(self, v => v.len_words())
+    }
+    fn load(&self, index: usize, order: Ordering) -> u64 {
+        forward!(self, v => v.load(index, order))
+    }
+    fn fence(&self, order: Ordering) {
+        forward!(self, v => v.fence(order))
+    }
+    fn load_bytes(&self, first: usize, out: &mut [u8]) {
+        forward!(self, v => v.load_bytes(first, out))
+    }
+    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
+        forward!(self, v => v.part(first, len))
     }
 }
 

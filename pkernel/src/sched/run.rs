@@ -512,6 +512,23 @@ mod tests {
             }),
             regions: &[],
             interrupts: &[],
+            // RAISE_APPLICATION_ERROR: a is ignored, c cold-started, b and sup get the
+            // default (IDLE).
+            hm: match id {
+                0 => &[crate::config::PartitionHmEntry {
+                    error: apex_api::health::HmError::ApplicationError,
+                    action: crate::config::HmAction::Partition(
+                        apex_api::health::PartitionAction::Ignore,
+                    ),
+                }],
+                2 => &[crate::config::PartitionHmEntry {
+                    error: apex_api::health::HmError::ApplicationError,
+                    action: crate::config::HmAction::Partition(
+                        apex_api::health::PartitionAction::ColdStart,
+                    ),
+                }],
+                _ => &[],
+            },
             // One queuing port each, so a partition can wait for its doorbell.
             ports: &[crate::config::Port {
                 name: "in",
@@ -525,7 +542,6 @@ mod tests {
                 data_ipa: 0x5000_0000,
                 ack_ipa: 0x5000_1000,
             }],
-            hm: &[],
             image: &PartitionImage {
                 entry_ipa: 0x4000_0000,
                 segments: &[],
@@ -884,5 +900,49 @@ mod tests {
             .unwrap_or_else(|| panic!("c ran again after its wait: {entries:?} {:?}", fake.log));
         assert_eq!((x0, x1), (ReturnCode::NoError as u64, 1), "{entries:?}");
         assert!((180..185).contains(&at), "woken within its window, at {at}");
+    }
+
+    #[test]
+    fn application_errors_get_the_action_of_the_partition_s_hm_table() {
+        let raise = || Step::Call {
+            function: Hypercall::RaiseApplicationError as u64,
+            after: 1,
+        };
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(4)], 0, 0);
+        let (fake, _) = run(
+            [
+                // a: ignored, goes on; b: the default, IDLE; c: cold start.
+                vec![raise(), Step::Spin],
+                vec![raise()],
+                vec![raise()],
+                shutdown_in_frame(4),
+            ],
+            0,
+            0,
+        );
+        assert_eq!(window_starts(&quiet), window_starts(&fake));
+        let hm: Vec<(Option<u16>, u8, u32)> = fake
+            .trace
+            .iter()
+            .filter(|e| e.kind == TraceKind::HealthMonitor)
+            .map(|e| (e.partition, e.detail, e.arg))
+            .collect();
+        let error = apex_api::health::HmError::ApplicationError.code();
+        assert_eq!(
+            hm,
+            [
+                (Some(0), error, 0),
+                (Some(1), error, 1),
+                (Some(2), error, 2)
+            ]
+        );
+        // a resumed with NO_ERROR; c was reloaded (cold) and restarted; b never ran again.
+        assert_eq!(entries_of(&fake, 0, 1)[0].0, ReturnCode::NoError as u64);
+        assert_eq!(fake.reloads, [2]);
+        assert_eq!(entries_of(&fake, 1, 1), [], "b stopped");
+        assert!(
+            entries_of(&fake, 2, 1).len() >= 3,
+            "c runs on after its restart"
+        );
     }
 }

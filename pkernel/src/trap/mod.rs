@@ -51,6 +51,7 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
             match hypercall::dispatch(&mut regs.x, partition, &state, core, &mut services) {
                 Outcome::Resume => Action::Resume,
                 Outcome::Wait(wait) => Action::Wait(wait),
+                Outcome::HealthMonitor(error) => hm::apply(resident, error, machine),
                 Outcome::ChangeMode(ModeTransition::ToNormal) => {
                     resident.set_mode(OperatingMode::Normal, machine);
                     Action::Resume
@@ -155,6 +156,17 @@ struct Services<'a, M: Machine> {
 impl<M: Machine> KernelServices for Services<'_, M> {
     fn channel(&self, index: u16) -> Option<&'static Channel> {
         self.machine.channel(index)
+    }
+
+    fn application_error(&mut self, caller: &Partition, message: &[u8]) {
+        // The message is the partition's own bytes: the console sanitises them, and the line
+        // starts with the kernel's prefix whatever they say.
+        let text = core::str::from_utf8(message).unwrap_or("(not UTF-8)");
+        klog!(
+            self.machine,
+            "HM: partition '{}' raised an application error: {text}",
+            caller.name
+        );
     }
 
     fn ring(&mut self, peer: PortId) {

@@ -1,0 +1,118 @@
+//! The demo system (`configs/demo.toml`, what `cargo xtask run` boots) does what SPEC §7 and
+//! the README say: the control partition publishes a sampling message once a period, the
+//! other three read it (under their own port names) with its age and validity, and queuing
+//! messages flow back to the control partition.
+
+mod common;
+
+use std::time::Duration;
+
+use hil_tests::{QemuVirt, RunLimits, Target};
+
+use common::{assert_kernel_healthy, one_at_a_time};
+
+/// `'frame N speed V'` in `line`: N.
+fn frame_in(line: &str) -> Option<u64> {
+    let start = line.find("'frame ")? + "'frame ".len();
+    line[start..].split(' ').next()?.parse().ok()
+}
+
+/// `age A ms` in `line`: A.
+fn age_in(line: &str) -> Option<u64> {
+    let start = line.find(", age ")? + ", age ".len();
+    line[start..].split(' ').next()?.parse().ok()
+}
+
+#[test]
+fn the_demo_publishes_reads_and_replies_through_its_channels() {
+    let test = "the_demo_publishes_reads_and_replies_through_its_channels";
+    if hil_tests::skip_or_fail(test).is_none() {
+        return;
+    }
+    let _guard = one_at_a_time();
+    let image = xtask::image::build_system(&xtask::demo_config()).unwrap();
+    // The demo runs until stopped: a few seconds give some 20 major frames of 100 ms.
+    let log = QemuVirt::new()
+        .run(
+            &image.kernel,
+            &RunLimits::default()
+                .with_timeout(Duration::from_secs(4))
+                .with_idle_timeout(Duration::from_secs(4)),
+        )
+        .expect("QEMU could not be started");
+    assert_kernel_healthy(&log);
+    log.assert_no_line("[pkernel] HM:");
+    for name in ["ctrl", "nav", "logger", "sensor"] {
+        for line in log.partition_lines(name) {
+            assert!(
+                !line.contains("failed") && !line.contains("not sent") && !line.contains("demo:"),
+                "{line}"
+            );
+        }
+    }
+    // ctrl publishes frames 1, 2, 3, ... one per period.
+    let published: Vec<u64> = log
+        .partition_lines("ctrl")
+        .iter()
+        .filter(|l| l.contains(": published "))
+        .filter_map(|l| frame_in(l))
+        .collect();
+    assert!(
+        published.len() >= 10,
+        "only {} frames published",
+        published.len()
+    );
+    assert!(
+        published.windows(2).all(|w| w[1] == w[0] + 1),
+        "frames skipped or repeated: {published:?}"
+    );
+    let last = *published.last().unwrap();
+    // Every reader sees published frames, in order, within their refresh period (100 ms),
+    // marked valid. Each reads once per period, so it sees (almost) every frame.
+    for name in ["nav", "logger", "sensor"] {
+        let reads: Vec<(u64, u64)> = log
+            .partition_lines(name)
+            .iter()
+            .filter(|l| l.contains(": read "))
+            .map(|l| {
+                assert!(l.ends_with(", valid"), "{l}");
+                (frame_in(l).unwrap(), age_in(l).unwrap())
+            })
+            .collect();
+        assert!(
+            reads.len() >= 8,
+            "{name} read only {} messages",
+            reads.len()
+        );
+        assert!(
+            reads.windows(2).all(|w| w[1].0 >= w[0].0),
+            "{name} read frames out of order: {reads:?}"
+        );
+        for &(frame, age) in &reads {
+            assert!(
+                frame <= last + 1,
+                "{name} read frame {frame}, never published"
+            );
+            assert!(age <= 100, "{name}: age {age} ms beyond the refresh period");
+        }
+    }
+    // What nav and sensor saw flows back to ctrl through their queuing ports.
+    for from in ["nav", "sensor"] {
+        let replies: Vec<u64> = log
+            .partition_lines("ctrl")
+            .iter()
+            .filter(|l| l.contains(&format!("received '{from} saw: ")))
+            .filter_map(|l| frame_in(&l.replace(&format!("{from} saw: "), "")))
+            .collect();
+        assert!(
+            replies.len() >= 8,
+            "ctrl got {} replies from {from}",
+            replies.len()
+        );
+        // A reader whose period is not the publisher's may see one frame twice, and says so.
+        assert!(
+            replies.windows(2).all(|w| w[1] >= w[0]),
+            "replies from {from} lost their order: {replies:?}"
+        );
+    }
+}
