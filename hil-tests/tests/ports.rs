@@ -7,7 +7,10 @@
 //! vCPU can be paused for milliseconds (tens of them now and then: the windows test measured
 //! 38 ms worst with a build running beside, 69 ms with a second QEMU). Checks that compare a
 //! time with a plan therefore allow [`HOST_TOLERANCE_NS`] (the windows test's 100 ms), and are
-//! stated as such; everything else is exact:
+//! stated as such. A sampling message's age is not compared with the plan without icount at
+//! all: a pause of the writer's thread (120 ms was seen on a loaded CI host) ages it beyond
+//! any fixed tolerance; the icount test checks ages against the schedule exactly. Everything
+//! else is exact:
 //!
 //! - each partition brackets each call with counter reads (`between <t0> and <t1>`), so a
 //!   sampling message's age must lie between `read t0 - write t1` and `read t1 - write t0`
@@ -325,7 +328,6 @@ fn sampling_messages_age_across_cores_and_across_windows() {
 
     // Across cores: written every 10 ms, read every 25 ms.
     let reads = check_sampling(log, &cfg, "producer", "consumer");
-    let write_period = refresh_ns(&cfg, "producer", "samples");
     let while_writing: Vec<&SampleRead> = reads
         .iter()
         .filter(|r| r.n.is_some_and(|n| n < SAMPLING_MESSAGES))
@@ -335,13 +337,10 @@ fn sampling_messages_age_across_cores_and_across_windows() {
         "only {} reads while the producer wrote\n{log}",
         while_writing.len()
     );
-    for r in &while_writing {
-        assert!(
-            r.age_ns <= write_period + HOST_TOLERANCE_NS,
-            "older than the write period and the host tolerance: {}",
-            r.line
-        );
-    }
+    // How old a message may be against the plan (write period) depends on how long the host
+    // paused the writer's vCPU thread, which no tolerance bounds on a loaded CI machine (a
+    // 120 ms pause was seen): the exact bracket checks above hold whatever the host does, and
+    // the plan itself is checked under icount.
     check_after_the_producer_stopped(log, &cfg, "consumer", &reads);
 
     // Across windows of core 0.
@@ -351,11 +350,9 @@ fn sampling_messages_age_across_cores_and_across_windows() {
         .into_iter()
         .map(|(n, w0, w1)| (n, (w0, w1)))
         .collect();
-    let (writer_start, _, _) = window(&cfg, "writer");
     for (name, expect_valid) in [("fresh", true), ("stale", false)] {
         let reads = check_sampling(log, &cfg, "writer", name);
         let id = partition_id(&cfg, name);
-        let (_, end, _) = window(&cfg, name);
         let mut traced = 0;
         for r in &reads {
             let Some(n) = r.n else { continue };
@@ -380,13 +377,9 @@ fn sampling_messages_age_across_cores_and_across_windows() {
                     );
                 }
             }
-            if n < SAMPLING_MESSAGES {
-                assert!(
-                    r.age_ns <= end - writer_start + HOST_TOLERANCE_NS,
-                    "older than the gap between the windows and the host tolerance: {}",
-                    r.line
-                );
-            }
+            // Not checked here against the gap between the windows: a host pause of the
+            // writer's thread makes any bound luck (see the cross-core case); the icount test
+            // checks the gap exactly.
         }
         assert!(
             traced >= 20,
