@@ -205,6 +205,15 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
             .then(|| self.kernel.now().saturating_add(self.ns_to_ticks(timeout)))
     }
 
+    /// Blocks in the `Wait` hypercall until `deadline` or one of `doorbells`; reaching the
+    /// deadline is not an error here (the caller decides what it means).
+    fn block(&mut self, deadline: u64, doorbells: u64) -> Result<(), ReturnCode> {
+        match self.kernel.wait(deadline, doorbells) {
+            Ok(_) | Err(ReturnCode::TimedOut) => Ok(()),
+            Err(code) => Err(code),
+        }
+    }
+
     // ----------------------------------------------------------------------------------
     // Time
 
@@ -223,10 +232,7 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
             return Ok(());
         }
         let deadline = self.deadline(delay).unwrap_or(NO_DEADLINE);
-        match self.kernel.wait(deadline, 0) {
-            Ok(_) | Err(ReturnCode::TimedOut) => Ok(()),
-            Err(code) => Err(code),
-        }
+        self.block(deadline, 0)
     }
 
     /// Makes the caller a periodic process of period `period` ns whose first release point
@@ -254,10 +260,7 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
             next = next.saturating_add(missed.saturating_mul(self.period_ticks));
         }
         self.next_release = Some(next);
-        match self.kernel.wait(next, 0) {
-            Ok(_) | Err(ReturnCode::TimedOut) => Ok(()),
-            Err(code) => Err(code),
-        }
+        self.block(next, 0)
     }
 
     // ----------------------------------------------------------------------------------
@@ -539,13 +542,7 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
                 Err(SendError::Full) if timeout == 0 => return Err(ReturnCode::NotAvailable),
                 Err(SendError::Full) if expired => return Err(ReturnCode::TimedOut),
                 Err(SendError::Full) => {
-                    match self
-                        .kernel
-                        .wait(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)
-                    {
-                        Ok(_) | Err(ReturnCode::TimedOut) => {}
-                        Err(code) => return Err(code),
-                    }
+                    self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)?;
                 }
                 Err(other) => return Err(other.return_code()),
             }
@@ -593,13 +590,7 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
                     if deadline.is_some_and(|d| self.kernel.now() >= d) {
                         return Err(ReturnCode::TimedOut);
                     }
-                    match self
-                        .kernel
-                        .wait(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)
-                    {
-                        Ok(_) | Err(ReturnCode::TimedOut) => {}
-                        Err(code) => return Err(code),
-                    }
+                    self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)?;
                 }
                 Err(other) => return Err(other.return_code()),
             }

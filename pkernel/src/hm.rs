@@ -52,9 +52,12 @@ pub fn apply(resident: &mut Resident, error: HmError, machine: &mut impl Machine
         .hm_action(error)
         .unwrap_or(HmAction::Partition(error.default_partition_action()));
     let now = machine.now();
-    let mut event = TraceEvent::health_monitor(partition.id, error.code(), 0, now);
-    event.arg = trace_code(action);
-    machine.trace(event);
+    machine.trace(TraceEvent::health_monitor(
+        partition.id,
+        error.code(),
+        trace_code(action),
+        now,
+    ));
     match action {
         HmAction::Partition(PartitionAction::Ignore) | HmAction::Module(ModuleAction::Ignore) => {
             klog!(machine, "HM: action: ignore ('{name}' continues)");
@@ -141,7 +144,7 @@ pub fn partition_fault(resident: &mut Resident, exit: Exit, machine: &mut impl M
     machine.trace(TraceEvent::health_monitor(
         partition.id,
         error_of(&exit).code(),
-        PartitionAction::Idle.code(),
+        trace_code(HmAction::Partition(PartitionAction::Idle)),
         now,
     ));
     resident.mode = OperatingMode::Idle;

@@ -59,10 +59,7 @@ impl PartitionState {
         // SeqCst pairs with `wait_on`: either the waiter sees this doorbell when it looks
         // again after announcing itself, or this sees the waiter and wakes its core.
         self.doorbells.fetch_or(bit, Ordering::SeqCst);
-        match self.waiting_on.load(Ordering::SeqCst) {
-            0 => None,
-            core => Some(usize::from(core - 1)),
-        }
+        self.waiting_core()
     }
 
     /// Whether a doorbell in `mask` has rung (and not been taken).

@@ -31,14 +31,14 @@ impl TraceEvent {
     }
 
     /// The health monitor handled `error` of `partition` with `action`.
-    pub fn health_monitor(partition: u16, error: u8, action: u8, time: u64) -> Self {
+    pub fn health_monitor(partition: u16, error: u8, action: u32, time: u64) -> Self {
         Self {
             kind: TraceKind::HealthMonitor,
             partition: Some(partition),
             time,
             planned: 0,
             detail: error,
-            arg: u32::from(action),
+            arg: action,
         }
     }
 

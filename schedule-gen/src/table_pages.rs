@@ -150,32 +150,19 @@ pub fn el2_pages(board: &Board) -> usize {
 /// `regions` table (RAM regions, then devices, then port buffers), then its information page
 /// (with an output address standing for the one the image will give it: see the module doc).
 pub fn stage2_calls(p: &PartitionConfig) -> Vec<MapCall> {
-    let ram = p.memory.iter().map(|r| MapCall {
+    // The regions the table linker maps (one derivation: `translation::regions`), then the
+    // information page.
+    let regions = crate::translation::regions(p).into_iter().map(|r| MapCall {
         va: r.ipa,
         pa: r.phys,
         size: r.size,
-    });
-    let devices = p.devices.iter().map(|d| MapCall {
-        va: d.mmio.base,
-        pa: d.mmio.base,
-        size: d.mmio.size,
-    });
-    let ports = p.ports.iter().flat_map(|port| {
-        port.mappings.iter().map(|m| MapCall {
-            va: m.ipa,
-            pa: m.phys,
-            size: m.size,
-        })
     });
     let info_page = MapCall {
         va: INFO_PAGE_IPA,
         pa: INFO_PAGE_IPA,
         size: INFO_PAGE_SIZE as u64,
     };
-    ram.chain(devices)
-        .chain(ports)
-        .chain(std::iter::once(info_page))
-        .collect()
+    regions.chain(std::iter::once(info_page)).collect()
 }
 
 /// Pages of `p`'s stage-2 tables (exact: its mappings never overlap).

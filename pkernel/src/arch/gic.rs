@@ -29,7 +29,7 @@ pub fn init(board: &Board, core: usize) -> Result<(), arm_gic::gicv3::GicError> 
     let mut gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, board.core_count())? };
     GicCpuInterface::enable_system_register_el2(true);
     gic.setup(core);
-    enable_window_timer(&mut gic, core)?;
+    enable_kernel_interrupts(&mut gic, core)?;
     GIC.lock().0 = Some(gic);
     crate::kprintln!(
         "GICv3: distributor and {} redistributors initialised",
@@ -45,7 +45,7 @@ pub fn init_this_core(core: usize) {
     if let Some(gic) = GIC.lock().0.as_mut() {
         gic.init_cpu(core);
         // Only fails for a core the board does not have, which never starts.
-        let _ = enable_window_timer(gic, core);
+        let _ = enable_kernel_interrupts(gic, core);
     }
     GicCpuInterface::enable_group1(true);
 }
@@ -56,7 +56,7 @@ pub const WAKEUP_SGI: u32 = 1;
 /// Lets the EL2 timer's interrupt and the wake-up SGI reach `core` (group 1 like every
 /// interrupt the kernel takes) and opens the core's priority mask, so a window deadline or a
 /// doorbell wakes it from WFI and a deadline interrupts a partition.
-fn enable_window_timer(gic: &mut GicV3, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
+fn enable_kernel_interrupts(gic: &mut GicV3, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
     for intid in [IntId::ppi(super::timer::INTID - 16), IntId::sgi(WAKEUP_SGI)] {
         gic.set_interrupt_priority(intid, Some(core), 0x80)?;
         gic.enable_interrupt(intid, Some(core), true)?;
