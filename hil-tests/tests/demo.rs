@@ -67,16 +67,24 @@ fn the_demo_publishes_reads_and_replies_through_its_channels() {
         "frames skipped or repeated: {published:?}"
     );
     let last = *published.last().unwrap();
-    // Every reader sees published frames, in order, within their refresh period (100 ms),
-    // marked valid. Each reads once per period, so it sees (almost) every frame.
-    for name in ["nav", "logger", "sensor"] {
+    // Every reader sees published frames, in order, and reports validity as its age says
+    // (VALID up to its refresh period, 100 ms for nav and logger, 150 ms for sensor; the age
+    // is printed in whole ms, truncated). How old a message is depends on the host pausing
+    // QEMU's vCPU threads, so ages are not bounded here. Each reads once per period, so it
+    // sees (almost) every frame.
+    for (name, refresh_ms) in [("nav", 100), ("logger", 100), ("sensor", 150)] {
         let reads: Vec<(u64, u64)> = log
             .partition_lines(name)
             .iter()
             .filter(|l| l.contains(": read "))
             .map(|l| {
-                assert!(l.ends_with(", valid"), "{l}");
-                (frame_in(l).unwrap(), age_in(l).unwrap())
+                let age = age_in(l).unwrap();
+                if l.ends_with(", valid") {
+                    assert!(age <= refresh_ms, "{l}");
+                } else {
+                    assert!(l.contains(", INVALID") && age >= refresh_ms, "{l}");
+                }
+                (frame_in(l).unwrap(), age)
             })
             .collect();
         assert!(
@@ -88,12 +96,11 @@ fn the_demo_publishes_reads_and_replies_through_its_channels() {
             reads.windows(2).all(|w| w[1].0 >= w[0].0),
             "{name} read frames out of order: {reads:?}"
         );
-        for &(frame, age) in &reads {
+        for &(frame, _) in &reads {
             assert!(
                 frame <= last + 1,
                 "{name} read frame {frame}, never published"
             );
-            assert!(age <= 100, "{name}: age {age} ms beyond the refresh period");
         }
     }
     // What nav and sensor saw flows back to ctrl through their queuing ports.
