@@ -24,7 +24,7 @@
 use crate::hypercall::{NO_DEADLINE, ReturnCode};
 use crate::info::{Direction, InfoPage, PortKind, QueuingDiscipline};
 use crate::partition::OperatingMode;
-use crate::ports::queuing::{QueueStatus, QueuingReceiver, QueuingSender, SendError};
+use crate::ports::queuing::{QueueStatus, QueuingReceiver, QueuingSender, ReceiveError, SendError};
 use crate::ports::sampling::{SamplingReader, SamplingWriter, Validity};
 use crate::ports::{SharedWords, SharedWordsMut};
 
@@ -521,7 +521,8 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
                 _ => ReturnCode::InvalidParam,
             });
         };
-        loop {
+        let mut waiting = false;
+        let result = loop {
             let expired = deadline.is_some_and(|d| self.kernel.now() >= d);
             let Slot::QueuingSource(sender) = &mut self.slots[index] else {
                 return Err(ReturnCode::InvalidParam);
@@ -536,17 +537,31 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
             match result {
                 Ok(()) => {
                     // A destination blocked on an empty queue looks again.
-                    let _ = self.kernel.doorbell(index);
-                    return Ok(());
+                    if sender.receiver_waiting() {
+                        let _ = self.kernel.doorbell(index);
+                    }
+                    break Ok(());
                 }
-                Err(SendError::Full) if timeout == 0 => return Err(ReturnCode::NotAvailable),
-                Err(SendError::Full) if expired => return Err(ReturnCode::TimedOut),
+                Err(SendError::Full) if timeout == 0 => break Err(ReturnCode::NotAvailable),
+                Err(SendError::Full) if expired => break Err(ReturnCode::TimedOut),
+                Err(SendError::Full) if !waiting => {
+                    // Say so, then look once more before blocking: a receive that did not
+                    // see the flag is seen by that look.
+                    sender.set_waiting(true);
+                    waiting = true;
+                }
                 Err(SendError::Full) => {
-                    self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)?;
+                    if let Err(code) = self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index) {
+                        break Err(code);
+                    }
                 }
-                Err(other) => return Err(other.return_code()),
+                Err(other) => break Err(other.return_code()),
             }
+        };
+        if waiting && let Slot::QueuingSource(sender) = &mut self.slots[index] {
+            sender.set_waiting(false);
         }
+        result
     }
 
     /// RECEIVE_QUEUING_MESSAGE: takes the oldest message into the start of `buffer` (at
@@ -571,30 +586,46 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
                 _ => ReturnCode::InvalidParam,
             });
         };
-        loop {
+        let mut waiting = false;
+        let result = loop {
             let Slot::QueuingDestination(receiver) = &mut self.slots[index] else {
                 return Err(ReturnCode::InvalidParam);
             };
             match receiver.receive(buffer) {
                 Ok(received) => {
-                    let _ = self.kernel.doorbell(index);
-                    return Ok(QueuedMessage {
+                    // A source blocked on a full queue looks again.
+                    if receiver.sender_waiting() {
+                        let _ = self.kernel.doorbell(index);
+                    }
+                    break Ok(QueuedMessage {
                         length: received.length,
                         overflowed: received.overflow,
                     });
                 }
-                Err(crate::ports::queuing::ReceiveError::Empty) => {
+                Err(ReceiveError::Empty) => {
                     if timeout == 0 {
-                        return Err(ReturnCode::NotAvailable);
+                        break Err(ReturnCode::NotAvailable);
                     }
                     if deadline.is_some_and(|d| self.kernel.now() >= d) {
-                        return Err(ReturnCode::TimedOut);
+                        break Err(ReturnCode::TimedOut);
                     }
-                    self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)?;
+                    if !waiting {
+                        // Say so, then look once more before blocking (as a blocked send does).
+                        receiver.set_waiting(true);
+                        waiting = true;
+                    } else if let Err(code) =
+                        self.block(deadline.unwrap_or(NO_DEADLINE), 1u64 << index)
+                    {
+                        break Err(code);
+                    }
                 }
-                Err(other) => return Err(other.return_code()),
+                Err(other) => break Err(other.return_code()),
             }
+        };
+        if waiting && let Slot::QueuingDestination(receiver) = &mut self.slots[index] {
+            receiver.set_waiting(false);
         }
+        result
     }
 
     /// CLEAR_QUEUING_PORT: discards every queued message (destinations only).
@@ -603,7 +634,9 @@ impl<K: Kernel, B: Buffers> Apex<K, B> {
         match slot {
             Slot::QueuingDestination(receiver) => {
                 receiver.clear();
-                let _ = self.kernel.doorbell(index);
+                if receiver.sender_waiting() {
+                    let _ = self.kernel.doorbell(index);
+                }
                 Ok(())
             }
             Slot::QueuingSource(_) => Err(ReturnCode::InvalidMode),

@@ -38,6 +38,9 @@ struct FakeKernel {
     waits: Rc<RefCell<Vec<(u64, u64)>>>,
     /// Doorbells pending for this partition (bit = port).
     pending: Rc<Cell<u64>>,
+    /// The peer's pending doorbells: a doorbell rung here is pending there (both partitions
+    /// have the channel's port at the same index).
+    peer_pending: Rc<Cell<u64>>,
     /// Run while this partition waits: the peer acting meanwhile.
     meanwhile: Rc<RefCell<Option<Meanwhile>>>,
     reports: Rc<RefCell<Vec<Vec<u8>>>>,
@@ -51,6 +54,7 @@ impl FakeKernel {
             rung: Rc::default(),
             waits: Rc::default(),
             pending: Rc::default(),
+            peer_pending: Rc::default(),
             meanwhile: Rc::default(),
             reports: Rc::default(),
         }
@@ -83,6 +87,7 @@ impl Kernel for FakeKernel {
     }
     fn doorbell(&mut self, port: usize) -> Result<(), ReturnCode> {
         self.rung.borrow_mut().push(port);
+        self.peer_pending.set(self.peer_pending.get() | 1 << port);
         Ok(())
     }
     fn report(&mut self, message: &[u8]) {
@@ -199,7 +204,9 @@ type Services = Apex<FakeKernel, Memory>;
 fn pair() -> (Services, FakeKernel, Services, FakeKernel) {
     let clock = Rc::new(Cell::new(1000));
     let memory = Memory::default();
-    let (k1, k2) = (FakeKernel::new(&clock), FakeKernel::new(&clock));
+    let (mut k1, mut k2) = (FakeKernel::new(&clock), FakeKernel::new(&clock));
+    k1.peer_pending = k2.pending.clone();
+    k2.peer_pending = k1.pending.clone();
     let source = Apex::new(
         info(
             0,
@@ -360,7 +367,10 @@ fn queuing_is_fifo_with_overflow_clear_and_doorbells() {
     );
     src.send_queuing_message(out, b"one", 0).unwrap();
     src.send_queuing_message(out, b"two", 0).unwrap();
-    assert_eq!(*k1.rung.borrow(), [1, 1], "each send rings the destination");
+    assert!(
+        k1.rung.borrow().is_empty(),
+        "no doorbell for a destination that does not wait"
+    );
     // Full: refused at once, and counted as an overflow the receiver hears about.
     assert_eq!(
         src.send_queuing_message(out, b"three", 0),
@@ -386,7 +396,10 @@ fn queuing_is_fifo_with_overflow_clear_and_doorbells() {
             }
         )
     );
-    assert_eq!(*k2.rung.borrow(), [1, 1], "each receive rings the source");
+    assert!(
+        k2.rung.borrow().is_empty(),
+        "no doorbell for a source that does not wait"
+    );
     // CLEAR discards what is queued; only the destination may clear.
     src.send_queuing_message(out, b"stale", 0).unwrap();
     assert_eq!(src.clear_queuing_port(out), Err(ReturnCode::InvalidMode));
@@ -436,14 +449,13 @@ fn blocking_calls_wait_for_the_doorbell_or_time_out() {
     );
     assert_eq!(*k2.waits.borrow(), [(start + 50, 0b10)]);
     assert_eq!(k2.clock.get(), start + 50);
-    // The source sends while the destination waits: its doorbell ends the wait.
-    let pending = k2.pending.clone();
+    // The source sends while the destination waits: the destination said it waits, so the
+    // send rings its doorbell, which ends the wait (the wait for ever would fail otherwise).
     let sender = Rc::new(RefCell::new(Some((src, out))));
     let in_wait = sender.clone();
     *k2.meanwhile.borrow_mut() = Some(Box::new(move || {
         if let Some((src, out)) = in_wait.borrow_mut().as_mut() {
             src.send_queuing_message(*out, b"late", 0).unwrap();
-            pending.set(pending.get() | 0b10);
         }
     }));
     let m = dst
@@ -451,17 +463,53 @@ fn blocking_calls_wait_for_the_doorbell_or_time_out() {
         .unwrap();
     assert_eq!(&buf[..m.length], b"late");
     assert_eq!(k2.waits.borrow().last(), Some(&(NO_DEADLINE, 0b10)));
+    assert_eq!(
+        *k1.rung.borrow(),
+        [1],
+        "the send rang the waiting destination"
+    );
     *k2.meanwhile.borrow_mut() = None;
-    // A full queue blocks the sender until its timeout; its last attempt counts an overflow.
+    // It waits no more: the next send rings nothing.
     let (mut src, out) = sender.borrow_mut().take().unwrap();
     src.send_queuing_message(out, b"a", 0).unwrap();
+    assert_eq!(k1.rung.borrow().len(), 1);
+    // A full queue blocks the sender until its timeout; its last attempt counts an overflow.
     src.send_queuing_message(out, b"b", 0).unwrap();
     assert_eq!(
         src.send_queuing_message(out, b"c", 10_000),
         Err(ReturnCode::TimedOut)
     );
+    assert_eq!(k1.waits.borrow().last(), Some(&(k1.clock.get(), 0b10)));
     let m = dst.receive_queuing_message(inp, 0, &mut buf).unwrap();
     assert!(m.overflowed);
+    assert!(k2.rung.borrow().is_empty(), "the source waits no more");
+    // The destination receives while the source waits on a full queue: the receive rings
+    // the source's doorbell, which ends its wait for ever.
+    src.send_queuing_message(out, b"c", 0).unwrap();
+    let receiver = Rc::new(RefCell::new(Some((dst, inp))));
+    let in_wait = receiver.clone();
+    *k1.meanwhile.borrow_mut() = Some(Box::new(move || {
+        if let Some((dst, inp)) = in_wait.borrow_mut().as_mut() {
+            let mut buf = [0u8; 32];
+            let m = dst.receive_queuing_message(*inp, 0, &mut buf).unwrap();
+            assert_eq!(&buf[..m.length], b"b");
+        }
+    }));
+    src.send_queuing_message(out, b"d", INFINITE_TIME_VALUE)
+        .unwrap();
+    assert_eq!(k1.waits.borrow().last(), Some(&(NO_DEADLINE, 0b10)));
+    assert_eq!(
+        *k2.rung.borrow(),
+        [1],
+        "the receive rang the waiting source"
+    );
+    *k1.meanwhile.borrow_mut() = None;
+    let (mut dst, inp) = receiver.borrow_mut().take().unwrap();
+    for expect in [&b"c"[..], b"d"] {
+        let m = dst.receive_queuing_message(inp, 0, &mut buf).unwrap();
+        assert_eq!(&buf[..m.length], expect);
+    }
+    assert_eq!(k2.rung.borrow().len(), 1, "the source waits no more");
     assert_eq!(
         src.send_queuing_message(out, b"x", -2),
         Err(ReturnCode::InvalidParam)

@@ -67,6 +67,20 @@ impl SharedWords for LoomPeer {
     }
 }
 
+type Sender = QueuingSender<LoomOwn, LoomPeer>;
+type Receiver = QueuingReceiver<LoomPeer, LoomOwn>;
+
+/// A queuing channel of `depth` messages of `max` bytes: its two ends, and its data and
+/// acknowledge buffers.
+fn queue(max: usize, depth: usize) -> (Sender, Receiver, Words, Words) {
+    let data = zeroed(data_words(max, depth).unwrap());
+    let ack = zeroed(ACK_WORDS);
+    let tx = QueuingSender::new(LoomOwn(data.clone()), LoomPeer(ack.clone()), max, depth).unwrap();
+    let rx =
+        QueuingReceiver::new(LoomPeer(data.clone()), LoomOwn(ack.clone()), max, depth).unwrap();
+    (tx, rx, data, ack)
+}
+
 /// Runs `model` under loom with every interleaving of at most three preemptions (enough for
 /// a reader to be overtaken in the middle of its copy by one whole write and the start of the
 /// next), and checks that loom explored at least `min_executions` of them.
@@ -147,11 +161,7 @@ fn queuing_is_a_fifo_without_loss_or_duplication() {
     const DEPTH: usize = 2;
     const MESSAGES: u8 = 3;
     check(1000, || {
-        let data = zeroed(data_words(MAX, DEPTH).unwrap());
-        let ack = zeroed(ACK_WORDS);
-        let mut tx =
-            QueuingSender::new(LoomOwn(data.clone()), LoomPeer(ack.clone()), MAX, DEPTH).unwrap();
-        let mut rx = QueuingReceiver::new(LoomPeer(data), LoomOwn(ack), MAX, DEPTH).unwrap();
+        let (mut tx, mut rx, _, _) = queue(MAX, DEPTH);
         let sender = loom::thread::spawn(move || {
             for v in 1..=MESSAGES {
                 loop {
@@ -197,12 +207,7 @@ fn queuing_overflows_are_reported() {
     const MAX: usize = 8;
     const DEPTH: usize = 2;
     check(20, || {
-        let data = zeroed(data_words(MAX, DEPTH).unwrap());
-        let ack = zeroed(ACK_WORDS);
-        let mut tx =
-            QueuingSender::new(LoomOwn(data.clone()), LoomPeer(ack.clone()), MAX, DEPTH).unwrap();
-        let mut rx =
-            QueuingReceiver::new(LoomPeer(data.clone()), LoomOwn(ack.clone()), MAX, DEPTH).unwrap();
+        let (mut tx, mut rx, data, ack) = queue(MAX, DEPTH);
         let sender = loom::thread::spawn(move || {
             let mut accepted = Vec::new();
             for v in 1..=3u8 {
@@ -242,5 +247,62 @@ fn queuing_overflows_are_reported() {
                 "refused {refused}, reported {reports}"
             );
         }
+    });
+}
+
+/// Queuing wake-ups: a receiver finds the queue empty, says it waits (`set_waiting`), looks
+/// once more and would block; meanwhile a sender sends one message and rings the doorbell
+/// only if `receiver_waiting`. Never both: the receiver about to block with no doorbell rung
+/// while a message is queued (a lost wake-up). And the mirror: a sender blocked on a full
+/// queue and a receiver that takes a message.
+#[test]
+fn queuing_wake_ups_are_never_lost() {
+    const MAX: usize = 8;
+    const DEPTH: usize = 1;
+    check(10, || {
+        let (mut tx, mut rx, _, _) = queue(MAX, DEPTH);
+        let sender = loom::thread::spawn(move || {
+            tx.send(&[1; MAX]).unwrap();
+            tx.receiver_waiting()
+        });
+        let mut buf = [0u8; MAX];
+        let blocks = match rx.receive(&mut buf) {
+            Ok(_) => false,
+            Err(ReceiveError::Empty) => {
+                rx.set_waiting(true);
+                match rx.receive(&mut buf) {
+                    Ok(_) => false,
+                    Err(ReceiveError::Empty) => true,
+                    Err(e) => panic!("receive failed: {e:?}"),
+                }
+            }
+            Err(e) => panic!("receive failed: {e:?}"),
+        };
+        let rang = sender.join().unwrap();
+        assert!(!blocks || rang, "the receiver blocks and no doorbell rings");
+    });
+    check(10, || {
+        let (mut tx, mut rx, _, _) = queue(MAX, DEPTH);
+        // The queue is full before the receiver starts.
+        tx.send(&[1; MAX]).unwrap();
+        let receiver = loom::thread::spawn(move || {
+            let mut buf = [0u8; MAX];
+            rx.receive(&mut buf).unwrap();
+            rx.sender_waiting()
+        });
+        let blocks = match tx.try_send(&[2; MAX]) {
+            Ok(()) => false,
+            Err(SendError::Full) => {
+                tx.set_waiting(true);
+                match tx.try_send(&[2; MAX]) {
+                    Ok(()) => false,
+                    Err(SendError::Full) => true,
+                    Err(e) => panic!("send failed: {e:?}"),
+                }
+            }
+            Err(e) => panic!("send failed: {e:?}"),
+        };
+        let rang = receiver.join().unwrap();
+        assert!(!blocks || rang, "the sender blocks and no doorbell rings");
     });
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use apex_api::ReturnCode;
 use apex_api::ports::queuing::{
-    ACK_WORDS, OVERFLOWS, OVERFLOWS_SEEN, RECEIVED, SENT, SLOT_HEADER, SLOTS, data_words,
+    ACK_WORDS, OVERFLOWS, OVERFLOWS_SEEN, RECEIVED, RECEIVER_WAITING, SENDER_WAITING, SENT,
+    SLOT_HEADER, SLOTS, data_words,
 };
 use apex_api::ports::{
     ConfigError, MAX_MESSAGE_SIZE, MAX_QUEUE_DEPTH, OwnBuffer, PeerBuffer, QueueStatus,
@@ -65,7 +66,7 @@ fn status(messages: usize) -> QueueStatus {
 #[test]
 fn sizes_are_checked_when_the_port_is_created() {
     let c = Channel::new();
-    assert_eq!(data_words(MAX, DEPTH), Some(2 + 3 * (1 + 2)));
+    assert_eq!(data_words(MAX, DEPTH), Some(3 + 3 * (1 + 2)));
     let short = &c.data[..c.data.len() - 1];
     let e = QueuingSender::new(Own(short), Peer(&c.ack), MAX, DEPTH).unwrap_err();
     assert_eq!(e, ConfigError::RegionTooSmall);
@@ -262,8 +263,9 @@ fn the_buffers_have_the_documented_layout() {
     tx.send(&[0xAB]).unwrap();
     assert_eq!(c.word(SENT), 2);
     assert_eq!(c.word(OVERFLOWS), 0);
+    assert_eq!(c.word(SENDER_WAITING), 0);
     let s0 = slot_base(0);
-    assert_eq!(s0, 2);
+    assert_eq!(s0, 3);
     assert_eq!(c.word(s0), 10);
     assert_eq!(c.word(s0 + 1), u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]));
     assert_eq!(
@@ -280,6 +282,18 @@ fn the_buffers_have_the_documented_layout() {
     receive(&mut rx).unwrap();
     assert_eq!(c.ack_word(RECEIVED), 1);
     assert_eq!(c.ack_word(OVERFLOWS_SEEN), 0);
+    // The waiting words: each side sets only its own, and a new side clears a stale one.
+    rx.set_waiting(true);
+    assert_eq!(c.ack_word(RECEIVER_WAITING), 1);
+    assert!(tx.receiver_waiting());
+    rx.set_waiting(false);
+    assert!(!tx.receiver_waiting());
+    tx.set_waiting(true);
+    assert_eq!(c.word(SENDER_WAITING), 1);
+    assert!(rx.sender_waiting());
+    rx.set_waiting(true);
+    let (tx, rx) = (c.sender(), c.receiver());
+    assert!(!tx.receiver_waiting() && !rx.sender_waiting());
 }
 
 #[test]

@@ -189,6 +189,18 @@ pub fn figures(v: &BTreeMap<String, u64>) -> Result<Vec<Figure>, String> {
             bao: "n/a",
         },
         Figure {
+            name: "the same sampling write + read through the APEX calls",
+            measured: against_memcpy(get("apex_sampling_write_read")?, get("memcpy_64")?),
+            target: "-",
+            bao: "n/a",
+        },
+        Figure {
+            name: "the same queuing send + receive through the APEX calls, no side waiting (no hypercall)",
+            measured: against_memcpy(get("apex_queuing_send_receive")?, get("memcpy_64")?),
+            target: "-",
+            bao: "n/a",
+        },
+        Figure {
             name: "reset to first instruction of a partition, one core",
             measured: thousands(get("reset_to_partition")? + INSTRUCTIONS_BEFORE_COUNTER),
             target: "<= 60,000",
@@ -257,9 +269,10 @@ pub fn run() -> Result<(), String> {
         "Instruction figures are PMU cycle counts under icount (one per instruction); the jitter is in\n\
          system-counter ticks from the kernel's trace. Every figure was identical in two runs.\n\
          Bao 2.0's figures are from SPEC §8, measured on this kind of machine with the same method.\n\
-         Port figures: the apex_api::ports calls as a partition compiles them (configs/bench/ports.toml,\n\
-         one partition owning both ends of each channel, 8-byte-aligned message buffers), timestamps\n\
-         and the Doorbell hypercall included; memcpy is <[u8]>::copy_from_slice of the same 64 bytes\n\
+         Port figures: the apex_api::ports protocol calls, then the APEX services over them, as a\n\
+         partition compiles them (configs/bench/ports.toml, one partition owning both ends of each\n\
+         channel, 8-byte-aligned message buffers), timestamps included, and for the protocol queuing\n\
+         figure the Doorbell hypercall; memcpy is <[u8]>::copy_from_slice of the same 64 bytes\n\
          (the library memcpy). For scale, not a pkernel figure: the seed 002 system's IPC round trip\n\
          was 3302 cycles."
     );
@@ -307,6 +320,8 @@ mod tests {
             ("memcpy_64", 63),
             ("sampling_write_read", 141),
             ("queuing_send_receive", 312),
+            ("apex_sampling_write_read", 185),
+            ("apex_queuing_send_receive", 197),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -316,7 +331,9 @@ mod tests {
         assert!(t.contains("| 216,690 "), "{t}");
         assert!(t.contains("| 141 (2.2 x memcpy) "), "{t}");
         assert!(t.contains("| 312 (5.0 x memcpy) "), "{t}");
-        assert_eq!(t.lines().count(), 9);
+        assert!(t.contains("| 185 (2.9 x memcpy) "), "{t}");
+        assert!(t.contains("| 197 (3.1 x memcpy) "), "{t}");
+        assert_eq!(t.lines().count(), 11);
         let mut missing = v.clone();
         missing.remove("null_hypercall");
         assert!(figures(&missing).unwrap_err().contains("null_hypercall"));

@@ -56,10 +56,12 @@
 //! |---|---|---|---|
 //! | data | 0 | `sent` | messages sent so far |
 //! | data | 1 | `overflows` | sends refused because the queue was full, so far |
-//! | data | `2 + k * (1 + W)` | slot `k` `length` | bytes of the message in slot `k`, `0 <= k < max_messages` |
-//! | data | `3 + k * (1 + W)` ... | slot `k` message | `W` words |
+//! | data | 2 | `sender_waiting` | non-zero while the source may block on a full queue |
+//! | data | `3 + k * (1 + W)` | slot `k` `length` | bytes of the message in slot `k`, `0 <= k < max_messages` |
+//! | data | `4 + k * (1 + W)` ... | slot `k` message | `W` words |
 //! | ack | 0 | `received` | messages received (or cleared) so far |
 //! | ack | 1 | `overflows_seen` | the value of `overflows` the destination last reported |
+//! | ack | 2 | `receiver_waiting` | non-zero while the destination may block on an empty queue |
 //!
 //! Message number `i` (counting from 0) goes into slot `i % max_messages`. The queue holds
 //! `sent - received` messages; a value above `max_messages` is corrupt.
@@ -74,6 +76,15 @@
 //!   the message is returned with `INVALID_CONFIG`).
 //! - Clear (destination, CLEAR_QUEUING_PORT): load `sent` (acquire) and `overflows`; store
 //!   `received = sent` (release) and `overflows_seen = overflows`.
+//! - Wake-ups: a side about to block (the destination on an empty queue, the source on a
+//!   full one) stores 1 in its `*_waiting` word, makes a full fence (`DMB ISH`), and looks at
+//!   the queue once more before it blocks; it stores 0 when it stops waiting (and when it is
+//!   created). After each send the source makes a full fence and loads `receiver_waiting`;
+//!   after each receive or clear the destination does the same with `sender_waiting`; a
+//!   non-zero value means: ring the peer's doorbell. The two fences make sure that of a side
+//!   about to block and a peer that just moved a message, at least one sees the other, so no
+//!   wake-up is lost, and no doorbell (hypercall) is made while nobody waits. A hostile peer
+//!   can only make its partner ring more doorbells, or wait for its timeout.
 //!
 //! # In Rust
 //!
@@ -92,11 +103,12 @@
 //! proves the constant offsets of the slot's header in range; over any other implementation
 //! (the tests' checked buffers, loom's atomics) the same step reaches the same words through
 //! `load` and `store` at the slot's first index plus the offset. The message copies of the
-//! real buffers move whole words (8-word blocks, written out) when the caller's bytes are
-//! 8-byte aligned, and assemble each word from bytes otherwise; either way every access to a
-//! buffer is one aligned 64-bit atomic load or store, as above.
-//! The only `unsafe` code is in `words.rs`: the constructors over raw memory and the
-//! reinterpretation of an aligned caller's bytes as words for those copies.
+//! real buffers move whole words when the caller's bytes are 8-byte aligned (on AArch64 with
+//! Advanced SIMD, 64 bytes per `LD1`/`ST1` pair, each 64-bit element a single-copy atomic
+//! access), and assemble each word from bytes otherwise; either way every access to a buffer
+//! is an aligned 64-bit single-copy-atomic load or store, as above.
+//! The only `unsafe` code is in `words.rs`: the constructors over raw memory, the
+//! reinterpretation of an aligned caller's bytes as words, and the SIMD word copy.
 #![deny(unsafe_code)]
 
 pub mod queuing;
@@ -183,11 +195,11 @@ pub const fn sampling_region_size(max_message_size: u64) -> u64 {
     }
 }
 
-/// Size of a queuing channel's data region (written by the source): two counter words and
+/// Size of a queuing channel's data region (written by the source): its control words and
 /// `max_messages` slots, in whole pages (`u64::MAX` if too large).
 pub const fn queuing_data_size(max_message_size: u64, max_messages: u64) -> u64 {
     match queuing_slot_size(max_message_size).checked_mul(max_messages) {
-        Some(ring) => match ring.checked_add(2 * WORD_SIZE) {
+        Some(ring) => match ring.checked_add(queuing::SLOTS as u64 * WORD_SIZE) {
             Some(bytes) => match page_round(bytes) {
                 Some(size) => size,
                 None => u64::MAX,
@@ -245,7 +257,7 @@ mod tests {
                 );
                 assert_eq!(
                     words * WORD_SIZE,
-                    2 * WORD_SIZE + depth * queuing_slot_size(max)
+                    queuing::SLOTS as u64 * WORD_SIZE + depth * queuing_slot_size(max)
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! each side writes in its own buffer (specified in the [`ports`](super) module documentation).
 #![forbid(unsafe_code)]
 
-use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 use super::words::{At, SharedWords, SharedWordsMut, words_for};
 use super::{ConfigError, MAX_QUEUE_DEPTH, check_message_size};
@@ -12,9 +12,12 @@ use crate::ReturnCode;
 pub const SENT: usize = 0;
 /// Data buffer word 1: messages refused because the queue was full, so far.
 pub const OVERFLOWS: usize = 1;
+/// Data buffer word 2: non-zero while the sender may block until the queue has room (it
+/// rings no doorbell of its own; the receiver reads it to know whether to ring the sender's).
+pub const SENDER_WAITING: usize = 2;
 /// Data buffer word where slot 0 starts; slot `k` starts at
 /// `SLOTS + k * (SLOT_HEADER + message words)`.
-pub const SLOTS: usize = 2;
+pub const SLOTS: usize = 3;
 /// Offset in a slot of the message length in bytes (1 to the port's maximum).
 pub const SLOT_LENGTH: usize = 0;
 /// Offset in a slot of the first message word; words in a slot before the message.
@@ -23,8 +26,10 @@ pub const SLOT_HEADER: usize = 1;
 pub const RECEIVED: usize = 0;
 /// Acknowledge buffer word 1: the value of [`OVERFLOWS`] the receiver last reported.
 pub const OVERFLOWS_SEEN: usize = 1;
+/// Acknowledge buffer word 2: non-zero while the receiver may block until a message comes.
+pub const RECEIVER_WAITING: usize = 2;
 /// Words of the acknowledge buffer.
-pub const ACK_WORDS: usize = 2;
+pub const ACK_WORDS: usize = 3;
 
 /// Words of a queuing data buffer for `max_messages` messages of up to `max_message_size`
 /// bytes; `None` if that does not fit in `usize`.
@@ -242,6 +247,8 @@ impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
         )?;
         let sent = data.load(SENT, Relaxed);
         let overflows = data.load(OVERFLOWS, Relaxed);
+        // A sender that stopped while it waited (its partition restarted) waits no more.
+        data.store(SENDER_WAITING, 0, Relaxed);
         Ok(Self {
             data,
             ack,
@@ -267,7 +274,7 @@ impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
 
     /// Like [`send`](Self::send), but a full queue counts no overflow: for a blocking send
     /// that will wait for room and try again (if it times out, its last attempt is a `send`).
-    #[inline]
+    #[inline(always)]
     pub fn try_send(&mut self, message: &[u8]) -> Result<(), SendError> {
         if message.is_empty() {
             return Err(SendError::ZeroLength);
@@ -293,6 +300,28 @@ impl<D: SharedWordsMut, A: SharedWords> QueuingSender<D, A> {
         self.data.store(SENT, self.sent, Release);
         self.slot = self.geometry.next_slot(self.slot);
         Ok(())
+    }
+
+    /// Whether the receiver said it may be blocked on an empty queue, so that the caller must
+    /// ring its doorbell: asked after every message sent. A full fence first orders the
+    /// send's count before this load, the mirror of [`QueuingReceiver::set_waiting`]: of a
+    /// receiver about to block and a sender that just sent, at least one sees the other.
+    /// A hostile receiver can only make its sender ring more doorbells, in its own time.
+    #[inline]
+    pub fn receiver_waiting(&self) -> bool {
+        self.ack.fence(SeqCst);
+        self.ack.load(RECEIVER_WAITING, Relaxed) != 0
+    }
+
+    /// Says whether this sender may block until the queue has room (`true` before it looks at
+    /// the queue one last time and blocks; `false` once it stops waiting). Saying `true` is
+    /// followed by a full fence, so that the look after it sees a receive that did not see
+    /// the flag (see [`receiver_waiting`](Self::receiver_waiting)).
+    pub fn set_waiting(&mut self, waiting: bool) {
+        self.data.store(SENDER_WAITING, u64::from(waiting), Relaxed);
+        if waiting {
+            self.data.fence(SeqCst);
+        }
     }
 
     /// The queue's state for GET_QUEUING_PORT_STATUS.
@@ -335,6 +364,7 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
         )?;
         let received = ack.load(RECEIVED, Relaxed);
         let overflows_seen = ack.load(OVERFLOWS_SEEN, Relaxed);
+        ack.store(RECEIVER_WAITING, 0, Relaxed);
         Ok(Self {
             data,
             ack,
@@ -348,7 +378,7 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
     /// RECEIVE_QUEUING_MESSAGE with a zero timeout: copies the oldest message into the start
     /// of `buffer` (which must hold the port's maximum message size) and removes it from the
     /// queue. On an error, `buffer` may have been written.
-    #[inline]
+    #[inline(always)]
     pub fn receive(&mut self, buffer: &mut [u8]) -> Result<Received, ReceiveError> {
         if buffer.len() < self.geometry.max_message_size() {
             return Err(ReceiveError::BufferTooSmall);
@@ -389,6 +419,25 @@ impl<D: SharedWords, A: SharedWordsMut> QueuingReceiver<D, A> {
         self.slot = self.geometry.slot_of(sent);
         self.ack.store(RECEIVED, sent, Release);
         self.ack.store(OVERFLOWS_SEEN, overflows, Relaxed);
+    }
+
+    /// Whether the sender said it may be blocked on a full queue, so that the caller must ring
+    /// its doorbell: asked after every message received and every clear (the mirror of
+    /// [`QueuingSender::receiver_waiting`]).
+    #[inline]
+    pub fn sender_waiting(&self) -> bool {
+        self.data.fence(SeqCst);
+        self.data.load(SENDER_WAITING, Relaxed) != 0
+    }
+
+    /// Says whether this receiver may block until a message comes (the mirror of
+    /// [`QueuingSender::set_waiting`]).
+    pub fn set_waiting(&mut self, waiting: bool) {
+        self.ack
+            .store(RECEIVER_WAITING, u64::from(waiting), Relaxed);
+        if waiting {
+            self.ack.fence(SeqCst);
+        }
     }
 
     /// The queue's state for GET_QUEUING_PORT_STATUS.

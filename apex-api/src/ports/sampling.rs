@@ -174,7 +174,7 @@ impl<W: SharedWordsMut> SamplingWriter<W> {
 
     /// WRITE_SAMPLING_MESSAGE: publishes `message`, written at `timestamp` (the caller's
     /// system counter value), as the port's current message. Never blocks.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, message: &[u8], timestamp: u64) -> Result<(), WriteError> {
         if message.is_empty() {
             return Err(WriteError::ZeroLength);
@@ -256,7 +256,7 @@ impl<R: SharedWords> SamplingReader<R> {
     /// `now` is called once, after the message was read; it returns the caller's system
     /// counter (read so that it is not reordered before the message's loads: on AArch64 an
     /// `ISB` before reading `CNTVCT_EL0`). On an error, `buffer` may have been written.
-    #[inline]
+    #[inline(always)]
     pub fn read(&self, buffer: &mut [u8], now: impl FnOnce() -> u64) -> Result<Sample, ReadError> {
         if buffer.len() < self.geometry.max_message_size() {
             return Err(ReadError::BufferTooSmall);
@@ -283,7 +283,7 @@ impl<R: SharedWords> SamplingReader<R> {
     }
 
     /// A consistent (length, timestamp) of the current message, its bytes copied into `out`.
-    #[inline]
+    #[inline(always)]
     fn snapshot(&self, mut out: Option<&mut [u8]>) -> Result<(usize, u64), ReadError> {
         match self.attempt(out.as_deref_mut()) {
             Some(result) => result,
@@ -331,7 +331,7 @@ impl<R: SharedWords> SamplingReader<R> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn sample(&self, length: usize, timestamp: u64, now: u64) -> Result<Sample, ReadError> {
         let Some(age) = now.checked_sub(timestamp) else {
             return Err(ReadError::Corrupt);

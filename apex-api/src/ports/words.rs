@@ -21,7 +21,8 @@ pub trait SharedWords {
     fn len_words(&self) -> usize;
     /// Atomic load of word `index`; `order` is `Relaxed` or `Acquire`.
     fn load(&self, index: usize, order: Ordering) -> u64;
-    /// A memory fence (`Acquire` or `Release`), in the same memory model as the accesses.
+    /// A memory fence (`Acquire`, `Release` or `SeqCst`), in the same memory model as the
+    /// accesses.
     fn fence(&self, order: Ordering);
     /// Fills `out` from the words starting at `first` with relaxed loads, little-endian
     /// (message words, see [`ports`](super)). Bytes of `out` beyond the end of the buffer are
@@ -293,9 +294,6 @@ impl<B: SharedWordsMut + ?Sized> SharedWordsMut for At<'_, B> {
     }
 }
 
-/// Message words copied per turn of the aligned copy loops: a 64-byte message is one turn.
-const BLOCK: usize = 8;
-
 /// [`SharedWordsMut::store_bytes`] over a slice of words.
 #[inline]
 fn store_bytes_to(words: &[AtomicU64], bytes: &[u8]) {
@@ -303,15 +301,7 @@ fn store_bytes_to(words: &[AtomicU64], bytes: &[u8]) {
         // An 8-byte-aligned message: whole-word loads (a strict-alignment target would
         // otherwise assemble each word from 8 byte loads).
         let n = whole.len().min(words.len());
-        let (whole, to) = (&whole[..n], &words[..n]);
-        let (blocks, rest) = whole.as_chunks::<BLOCK>();
-        let (to_blocks, to_rest) = to.as_chunks::<BLOCK>();
-        for (block, to) in blocks.iter().zip(to_blocks) {
-            store_block(to, block);
-        }
-        for (value, word) in rest.iter().zip(to_rest) {
-            word.store(u64::from_le(*value), Ordering::Relaxed);
-        }
+        store_words(&words[..n], &whole[..n]);
         if !tail.is_empty()
             && let Some(word) = words.get(n)
         {
@@ -339,15 +329,7 @@ fn load_bytes_from(words: &[AtomicU64], out: &mut [u8]) {
     if let Some((whole, tail)) = as_words_mut(out) {
         // An 8-byte-aligned buffer: whole-word stores (see `store_bytes_to`).
         let n = whole.len().min(words.len());
-        let (whole, from) = (&mut whole[..n], &words[..n]);
-        let (blocks, rest) = whole.as_chunks_mut::<BLOCK>();
-        let (from_blocks, from_rest) = from.as_chunks::<BLOCK>();
-        for (block, from) in blocks.iter_mut().zip(from_blocks) {
-            load_block(from, block);
-        }
-        for (value, word) in rest.iter_mut().zip(from_rest) {
-            *value = u64::to_le(word.load(Ordering::Relaxed));
-        }
+        load_words(&mut whole[..n], &words[..n]);
         if !tail.is_empty()
             && let Some(word) = words.get(n)
         {
@@ -368,28 +350,123 @@ fn load_bytes_from(words: &[AtomicU64], out: &mut [u8]) {
     }
 }
 
-/// One block of message words, stored in order (written out: the loop is not unrolled when
-/// optimising for size).
-#[inline(always)]
-fn store_block(to: &[AtomicU64; BLOCK], block: &[u64; BLOCK]) {
-    // The whole block first, so the loads pair up (`LDP`); then one store per word.
-    let values = *block;
-    macro_rules! store {
-        ($($i:literal)*) => { $(to[$i].store(u64::from_le(values[$i]), Ordering::Relaxed);)* };
+use word_copy::{load_words, store_words};
+
+/// Whole message words between a caller's aligned buffer and a channel buffer (the shorter
+/// length counts): with Advanced SIMD where the target has it.
+#[cfg(all(
+    target_arch = "aarch64",
+    target_endian = "little",
+    target_feature = "neon"
+))]
+mod word_copy {
+    use core::sync::atomic::AtomicU64;
+
+    /// Stores `from` into `to`, each word one single-copy-atomic 64-bit store (a relaxed
+    /// atomic store).
+    #[inline(always)]
+    pub(super) fn store_words(to: &[AtomicU64], from: &[u64]) {
+        let n = to.len().min(from.len());
+        // SAFETY: `copy_words` moves `n` words from `from` to `to`, both valid for that many
+        // (the shorter length) and 8-byte aligned (`u64` and `AtomicU64` slices). Its stores
+        // into `to` are single-copy atomic 64-bit stores, which is what every other access to
+        // `to` is (`AtomicU64`: relaxed stores, as the protocols ask of message words);
+        // `from` is borrowed shared, so nothing writes it meanwhile.
+        unsafe { copy_words(from.as_ptr(), to.as_ptr().cast::<u64>().cast_mut(), n) };
     }
-    store!(0 1 2 3 4 5 6 7);
+
+    /// Loads `from` into `to`, each word one single-copy-atomic 64-bit load (a relaxed atomic
+    /// load). Only loads from `from`, so it may be mapped read-only.
+    #[inline(always)]
+    pub(super) fn load_words(to: &mut [u64], from: &[AtomicU64]) {
+        let n = to.len().min(from.len());
+        // SAFETY: as in `store_words`, the roles swapped: the loads from `from` are
+        // single-copy atomic 64-bit loads (loads only, so valid on read-only memory), and `to`
+        // is borrowed exclusively and valid for `n` words.
+        unsafe { copy_words(from.as_ptr().cast::<u64>(), to.as_mut_ptr(), n) };
+    }
+
+    /// Copies `n` 64-bit words from `from` to `to` with Advanced SIMD loads and stores of
+    /// 64-bit elements: `LD1`/`ST1` of four 128-bit registers move 64 bytes in two
+    /// instructions, where word-by-word atomics take sixteen (LLVM never merges atomic
+    /// accesses). Each 64-bit element of an `LD1`/`ST1` (multiple structures, `.2D`) at an
+    /// 8-byte-aligned address is a single-copy atomic access of 64 bits (Arm ARM B2.2.1), as a
+    /// relaxed `AtomicU64` access is, and needs only 8-byte alignment, so it is also valid on
+    /// Device memory (a partition with its MMU off). Uses `v0`-`v3`, which every caller saves
+    /// anyway (AAPCS64: caller-saved).
+    ///
+    /// # Safety
+    ///
+    /// `from` is valid for reads and `to` for writes of `n` 8-byte-aligned words, the two do
+    /// not overlap, and every concurrent access to either is a 64-bit single-copy atomic
+    /// access.
+    #[inline(always)]
+    unsafe fn copy_words(from: *const u64, to: *mut u64, n: usize) {
+        // SAFETY: the caller guarantees both ranges; the assembly accesses exactly words
+        // `0..n` of each, moving forward, uses no stack, and clobbers only what it declares.
+        unsafe {
+            core::arch::asm!(
+                "cbz {blocks}, 2f",
+                // 8 words per turn.
+                "1:",
+                "ld1 {{v0.2d, v1.2d, v2.2d, v3.2d}}, [{from}], #64",
+                "st1 {{v0.2d, v1.2d, v2.2d, v3.2d}}, [{to}], #64",
+                "subs {blocks}, {blocks}, #1",
+                "b.ne 1b",
+                // Then 4, 2 and 1 words, as bits 2, 1 and 0 of `n` say.
+                "2:",
+                "tst {n}, #7",
+                "b.eq 5f",
+                "tbz {n}, #2, 3f",
+                "ld1 {{v0.2d, v1.2d}}, [{from}], #32",
+                "st1 {{v0.2d, v1.2d}}, [{to}], #32",
+                "3:",
+                "tbz {n}, #1, 4f",
+                "ld1 {{v0.2d}}, [{from}], #16",
+                "st1 {{v0.2d}}, [{to}], #16",
+                "4:",
+                "tbz {n}, #0, 5f",
+                "ld1 {{v0.1d}}, [{from}]",
+                "st1 {{v0.1d}}, [{to}]",
+                "5:",
+                blocks = inout(reg) n / 8 => _,
+                n = in(reg) n,
+                from = inout(reg) from => _,
+                to = inout(reg) to => _,
+                out("v0") _,
+                out("v1") _,
+                out("v2") _,
+                out("v3") _,
+                options(nostack),
+            );
+        }
+    }
 }
 
-/// One block of message words, loaded in order.
-#[inline(always)]
-fn load_block(from: &[AtomicU64; BLOCK], block: &mut [u64; BLOCK]) {
-    // One load per word, then the whole block, so the stores pair up (`STP`).
-    let mut values = [0; BLOCK];
-    macro_rules! load {
-        ($($i:literal)*) => { $(values[$i] = u64::to_le(from[$i].load(Ordering::Relaxed));)* };
+/// Whole message words between a caller's aligned buffer and a channel buffer, word by word.
+#[cfg(not(all(
+    target_arch = "aarch64",
+    target_endian = "little",
+    target_feature = "neon"
+)))]
+mod word_copy {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    /// Stores `from` into `to`, each word one relaxed atomic store.
+    #[inline(always)]
+    pub(super) fn store_words(to: &[AtomicU64], from: &[u64]) {
+        for (word, value) in to.iter().zip(from) {
+            word.store(u64::from_le(*value), Ordering::Relaxed);
+        }
     }
-    load!(0 1 2 3 4 5 6 7);
-    *block = values;
+
+    /// Loads `from` into `to`, each word one relaxed atomic load.
+    #[inline(always)]
+    pub(super) fn load_words(to: &mut [u64], from: &[AtomicU64]) {
+        for (value, word) in to.iter_mut().zip(from) {
+            *value = u64::to_le(word.load(Ordering::Relaxed));
+        }
+    }
 }
 
 /// `bytes` as whole 64-bit words and the bytes after them, if it starts at an 8-byte-aligned

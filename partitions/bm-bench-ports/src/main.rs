@@ -25,18 +25,20 @@
 //! - `sampling_write_read`: WRITE of a 64-byte message with the writer's timestamp (a system
 //!   counter read), then READ of it into an 8-byte-aligned buffer with its age and validity
 //!   (another counter read); no kernel involvement;
-//! - `queuing_send_receive`: SEND of a 64-byte message into an empty queue, the `Doorbell`
-//!   hypercall the sender makes after it (the receiver is not blocked here, so the doorbell
-//!   stays pending, as for a peer whose window has not come), then RECEIVE of it.
+//! - `queuing_send_receive`: SEND of a 64-byte message into an empty queue and the check
+//!   whether the receiver waits (it does not here), the `Doorbell` hypercall a sender makes
+//!   when it does (made anyway: this is the figure with the doorbell), then RECEIVE of it and
+//!   the check whether the sender waits;
+//! - `apex_sampling_write_read`, `apex_queuing_send_receive`: the same through the APEX
+//!   services a partition calls (`apex_api::apex::Apex`, ports created by name during
+//!   initialisation): WRITE_SAMPLING_MESSAGE + READ_SAMPLING_MESSAGE, and
+//!   SEND_QUEUING_MESSAGE + RECEIVE_QUEUING_MESSAGE with a zero timeout, where neither side
+//!   waits, so no hypercall is made. These add the port-id lookup, the return-code mapping
+//!   and the time conversions to the protocol.
 //!
 //! The protocol methods are inlined here, this partition being their only caller. Where a
-//! program calls them from several places (a partition that also links `apex_api::apex`), the
-//! size-optimised build may keep them out of line: 172 and 339 instead of 141 and 313 when
-//! this was written. To time the APEX services instead, create the four ports with
-//! `Apex::on_pkernel` during initialisation (`bm_runtime::entry_initialising!`) and time
-//! `write_sampling_message` + `read_sampling_message`, and `send_queuing_message` +
-//! `receive_queuing_message` with a zero timeout (the receive rings the source's doorbell
-//! too: two hypercalls).
+//! program calls them from several places, the size-optimised build may keep them out of
+//! line, which costs a call and the copying of arguments.
 //!
 //! Every figure is the minimum over [`RUNS`] runs (all equal under icount; the partition
 //! checks that they are). Each run also checks that the message read is the one written.
@@ -46,7 +48,10 @@
 
 use core::hint::black_box;
 
+use bm_runtime::apex_api::ReturnCode;
+use bm_runtime::apex_api::apex::{Apex, OnPkernel, PkernelBuffers, QueuingPortId, SamplingPortId};
 use bm_runtime::apex_api::call::{doorbell, module_shutdown, partition_stop};
+use bm_runtime::apex_api::info::QueuingDiscipline;
 use bm_runtime::apex_api::info::{Direction, InfoPage, Port, PortKind};
 use bm_runtime::apex_api::ports::{
     OwnBuffer, PeerBuffer, QueuingReceiver, QueuingSender, ReadError, ReceiveError, Received,
@@ -54,7 +59,7 @@ use bm_runtime::apex_api::ports::{
 };
 use bm_runtime::{BootInfo, println};
 
-bm_runtime::entry!(main);
+bm_runtime::entry_initialising!(main);
 
 /// Bytes of the message every figure moves.
 const MESSAGE: usize = 64;
@@ -142,12 +147,18 @@ fn queuing_send_receive(
     let (message, out) = (black_box(&message.0[..]), black_box(&mut out.0[..]));
     let (mut sent, mut rang, mut received) =
         (Err(SendError::ZeroLength), Ok(()), Err(ReceiveError::Empty));
+    let (mut receiver_waits, mut sender_waits) = (true, true);
     let n = count(|| {
         sent = sender.send(message);
+        receiver_waits = sender.receiver_waiting();
         rang = doorbell(port);
         received = receiver.receive(out);
-        black_box((&sent, &rang, &received));
+        sender_waits = receiver.sender_waiting();
+        black_box((&sent, &receiver_waits, &rang, &received, &sender_waits));
     });
+    if receiver_waits || sender_waits {
+        return (n, Err("a side of the queue says it waits"));
+    }
     let result = match (sent, rang, received) {
         (Ok(()), Ok(()), Ok(r)) => Ok(r),
         (Err(_), _, _) => Err("the queuing send failed"),
@@ -157,6 +168,55 @@ fn queuing_send_receive(
     (n, result)
 }
 
+type Services = Apex<OnPkernel, PkernelBuffers>;
+
+/// WRITE_SAMPLING_MESSAGE then READ_SAMPLING_MESSAGE through the APEX services.
+#[inline(never)]
+fn apex_sampling_write_read(
+    apex: &mut Services,
+    ids: (SamplingPortId, SamplingPortId),
+    message: &Message,
+    out: &mut Message,
+) -> (u64, Result<usize, &'static str>) {
+    let (apex, ids) = (black_box(apex), black_box(ids));
+    let (message, out) = (black_box(&message.0[..]), black_box(&mut out.0[..]));
+    let (mut written, mut read) = (Ok(()), Err(ReturnCode::NoAction));
+    let n = count(|| {
+        written = apex.write_sampling_message(ids.0, message);
+        read = apex.read_sampling_message(ids.1, out);
+        black_box((&written, &read));
+    });
+    match (written, read) {
+        (Ok(()), Ok(m)) => (n, Ok(m.length)),
+        (Err(_), _) => (n, Err("WRITE_SAMPLING_MESSAGE failed")),
+        (_, Err(_)) => (n, Err("READ_SAMPLING_MESSAGE failed")),
+    }
+}
+
+/// SEND_QUEUING_MESSAGE then RECEIVE_QUEUING_MESSAGE, zero timeouts, through the APEX
+/// services.
+#[inline(never)]
+fn apex_queuing_send_receive(
+    apex: &mut Services,
+    ids: (QueuingPortId, QueuingPortId),
+    message: &Message,
+    out: &mut Message,
+) -> (u64, Result<usize, &'static str>) {
+    let (apex, ids) = (black_box(apex), black_box(ids));
+    let (message, out) = (black_box(&message.0[..]), black_box(&mut out.0[..]));
+    let (mut sent, mut received) = (Ok(()), Err(ReturnCode::NoAction));
+    let n = count(|| {
+        sent = apex.send_queuing_message(ids.0, message, 0);
+        received = apex.receive_queuing_message(ids.1, 0, out);
+        black_box((&sent, &received));
+    });
+    match (sent, received) {
+        (Ok(()), Ok(m)) => (n, Ok(m.length)),
+        (Err(_), _) => (n, Err("SEND_QUEUING_MESSAGE failed")),
+        (_, Err(_)) => (n, Err("RECEIVE_QUEUING_MESSAGE failed")),
+    }
+}
+
 /// The benchmark's four ports, and the index of the queuing source (for its doorbell).
 struct Ports<'a> {
     sample_out: Port<'a>,
@@ -164,6 +224,10 @@ struct Ports<'a> {
     queue_out: Port<'a>,
     queue_in: Port<'a>,
     queue_out_index: u64,
+    /// The destination's configured refresh period and the queue's depth, as CREATE must
+    /// say them.
+    sample_in_refresh_ns: i64,
+    queue_depth: u32,
 }
 
 impl<'a> Ports<'a> {
@@ -171,18 +235,28 @@ impl<'a> Ports<'a> {
         let port = |name, kind: &str, direction| {
             info.port(name)
                 .filter(|p| p.kind.name() == kind && p.direction == direction)
-                .filter(|p| p.max_message_size as usize >= MESSAGE)
+                .filter(|p| p.max_message_size as usize == MESSAGE)
                 .ok_or("the configuration lacks a port this benchmark needs")
+        };
+        let sample_in = port("sample_in", "sampling", Direction::Destination)?;
+        let queue_out = port("queue_out", "queuing", Direction::Source)?;
+        let PortKind::Sampling { refresh } = sample_in.kind else {
+            return Err("sample_in is not a sampling port");
+        };
+        let PortKind::Queuing { max_messages, .. } = queue_out.kind else {
+            return Err("queue_out is not a queuing port");
         };
         Ok(Self {
             sample_out: port("sample_out", "sampling", Direction::Source)?,
-            sample_in: port("sample_in", "sampling", Direction::Destination)?,
-            queue_out: port("queue_out", "queuing", Direction::Source)?,
+            sample_in,
+            queue_out,
             queue_in: port("queue_in", "queuing", Direction::Destination)?,
             queue_out_index: info
                 .ports()
                 .position(|p| p.name == "queue_out")
                 .ok_or("no queue_out port")? as u64,
+            sample_in_refresh_ns: refresh.map_or(0, |t| t.ns as i64),
+            queue_depth: max_messages,
         })
     }
 }
@@ -305,10 +379,63 @@ fn bench() -> Result<(), &'static str> {
         Ok(n)
     })?;
 
+    // The same through the APEX services, over the same buffers: the protocol ends above are
+    // not used again, and the ports created here continue from the counters the buffers hold.
+    let mut apex = Services::on_pkernel(info);
+    let size = MESSAGE as u32;
+    let config = "an APEX port could not be created";
+    let sampling_ids = (
+        apex.create_sampling_port("sample_out", size, Direction::Source, 0)
+            .map_err(|_| config)?,
+        apex.create_sampling_port(
+            "sample_in",
+            size,
+            Direction::Destination,
+            ports.sample_in_refresh_ns,
+        )
+        .map_err(|_| config)?,
+    );
+    let queuing_ids = (
+        apex.create_queuing_port(
+            "queue_out",
+            size,
+            ports.queue_depth,
+            Direction::Source,
+            QueuingDiscipline::Fifo,
+        )
+        .map_err(|_| config)?,
+        apex.create_queuing_port(
+            "queue_in",
+            size,
+            ports.queue_depth,
+            Direction::Destination,
+            QueuingDiscipline::Fifo,
+        )
+        .map_err(|_| config)?,
+    );
+    let apex_sampling = runs(|i| {
+        message.0.fill(i ^ 0x3C);
+        let (n, length) = apex_sampling_write_read(&mut apex, sampling_ids, &message, &mut out);
+        if length? != MESSAGE || out.0 != message.0 {
+            return Err("READ_SAMPLING_MESSAGE did not return the message written");
+        }
+        Ok(n)
+    })?;
+    let apex_queuing = runs(|i| {
+        message.0.fill(i ^ 0xC3);
+        let (n, length) = apex_queuing_send_receive(&mut apex, queuing_ids, &message, &mut out);
+        if length? != MESSAGE || out.0 != message.0 {
+            return Err("RECEIVE_QUEUING_MESSAGE did not return the message sent");
+        }
+        Ok(n)
+    })?;
+
     for (name, (min, max)) in [
         ("memcpy_64", memcpy),
         ("sampling_write_read", sampling),
         ("queuing_send_receive", queuing),
+        ("apex_sampling_write_read", apex_sampling),
+        ("apex_queuing_send_receive", apex_queuing),
     ] {
         if min != max {
             println!("bench {name} varies: {min} to {max}");
