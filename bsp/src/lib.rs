@@ -39,7 +39,8 @@ impl PhysRange {
     }
 }
 
-/// A device a partition may own: its MMIO window and the interrupts (GIC INTIDs) it raises.
+/// A device a partition may own: its MMIO window, the interrupts (GIC INTIDs) it raises and
+/// whether it reaches memory by itself (DMA).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Device {
     /// Name used in configuration files, e.g. `"rtc"`.
@@ -47,6 +48,30 @@ pub struct Device {
     pub mmio: PhysRange,
     /// GIC interrupt IDs (SPIs are 32 + SPI number).
     pub interrupts: &'static [u32],
+    /// Whether the device is a bus master, and what confines its DMA.
+    pub dma: Dma,
+}
+
+/// What a device can do to memory on its own. Stage 2 confines a partition's CPU accesses
+/// only: a bus master reads and writes physical memory at addresses software gives it, so
+/// unless an SMMU translates its accesses through the owner's tables it reaches all of memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dma {
+    /// Not a bus master: it only answers the CPU's accesses to its MMIO window.
+    NotBusMaster,
+    /// A bus master (DMA-capable).
+    BusMaster {
+        /// The SMMU that translates its accesses, by name, or `None` if nothing does: then its
+        /// DMA reaches any physical address.
+        smmu: Option<&'static str>,
+    },
+}
+
+impl Dma {
+    /// Whether the device masters the bus.
+    pub const fn is_bus_master(&self) -> bool {
+        matches!(self, Dma::BusMaster { .. })
+    }
 }
 
 /// Everything the kernel and the configuration tool need to know about one board.
@@ -127,12 +152,28 @@ mod tests {
                 .contains_range(b.kernel_reserved.base, b.kernel_reserved.size)
         );
         assert!(!b.ram.overlaps(&b.device_space));
-        for d in b.devices {
+        for (i, d) in b.devices.iter().enumerate() {
             assert!(
                 b.device_space.contains_range(d.mmio.base, d.mmio.size),
                 "{}",
                 d.name
             );
+            // Stage 2 maps whole 4 KiB pages: a device is given with everything on its pages.
+            assert!(
+                d.mmio.size > 0 && (d.mmio.base | d.mmio.size) % 0x1000 == 0,
+                "{} is not whole pages",
+                d.name
+            );
+            assert!(
+                b.devices[i + 1..]
+                    .iter()
+                    .all(|o| o.name != d.name && !o.mmio.overlaps(&d.mmio)),
+                "{} shares a name or a page with another device",
+                d.name
+            );
+            if let Dma::BusMaster { smmu: Some(s) } = d.dma {
+                assert!(!s.is_empty(), "{}", d.name);
+            }
             assert!(
                 !d.mmio.overlaps(&b.kernel_uart),
                 "{} overlaps the kernel UART",

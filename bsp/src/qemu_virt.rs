@@ -2,7 +2,7 @@
 //!
 //! Addresses are QEMU's fixed `virt` memory map (hw/arm/virt.c); SPI n is INTID 32 + n.
 
-use crate::{Board, Device, PhysRange};
+use crate::{Board, Device, Dma, PhysRange};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -27,16 +27,31 @@ pub const QEMU_VIRT: Board = Board {
     device_space: PhysRange::new(0x0800_0000, 0x3800_0000),
     // Only devices whose MMIO window fills whole 4 KiB pages can be given to one partition
     // (stage-2 maps pages); the virtio-mmio transports share pages and are left out for now.
+    // The SMMUv3 of `virt` (`iommu=smmuv3`) fronts only the PCIe root complex: no device listed
+    // here is behind it.
     devices: &[
+        // PL031.
         Device {
             name: "rtc",
             mmio: PhysRange::new(0x0901_0000, 0x1000),
             interrupts: &[32 + 2],
+            dma: Dma::NotBusMaster,
         },
+        // QEMU's firmware configuration device: 0x18 bytes of registers, alone on its page, no
+        // interrupt. Its DMA interface (FW_CFG_DMA, the register at +0x10) reads and writes
+        // whatever physical addresses the guest writes there.
+        Device {
+            name: "fw_cfg",
+            mmio: PhysRange::new(0x0902_0000, 0x1000),
+            interrupts: &[],
+            dma: Dma::BusMaster { smmu: None },
+        },
+        // PL061.
         Device {
             name: "gpio",
             mmio: PhysRange::new(0x0903_0000, 0x1000),
             interrupts: &[32 + 7],
+            dma: Dma::NotBusMaster,
         },
     ],
 };

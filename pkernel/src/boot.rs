@@ -18,6 +18,7 @@ use crate::module::{Failure, ModuleEnd};
 use crate::partition;
 use crate::sched::run::{CoreEnd, CorePartitions, run_dedicated, run_time_partitioned};
 use crate::sched::{self, CorePlan};
+use crate::vgic;
 use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
 use system_tables::translation::InfoPageBytes;
 
@@ -82,6 +83,26 @@ pub fn primary(system: &'static System, info_pages: &'static [InfoPageBytes]) ->
     if let Err(error) = gic::init(board, 0) {
         kprintln!("GIC initialisation failed: {error:?}");
         fail(Failure::BootError);
+    }
+    // Each partition's device interrupts go to its first core, disabled until it enables
+    // them through its virtual distributor.
+    for partition in system.partitions {
+        let mpidr = partition
+            .cores
+            .first()
+            .and_then(|&core| board.core_mpidrs.get(usize::from(core)));
+        for &intid in partition.interrupts {
+            let routed = mpidr
+                .filter(|_| partition.interrupts.len() <= vgic::MAX_INTERRUPTS)
+                .is_some_and(|&mpidr| gic::configure_partition_spi(intid, mpidr).is_ok());
+            if !routed {
+                kprintln!(
+                    "partition '{}': interrupt {intid} cannot be routed to it",
+                    partition.name
+                );
+                fail(Failure::BootError);
+            }
+        }
     }
     print_banner(system, info_pages);
     let first_frame = timer::now() + CNTFRQ_EL0.get() * START_DELAY_MS / 1000;

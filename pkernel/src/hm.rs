@@ -35,11 +35,18 @@ pub fn error_of(exit: &Exit) -> HmError {
 
 /// The code of `action` in a trace record's `arg` (see `apex_api::trace`): a partition
 /// action's code, or 0x100 + a module action's.
-fn trace_code(action: HmAction) -> u32 {
+pub fn trace_code(action: HmAction) -> u32 {
     match action {
         HmAction::Partition(a) => u32::from(a.code()),
         HmAction::Module(a) => 0x100 | u32::from(a.code()),
     }
+}
+
+/// The action `partition`'s HM table names for `error`, or the error's default.
+pub fn action_for(partition: &crate::config::Partition, error: HmError) -> HmAction {
+    partition
+        .hm_action(error)
+        .unwrap_or(HmAction::Partition(error.default_partition_action()))
 }
 
 /// Applies the HM action `resident`'s table names for `error` (its default if the table
@@ -48,9 +55,7 @@ fn trace_code(action: HmAction) -> u32 {
 pub fn apply(resident: &mut Resident, error: HmError, machine: &mut impl Machine) -> Action {
     let partition = resident.partition;
     let name = partition.name;
-    let action = partition
-        .hm_action(error)
-        .unwrap_or(HmAction::Partition(error.default_partition_action()));
+    let action = action_for(partition, error);
     let now = machine.now();
     machine.trace(TraceEvent::health_monitor(
         partition.id,

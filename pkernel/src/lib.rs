@@ -34,3 +34,4 @@ pub mod sched;
 pub mod sync;
 pub mod trace;
 pub mod trap;
+pub mod vgic;

@@ -9,7 +9,7 @@ use core::fmt;
 
 use crate::arch::context::VcpuContext;
 use crate::arch::exit::Exit;
-use crate::config::{Channel, Partition};
+use crate::config::{Board, Channel, Partition};
 use crate::trace::TraceEvent;
 
 /// An interrupt the kernel took.
@@ -19,8 +19,36 @@ pub enum Interrupt {
     WindowTimer,
     /// Another core woke this one: a doorbell rang for a partition waiting here.
     Wakeup,
-    /// Anything else, by GIC interrupt ID (none is routed to partitions yet).
+    /// The GIC's list registers drained while virtual interrupts waited for one.
+    Maintenance,
+    /// A partition's device interrupt (an SPI its configuration gives it), by GIC interrupt
+    /// ID. It stays active at the distributor until the owner deactivates the virtual
+    /// interrupt the kernel delivers for it.
+    Device(u32),
+    /// Anything else, by GIC interrupt ID.
     Other(u32),
+}
+
+/// A distributor operation on a shared peripheral interrupt a partition owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpiOp {
+    Enable(bool),
+    /// Edge-triggered (`true`) or level-sensitive.
+    Edge(bool),
+    /// Route it to this core (one of the owner's).
+    Route {
+        core: usize,
+    },
+    SetPending,
+    ClearPending,
+    Deactivate,
+}
+
+/// An SPI's state at the distributor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpiState {
+    pub pending: bool,
+    pub active: bool,
 }
 
 /// One core of the machine, as policy sees it.
@@ -63,6 +91,21 @@ pub trait Machine {
     fn channel(&self, index: u16) -> Option<&'static Channel>;
     /// Interrupts core `core` (a partition waiting there has a doorbell); this core too.
     fn wake(&mut self, core: usize);
+    /// The board the module runs on.
+    fn board(&self) -> &'static Board;
+    /// The partition whose configuration gives it interrupt `intid`, if any.
+    fn interrupt_owner(&self, intid: u32) -> Option<&'static Partition>;
+    /// Delivers physical interrupt `intid` to the vCPU loaded on this core as the same
+    /// virtual interrupt, with `priority`, linked to the physical one (its deactivation by the
+    /// partition deactivates it). False if the virtual interface has no room now; then the
+    /// core gets [`Interrupt::Maintenance`] once it has.
+    fn inject(&mut self, intid: u32, priority: u8) -> bool;
+    /// No [`Interrupt::Maintenance`] is needed any more.
+    fn stop_maintenance(&mut self);
+    /// Carries out `op` on SPI `intid` at the distributor.
+    fn spi(&mut self, intid: u32, op: SpiOp);
+    /// SPI `intid`'s state at the distributor.
+    fn spi_state(&mut self, intid: u32) -> SpiState;
 }
 
 /// Writes a kernel line through a [`Machine`].

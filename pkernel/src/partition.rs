@@ -15,6 +15,7 @@ use crate::klog;
 use crate::machine::Machine;
 use crate::sync::{SpinLock, TakeOnce};
 use crate::trace::TraceEvent;
+use crate::vgic::VirtualDistributor;
 
 /// What the kernel keeps about one partition while the module runs.
 pub struct PartitionState {
@@ -32,6 +33,13 @@ pub struct PartitionState {
     waiting_on: AtomicU8,
     /// Its vCPU 0, owned by the core that runs it.
     vcpu: TakeOnce<VcpuContext>,
+    /// Its device interrupts the kernel took and has not delivered yet, one bit per entry
+    /// of `Partition::interrupts` (see `vgic`).
+    pub virq_pending: AtomicU32,
+    /// Its virtual distributor.
+    pub vgic: SpinLock<VirtualDistributor>,
+    /// Its attempts on interrupts it does not own so far (only the first few are logged).
+    pub gic_violations: AtomicU32,
 }
 
 impl PartitionState {
@@ -43,6 +51,9 @@ impl PartitionState {
             doorbells: AtomicU64::new(0),
             waiting_on: AtomicU8::new(0),
             vcpu: TakeOnce::new(VcpuContext::ZERO),
+            virq_pending: AtomicU32::new(0),
+            vgic: SpinLock::new(VirtualDistributor::new()),
+            gic_violations: AtomicU32::new(0),
         }
     }
 
@@ -178,11 +189,13 @@ impl<'a> Resident<'a> {
             machine.load_vcpu(self.vcpu);
             return;
         }
-        // A restarted partition waits for nothing and has no doorbell from its past run.
+        // A restarted partition waits for nothing and has no doorbell from its past run, and
+        // its interrupts are as at boot (its list registers go with the old context).
         self.waiting = None;
         if let Some(state) = state(usize::from(p.id)) {
             state.clear_doorbells();
         }
+        crate::vgic::reset(p, machine);
         let (vttbr, mdcr) = (self.vcpu.vttbr, self.vcpu.mdcr);
         *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, u64::from(p.id), 0, vttbr);
         self.vcpu.mdcr = mdcr;

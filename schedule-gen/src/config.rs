@@ -138,6 +138,8 @@ pub struct RawDevice {
     pub mmio: Option<Spanned<RawMmio>>,
     /// Its interrupts (GIC INTIDs); only with `mmio`.
     pub interrupts: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `dma = "trusted"`: the integrator accepts that nothing confines the device's DMA.
+    pub dma: Option<Spanned<DmaTrust>>,
 }
 
 /// `mmio = { base = ..., size = ... }`.
@@ -336,6 +338,16 @@ impl QueuingDiscipline {
             Self::Priority => "priority",
         }
     }
+}
+
+/// `dma = "trusted"` on a `[[partition.device]]`: the integrator knows the device is a bus
+/// master whose DMA nothing confines to its partition's memory, and trusts that partition with
+/// all of memory through it. The only value; required for such a device (E104).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmaTrust {
+    /// The partition is trusted with the device's unconfined DMA.
+    Trusted,
 }
 
 /// `access = "r" | "rw" | "rx" | "rwx"`. Every region is readable; write-execute without read

@@ -215,6 +215,12 @@ rules! {
     XmlUnmappable = "E102", "xml-unmappable";
     /// A partition name the kernel keeps for itself (its console lines start `[pkernel]`).
     ReservedPartitionName = "E103", "reserved-partition-name";
+    /// A partition owns a DMA bus master whose DMA nothing confines (no SMMU in front of it,
+    /// or SMMU confinement, which pkernel does not implement yet) without `dma = "trusted"`; or
+    /// `dma = "trusted"` on a board device that is not a bus master.
+    UnconfinedDma = "E104", "unconfined-dma";
+    /// A partition owns more interrupts than its virtual distributor keeps.
+    TooManyInterrupts = "E105", "too-many-interrupts";
 }
 
 /// A 1-based line and column (columns count characters, not bytes).

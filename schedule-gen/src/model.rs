@@ -213,6 +213,12 @@ pub struct DeviceConfig {
     pub interrupts: Vec<u32>,
     /// Whether the description comes from the board (`false`: from the configuration).
     pub from_board: bool,
+    /// What the board says about its DMA; `None` for a device described by the configuration,
+    /// which the board cannot vouch for.
+    pub dma: Option<bsp::Dma>,
+    /// `dma = "trusted"`: the integrator trusts the partition with the device's DMA, which
+    /// nothing confines (E104).
+    pub dma_trusted: bool,
 }
 
 /// One row of an HM table: what happens about `error`, and whether the configuration said so

@@ -75,6 +75,56 @@ fn demo_reports_match_golden() {
     goldens("demo", &demo());
 }
 
+/// `tests/report/dma.toml`: every DMA status a partition's device can have on `qemu-virt`.
+#[test]
+fn dma_reports_match_golden() {
+    let cfg = load(&manifest_dir().join("tests/report/dma.toml")).unwrap_or_else(|e| panic!("{e}"));
+    goldens("dma", &cfg);
+    let f = facts::collect(&cfg);
+    let text = render_text(&f);
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}"))
+            .to_owned()
+    };
+    assert!(
+        row("fw_cfg").ends_with("  bus master, DMA trusted by acknowledgement (not confined)"),
+        "{}",
+        row("fw_cfg")
+    );
+    assert!(row("rtc").ends_with("  not a bus master"), "{}", row("rtc"));
+    assert!(
+        row("gpio").ends_with("  not a bus master"),
+        "{}",
+        row("gpio")
+    );
+    assert!(
+        row("virtio-net").ends_with(
+            "  not described by the board, DMA trusted by acknowledgement (not confined)"
+        ),
+        "{}",
+        row("virtio-net")
+    );
+    assert!(
+        row("flash").ends_with("  not described by the board: DMA unknown, not confined"),
+        "{}",
+        row("flash")
+    );
+    assert!(row("uart").ends_with("  -"), "{}", row("uart"));
+    let json: serde_json::Value = serde_json::from_str(&render_json(&f)).unwrap();
+    let fw_cfg = json["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "fw_cfg")
+        .unwrap();
+    assert_eq!(
+        fw_cfg["dma"],
+        serde_json::json!({"capability": "bus-master", "smmu": null, "confined": false, "trusted": true})
+    );
+}
+
 #[test]
 fn writes_three_files_byte_identical_every_time() {
     let dir = common::temp_dir("report-determinism");

@@ -447,7 +447,7 @@ fn unknown_device() {
     let text = TWO_PARTITIONS.replace("name = \"rtc\"", "name = \"uart\"");
     assert_eq!(
         errors(&text),
-        "sys.toml:19:10: error[E046-unknown-device]: board \"qemu-virt\" has no device \"uart\" a partition can own\n  help: use one of: rtc, gpio, or describe the device with `mmio` and `interrupts`"
+        "sys.toml:19:10: error[E046-unknown-device]: board \"qemu-virt\" has no device \"uart\" a partition can own\n  help: use one of: rtc, fw_cfg, gpio, or describe the device with `mmio` and `interrupts`"
     );
 }
 
@@ -473,6 +473,68 @@ fn device_ipa_collision() {
     assert_eq!(
         errors(&text),
         "sys.toml:11:20: error[E048-device-ipa-collision]: device \"gpio\" is mapped at IPA 0x0903_0000..0x0903_1000, which collides with RAM region \"ram\" (line 10) of partition \"a\"\n  help: move the RAM region's `ipa` away from the device's address"
+    );
+}
+
+#[test]
+fn unconfined_dma() {
+    // fw_cfg's DMA interface writes wherever the guest says; no SMMU fronts it on qemu-virt.
+    let text = format!(
+        "{HEAD}{}",
+        part("a", "[1]", "device = [{ name = \"fw_cfg\" }]\n")
+    );
+    assert_eq!(
+        errors(&text),
+        "sys.toml:10:20: error[E104-unconfined-dma]: partition \"a\" owns device \"fw_cfg\", a DMA bus master with no SMMU on board \"qemu-virt\": through it the partition could overwrite any memory, other partitions' and the kernel's included\n  help: give the device to no partition, or accept the risk: write dma = \"trusted\" in its [[partition.device]] entry to trust partition \"a\" with all of memory"
+    );
+}
+
+#[test]
+fn unconfined_dma_accepted_with_the_acknowledgement() {
+    let text = format!(
+        "{HEAD}{}",
+        part(
+            "a",
+            "[1]",
+            "[[partition.device]]\nname = \"fw_cfg\"\ndma = \"trusted\"\n"
+        )
+    );
+    let cfg = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let d = &cfg.partitions().next().unwrap().devices[0];
+    assert_eq!(d.name, "fw_cfg");
+    assert_eq!(d.dma, Some(bsp::Dma::BusMaster { smmu: None }));
+    assert!(d.dma_trusted);
+    // A device described with `mmio` is one the board cannot vouch for: the acknowledgement
+    // is taken as written, and its absence is not an error.
+    let text = format!(
+        "{HEAD}{}",
+        part(
+            "a",
+            "[1]",
+            "device = [{ name = \"v0\", mmio = { base = 0x0a00_0000, size = 0x1000 }, dma = \"trusted\" }, { name = \"v1\", mmio = { base = 0x0a00_1000, size = 0x1000 } }]\n"
+        )
+    );
+    let cfg = load(&text).unwrap_or_else(|e| panic!("{e}"));
+    let d = &cfg.partitions().next().unwrap().devices;
+    assert_eq!((d[0].dma, d[0].dma_trusted), (None, true));
+    assert_eq!((d[1].dma, d[1].dma_trusted), (None, false));
+}
+
+#[test]
+fn dma_trusted_on_a_device_that_is_not_a_bus_master() {
+    let text = TWO_PARTITIONS.replace(
+        "  name = \"rtc\"\n",
+        "  name = \"rtc\"\n  dma = \"trusted\"\n",
+    );
+    assert_eq!(
+        errors(&text),
+        "sys.toml:20:9: error[E104-unconfined-dma]: device \"rtc\" of partition \"ctrl\" is not a DMA bus master on board \"qemu-virt\": dma = \"trusted\" acknowledges a risk it does not have\n  help: remove dma = \"trusted\": it is only for bus masters whose DMA nothing confines"
+    );
+    // `trusted` is the only value.
+    let text = TWO_PARTITIONS.replace("  name = \"rtc\"\n", "  name = \"rtc\"\n  dma = \"none\"\n");
+    assert_eq!(
+        errors(&text),
+        "sys.toml:20:9: error[E003-invalid-value]: unknown variant `none`, expected `trusted`\n  help: change the value to what the message expects"
     );
 }
 

@@ -378,6 +378,35 @@ fn interrupt_shared() {
 }
 
 #[test]
+fn too_many_interrupts() {
+    let list: Vec<String> = (40..73).map(|i| i.to_string()).collect();
+    let text = edit(
+        "cores = [1]\n",
+        &format!(
+            "cores = [1]\ndevice = [{{ name = \"v\", mmio = {{ base = 0x0a00_0000, size = 0x1000 }}, interrupts = [{}] }}]\n",
+            list.join(", ")
+        ),
+    );
+    let error = only_error(&text);
+    assert!(
+        error.contains(
+            "error[E105-too-many-interrupts]: partition \"c\" owns 33 interrupts through its devices; a partition may own at most 32\n  help: give some of its devices to another partition"
+        ),
+        "{error}"
+    );
+    // 32 is allowed.
+    let list: Vec<String> = (40..72).map(|i| i.to_string()).collect();
+    let text = edit(
+        "cores = [1]\n",
+        &format!(
+            "cores = [1]\ndevice = [{{ name = \"v\", mmio = {{ base = 0x0a00_0000, size = 0x1000 }}, interrupts = [{}] }}]\n",
+            list.join(", ")
+        ),
+    );
+    assert!(load(&text).is_ok(), "32 interrupts are allowed");
+}
+
+#[test]
 fn invalid_schedule() {
     assert_eq!(
         errors_of(

@@ -323,5 +323,9 @@ pub struct Segment {
 /// Most partitions one system may have (sizes per-partition kernel state).
 pub const MAX_PARTITIONS: usize = 16;
 
+/// Most interrupts one partition may own (its virtual distributor keeps one bit of
+/// delivery state per interrupt in a word).
+pub const MAX_PARTITION_INTERRUPTS: usize = 32;
+
 /// Most cores any supported board has; sizes the per-core stacks and state.
 pub const MAX_CORES: usize = 8;

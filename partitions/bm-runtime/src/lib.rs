@@ -1,6 +1,7 @@
 //! Runtime for bare-metal partitions: entry, `.bss`, FP enable, console printing, a panic
-//! handler that reports and stops the partition, and the partition's information page
-//! ([`info`]).
+//! handler that reports and stops the partition, the partition's information page
+//! ([`info`]), and interrupts: exception vectors, the GIC CPU interface and the partition's
+//! own SPIs in its (virtual) distributor ([`irq`]).
 //!
 //! A partition crate provides `#[unsafe(no_mangle)] fn partition_main(info: BootInfo) -> !`
 //! (or use the [`entry!`] macro) and a build script adding `-Tbm-partition.x` to its link.
@@ -10,6 +11,8 @@ pub use apex_api;
 pub use apex_api::call::Console;
 use apex_api::hypercall::CONSOLE_WRITE_MAX;
 use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE, InfoError, InfoPage};
+
+pub mod irq;
 
 /// What the kernel tells a partition at entry (x0, x1).
 #[derive(Clone, Copy, Debug)]

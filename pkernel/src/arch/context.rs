@@ -79,14 +79,16 @@ pub struct FpRegs {
 /// The GIC virtual CPU interface state a partition can change through its ICC_* (ICV_*)
 /// registers: ICH_VMCR_EL2 (its priority mask, binary points, group enables, EOI mode) and
 /// the active-priority registers (ICH_AP0Rn_EL2, ICH_AP1Rn_EL2; as many as the GIC's
-/// priority bits need, at most 4). The list registers are the kernel's alone: it writes none
-/// yet (no virtual interrupt is delivered), so there is nothing of a partition in them.
+/// priority bits need, at most 4), and the list registers (ICH_LRn_EL2: the virtual
+/// interrupts the kernel delivered to this vCPU that it has not finished, as many as the GIC
+/// has, at most 16).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GicCpuRegs {
     pub vmcr: u64,
     pub ap0r: [u64; 4],
     pub ap1r: [u64; 4],
+    pub lr: [u64; 16],
 }
 
 /// One vCPU of a partition.
@@ -178,6 +180,7 @@ impl VcpuContext {
             vmcr: 0,
             ap0r: [0; 4],
             ap1r: [0; 4],
+            lr: [0; 16],
         },
         vttbr: 0,
         vmpidr: 0,

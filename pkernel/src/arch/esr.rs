@@ -84,6 +84,10 @@ pub struct AbortSyndrome {
     pub register: u8,
     /// WnR: the access was a write.
     pub write: bool,
+    /// SSE: a load sign-extends the value (when `valid_syndrome`).
+    pub sign_extend: bool,
+    /// SF: the register is 64-bit (`X`), not 32-bit (`W`) (when `valid_syndrome`).
+    pub register_64: bool,
     /// S1PTW: the fault happened on the stage-1 table walk.
     pub on_stage1_walk: bool,
     /// DFSC/IFSC.
@@ -98,6 +102,8 @@ impl AbortSyndrome {
             access_size: 1 << ((iss >> 22) & 3),
             register: ((iss >> 16) & 0x1f) as u8,
             write: iss & (1 << 6) != 0,
+            sign_extend: iss & (1 << 21) != 0,
+            register_64: iss & (1 << 15) != 0,
             on_stage1_walk: iss & (1 << 7) != 0,
             status: (iss & 0x3f) as u8,
         }

@@ -7,11 +7,11 @@ use arm_gic::gicv3::GicCpuInterface;
 
 use super::context::VcpuContext;
 use super::exit::Exit;
-use super::{cache, console, loader, timer, trace_buffer, vcpu};
-use crate::config::{Channel, Partition};
+use super::{cache, console, gic, loader, timer, trace_buffer, vcpu};
+use crate::config::{Board, Channel, Partition};
 use crate::console::{DRAIN_BUDGET_BYTES, Selection};
 use crate::log;
-use crate::machine::{Interrupt, Machine};
+use crate::machine::{Interrupt, Machine, SpiOp, SpiState};
 use crate::trace::TraceEvent;
 
 /// One core of the board, as the run loop sees it.
@@ -68,10 +68,17 @@ impl Machine for Hardware {
             // Level-sensitive: stop it asserting before ending it; the next window re-arms.
             timer::mask();
         }
+        // Priority drop only (EOImode = 1): see `gic`.
         GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+        if self.interrupt_owner(id).is_some() {
+            // Stays active until its owner deactivates the virtual interrupt linked to it.
+            return Some(Interrupt::Device(id));
+        }
+        gic::deactivate(id);
         Some(match id {
             timer::INTID => Interrupt::WindowTimer,
-            super::gic::WAKEUP_SGI => Interrupt::Wakeup,
+            gic::WAKEUP_SGI => Interrupt::Wakeup,
+            gic::MAINTENANCE_INTID => Interrupt::Maintenance,
             other => Interrupt::Other(other),
         })
     }
@@ -120,5 +127,36 @@ impl Machine for Hardware {
         if let Some(&mpidr) = super::entry::system().board.core_mpidrs.get(core) {
             super::gic::wake(mpidr);
         }
+    }
+
+    fn board(&self) -> &'static Board {
+        super::entry::system().board
+    }
+
+    fn interrupt_owner(&self, intid: u32) -> Option<&'static Partition> {
+        // Only SPIs are given to partitions; the kernel's own interrupts are private ones.
+        if intid < 32 {
+            return None;
+        }
+        super::entry::system()
+            .partitions
+            .iter()
+            .find(|p| p.interrupts.contains(&intid))
+    }
+
+    fn inject(&mut self, intid: u32, priority: u8) -> bool {
+        vcpu::inject(intid, priority)
+    }
+
+    fn stop_maintenance(&mut self) {
+        vcpu::stop_underflow_interrupt();
+    }
+
+    fn spi(&mut self, intid: u32, op: SpiOp) {
+        gic::spi(intid, op, super::entry::system().board);
+    }
+
+    fn spi_state(&mut self, intid: u32) -> SpiState {
+        gic::spi_state(intid)
     }
 }

@@ -60,37 +60,137 @@ fn active_priority_registers() -> usize {
     }
 }
 
-/// Puts the GIC virtual CPU interface in a known state (its registers reset to UNKNOWN
-/// values): disabled (ICH_HCR_EL2.En = 0: no virtual interrupt is delivered yet) and every
-/// list register empty. Each partition's own part (VMCR, active priorities) is loaded with
-/// its context.
-fn reset_gic_virtual_interface() {
-    let list_registers = (ich_vtr() & 0x1f) as usize + 1;
-    macro_rules! clear_list_registers {
-        ($($i:literal)*) => {$(
-            if $i < list_registers {
-                // SAFETY: the list register exists (index below ICH_VTR_EL2.ListRegs + 1);
-                // clearing it only empties the virtual interface, which no one uses yet.
-                unsafe {
-                    core::arch::asm!(concat!("msr ich_lr", $i, "_el2, xzr"), options(nomem, nostack, preserves_flags))
-                };
+/// List registers this core's GIC virtual CPU interface has (ICH_VTR_EL2.ListRegs + 1).
+fn list_registers() -> usize {
+    (ich_vtr() & 0x1f) as usize + 1
+}
+
+/// Runs `$access` (a macro taking a list register's index and name) for each of the first
+/// `$n` list registers, in order: the assembly needs each register by name.
+macro_rules! each_list_register {
+    ($n:expr, $access:ident) => {{
+        let n: usize = $n;
+        'registers: {
+            each_list_register!(@each n, 'registers, $access,
+                0 "ich_lr0_el2" 1 "ich_lr1_el2" 2 "ich_lr2_el2" 3 "ich_lr3_el2"
+                4 "ich_lr4_el2" 5 "ich_lr5_el2" 6 "ich_lr6_el2" 7 "ich_lr7_el2"
+                8 "ich_lr8_el2" 9 "ich_lr9_el2" 10 "ich_lr10_el2" 11 "ich_lr11_el2"
+                12 "ich_lr12_el2" 13 "ich_lr13_el2" 14 "ich_lr14_el2" 15 "ich_lr15_el2");
+        }
+    }};
+    (@each $n:ident, $label:lifetime, $access:ident, $($index:literal $name:literal)*) => {
+        $(
+            if $index >= $n {
+                break $label;
             }
-        )*};
+            $access!($index, $name);
+        )*
+    };
+}
+
+/// Puts the GIC virtual CPU interface in a known state (its registers reset to UNKNOWN
+/// values): enabled (ICH_HCR_EL2.En = 1, so the list registers of the loaded vCPU are
+/// delivered to it) and every list register empty. Each partition's own part (VMCR, active
+/// priorities, list registers) is loaded with its context.
+fn reset_gic_virtual_interface() {
+    macro_rules! clear {
+        ($index:literal, $name:literal) => {
+            // SAFETY: the list register exists (its index is below the count ICH_VTR_EL2
+            // gives); emptying it only empties the virtual interface, which no one uses yet.
+            unsafe {
+                core::arch::asm!(
+                    concat!("msr ", $name, ", xzr"),
+                    options(nomem, nostack, preserves_flags)
+                )
+            };
+        };
     }
-    clear_list_registers!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
-    // SAFETY: disabling the virtual CPU interface affects only what partitions see through
-    // ICV_* registers; the kernel uses the physical interface.
+    each_list_register!(list_registers(), clear);
+    // SAFETY: the virtual CPU interface only affects what partitions see through ICV_*
+    // registers; the kernel uses the physical interface.
     unsafe {
         core::arch::asm!(
-            "msr ich_hcr_el2, xzr",
+            "msr ich_hcr_el2, {}",
             "isb",
+            in(reg) ICH_HCR_EN,
             options(nomem, nostack, preserves_flags)
         )
     };
 }
 
+/// ICH_HCR_EL2.En: the virtual CPU interface delivers its list registers.
+const ICH_HCR_EN: u64 = 1 << 0;
+/// ICH_HCR_EL2.UIE: a maintenance interrupt while at most one list register is in use.
+const ICH_HCR_UIE: u64 = 1 << 1;
+
+/// List register bits (Arm IHI 0069, ICH_LR<n>_EL2): State = pending, HW (the physical
+/// interrupt is deactivated when the guest deactivates the virtual one), Group 1.
+const LR_PENDING: u64 = 1 << 62;
+const LR_HW: u64 = 1 << 61;
+const LR_GROUP1: u64 = 1 << 60;
+
+/// Puts physical interrupt `intid` into a free list register of the vCPU loaded on this
+/// core, as the same virtual interrupt ID, pending, with `priority`, linked to the physical
+/// one. False if every list register is in use: then a maintenance interrupt is asked for,
+/// which comes when they have drained (see [`stop_underflow_interrupt`]).
+pub fn inject(intid: u32, priority: u8) -> bool {
+    let empty: u64;
+    // SAFETY: reading ICH_ELRSR_EL2 has no side effects.
+    unsafe {
+        core::arch::asm!("mrs {}, ich_elrsr_el2", out(reg) empty, options(nomem, nostack, preserves_flags))
+    };
+    let n = list_registers();
+    let free = empty.trailing_zeros() as usize;
+    if free >= n {
+        set_ich_hcr(ICH_HCR_EN | ICH_HCR_UIE);
+        return false;
+    }
+    let value = LR_PENDING
+        | LR_HW
+        | LR_GROUP1
+        | (u64::from(priority) << 48)
+        | (u64::from(intid & 0x3ff) << 32)
+        | u64::from(intid);
+    macro_rules! write_free {
+        ($index:literal, $name:literal) => {
+            if $index == free {
+                // SAFETY: the list register exists and is free (ICH_ELRSR_EL2); it becomes a
+                // virtual interrupt of the vCPU loaded here, the partition that owns `intid`
+                // (the caller's check).
+                unsafe {
+                    core::arch::asm!(concat!("msr ", $name, ", {}"), in(reg) value, options(nomem, nostack, preserves_flags))
+                };
+            }
+        };
+    }
+    each_list_register!(n, write_free);
+    true
+}
+
+/// Stops asking for the maintenance interrupt [`inject`] asked for.
+pub fn stop_underflow_interrupt() {
+    set_ich_hcr(ICH_HCR_EN);
+}
+
+fn set_ich_hcr(value: u64) {
+    // SAFETY: ICH_HCR_EL2 controls only the virtual CPU interface partitions use; En stays set.
+    unsafe {
+        core::arch::asm!("msr ich_hcr_el2, {}", in(reg) value, options(nomem, nostack, preserves_flags))
+    };
+}
+
 /// Loads a partition's part of the GIC virtual CPU interface (see [`GicCpuRegs`]).
 fn gic_load(gic: &GicCpuRegs) {
+    macro_rules! load {
+        ($index:literal, $name:literal) => {
+            // SAFETY: the list register exists; it holds only the virtual interrupts of the
+            // partition about to run (the kernel takes its own through the physical interface).
+            unsafe {
+                core::arch::asm!(concat!("msr ", $name, ", {}"), in(reg) gic.lr[$index], options(nomem, nostack, preserves_flags))
+            };
+        };
+    }
+    each_list_register!(list_registers(), load);
     let n = active_priority_registers();
     // SAFETY: these registers hold only the virtual CPU interface state of the partition
     // about to run (the kernel uses the physical interface); AP*R1 exist when there are 2 or
@@ -132,6 +232,15 @@ fn gic_load(gic: &GicCpuRegs) {
 
 /// Saves a partition's part of the GIC virtual CPU interface (see [`gic_load`]).
 fn gic_save(gic: &mut GicCpuRegs) {
+    macro_rules! save {
+        ($index:literal, $name:literal) => {
+            // SAFETY: the list register exists; reading it has no side effects.
+            unsafe {
+                core::arch::asm!(concat!("mrs {}, ", $name), out(reg) gic.lr[$index], options(nomem, nostack, preserves_flags))
+            };
+        };
+    }
+    each_list_register!(list_registers(), save);
     let n = active_priority_registers();
     // SAFETY: reading the virtual CPU interface registers has no side effects; the optional
     // ones are read only when they exist (see `gic_load`).

@@ -19,6 +19,7 @@ use crate::module::ModuleEnd;
 use crate::partition::{self, Resident};
 use crate::trace::TraceEvent;
 use crate::trap::{self, Action};
+use crate::vgic;
 
 use super::window::{BEFORE_FIRST_FRAME, WindowCursor};
 
@@ -124,9 +125,54 @@ fn wait(machine: &mut impl Machine, entry: &mut Resident, window_end: Option<u64
         if let Some(s) = state {
             s.wait_on(None);
         }
-        if let Some(Interrupt::Other(intid)) = machine.take_interrupt() {
-            klog!(machine, "core {core}: unexpected interrupt {intid}");
+        match machine.take_interrupt() {
+            Some(Interrupt::Device(intid)) => {
+                // Its own interrupt, which it takes (IRQs unmasked where it called): the wait
+                // ends so that it does; `Wait` may end early, its callers look again.
+                let own = device_interrupt(machine, intid, Some(entry.partition));
+                if own && entry.vcpu.regs.spsr & SPSR_I == 0 {
+                    entry.vcpu.regs.x[0] = ReturnCode::NoError as u64;
+                    entry.vcpu.regs.x[1] = 0;
+                    entry.waiting = None;
+                    if let Some(end) = window_end {
+                        machine.set_deadline(end);
+                    }
+                    return WaitEnd::Answered;
+                }
+            }
+            Some(Interrupt::Maintenance) => vgic::deliver_pending(entry.partition, machine),
+            Some(Interrupt::Other(intid)) => {
+                klog!(machine, "core {core}: unexpected interrupt {intid}");
+            }
+            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => {}
         }
+    }
+}
+
+/// PSTATE.I in a saved SPSR: IRQs masked.
+const SPSR_I: u64 = 1 << 7;
+
+/// Device interrupt `intid`, taken on this core: it waits for its owner, and goes to it at
+/// once if the owner is `running` (its vCPU loaded here). True if it is `running`'s.
+fn device_interrupt(
+    machine: &mut impl Machine,
+    intid: u32,
+    running: Option<&'static Partition>,
+) -> bool {
+    let Some(owner) = machine.interrupt_owner(intid) else {
+        klog!(
+            machine,
+            "core {}: unexpected interrupt {intid}",
+            machine.core()
+        );
+        return false;
+    };
+    vgic::interrupt_taken(owner, intid);
+    if running.is_some_and(|p| p.id == owner.id) {
+        vgic::deliver_pending(owner, machine);
+        true
+    } else {
+        false
     }
 }
 
@@ -152,6 +198,10 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
                 },
                 // A doorbell for a partition that is no longer waiting here: nothing to do.
                 Some(Interrupt::Wakeup) => {}
+                Some(Interrupt::Device(intid)) => {
+                    device_interrupt(machine, intid, Some(entry.partition));
+                }
+                Some(Interrupt::Maintenance) => vgic::deliver_pending(entry.partition, machine),
                 Some(Interrupt::Other(intid)) => {
                     klog!(
                         machine,
@@ -189,6 +239,10 @@ fn idle_until(machine: &mut impl Machine, end: u64) {
     while machine.now() < end {
         machine.wait_for_interrupt();
         match machine.take_interrupt() {
+            // For a partition whose window it is not: it waits for that window.
+            Some(Interrupt::Device(intid)) => {
+                device_interrupt(machine, intid, None);
+            }
             Some(Interrupt::Other(intid)) => {
                 klog!(
                     machine,
@@ -196,7 +250,7 @@ fn idle_until(machine: &mut impl Machine, end: u64) {
                     machine.core()
                 )
             }
-            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => {}
+            Some(Interrupt::WindowTimer | Interrupt::Wakeup | Interrupt::Maintenance) | None => {}
         }
     }
 }
@@ -212,6 +266,7 @@ pub fn run_dedicated(machine: &mut impl Machine, entry: &mut Resident, start: u6
         now,
     ));
     machine.load_vcpu(entry.vcpu);
+    vgic::deliver_pending(entry.partition, machine);
     match run_turn(machine, entry, None) {
         TurnEnd::Halt(end) => CoreEnd::Halt(end),
         TurnEnd::Stopped | TurnEnd::WindowOver => CoreEnd::Idle,
@@ -271,6 +326,8 @@ pub fn run_time_partitioned(
                     loaded = Some(p);
                 }
                 if let Some(entry) = partitions.get_mut(p) {
+                    // What came for it since its last window.
+                    vgic::deliver_pending(entry.partition, machine);
                     match run_turn(machine, entry, Some(slot.end)) {
                         TurnEnd::WindowOver => {}
                         TurnEnd::Stopped => idle_until(machine, slot.end),
@@ -351,6 +408,32 @@ mod tests {
         /// A doorbell another core rings while this one sleeps: (partition, port, after).
         ring_while_asleep: Option<(u16, u16, u64)>,
         woken: bool,
+        /// Device interrupts that fire, in time order: (time, INTID).
+        device_irqs: VecDeque<(u64, u32)>,
+        device_pending: Option<u32>,
+        /// The partitions, for `interrupt_owner`.
+        owners: Vec<&'static Partition>,
+        /// Free list registers of the loaded vCPU.
+        free_list_registers: usize,
+        /// Virtual interrupts delivered: (partition loaded, INTID, when).
+        injected: Vec<(u16, u32, u64)>,
+        maintenance_asked: bool,
+        spis: Vec<(u32, crate::machine::SpiOp)>,
+    }
+
+    impl Fake {
+        /// The next device interrupt, if it fires before `deadline`: then the time is its.
+        fn device_irq_before(&mut self, deadline: u64) -> bool {
+            match self.device_irqs.front() {
+                Some(&(at, intid)) if at < deadline => {
+                    self.device_irqs.pop_front();
+                    self.now = self.now.max(at) + LATENCY;
+                    self.device_pending = Some(intid);
+                    true
+                }
+                _ => false,
+            }
+        }
     }
 
     fn id_of(vcpu: &VcpuContext) -> u16 {
@@ -404,6 +487,14 @@ mod tests {
                 self.now = self.now.max(deadline + LATENCY);
                 return Exit::Interrupt;
             }
+            // A device interrupt interrupts a spinning partition (device tests only spin).
+            let spins = matches!(
+                self.scripts[usize::from(id)].front(),
+                None | Some(Step::Spin)
+            );
+            if spins && self.device_irq_before(deadline) {
+                return Exit::Interrupt;
+            }
             let step = self.scripts[usize::from(id)]
                 .pop_front()
                 .unwrap_or(Step::Spin);
@@ -454,6 +545,9 @@ mod tests {
             let deadline = self
                 .deadline
                 .expect("idle without a deadline would sleep forever");
+            if self.device_irq_before(deadline) {
+                return;
+            }
             if let Some((partition, port, after)) = self.ring_while_asleep {
                 let state = crate::partition::state(usize::from(partition)).unwrap();
                 if state.waiting_core().is_some() && self.now + after < deadline {
@@ -469,6 +563,9 @@ mod tests {
             self.now = self.now.max(deadline + LATENCY);
         }
         fn take_interrupt(&mut self) -> Option<Interrupt> {
+            if let Some(intid) = self.device_pending.take() {
+                return Some(Interrupt::Device(intid));
+            }
             if core::mem::take(&mut self.woken) {
                 return Some(Interrupt::Wakeup);
             }
@@ -495,6 +592,34 @@ mod tests {
         fn wake(&mut self, core: usize) {
             self.wakes.push(core);
         }
+        fn board(&self) -> &'static crate::config::Board {
+            &bsp::QEMU_VIRT
+        }
+        fn interrupt_owner(&self, intid: u32) -> Option<&'static Partition> {
+            self.owners
+                .iter()
+                .copied()
+                .find(|p| p.interrupts.contains(&intid))
+        }
+        fn inject(&mut self, intid: u32, _priority: u8) -> bool {
+            if self.free_list_registers == 0 {
+                self.maintenance_asked = true;
+                return false;
+            }
+            self.free_list_registers -= 1;
+            let loaded = self.loaded.expect("injected with no vCPU loaded");
+            self.injected.push((loaded, intid, self.now));
+            true
+        }
+        fn stop_maintenance(&mut self) {
+            self.maintenance_asked = false;
+        }
+        fn spi(&mut self, intid: u32, op: crate::machine::SpiOp) {
+            self.spis.push((intid, op));
+        }
+        fn spi_state(&mut self, _intid: u32) -> crate::machine::SpiState {
+            crate::machine::SpiState::default()
+        }
     }
 
     fn partition(id: u16, kind: PartitionKind) -> &'static Partition {
@@ -511,7 +636,12 @@ mod tests {
                 duration_ticks: 10,
             }),
             regions: &[],
-            interrupts: &[],
+            // a owns INTID 40, b 41 (only the device interrupt tests make them fire).
+            interrupts: match id {
+                0 => &[40],
+                1 => &[41],
+                _ => &[],
+            },
             // RAISE_APPLICATION_ERROR: a is ignored, c cold-started, b and sup get the
             // default (IDLE).
             hm: match id {
@@ -575,6 +705,17 @@ mod tests {
         first_frame: u64,
         ring_while_asleep: Option<(u16, u16, u64)>,
     ) -> (Fake, CoreEnd) {
+        run_devices(scripts, start_at, first_frame, ring_while_asleep, &[], 4)
+    }
+
+    fn run_devices(
+        scripts: [Vec<Step>; 4],
+        start_at: u64,
+        first_frame: u64,
+        ring_while_asleep: Option<(u16, u16, u64)>,
+        device_irqs: &[(u64, u32)],
+        free_list_registers: usize,
+    ) -> (Fake, CoreEnd) {
         let mut fake = Fake {
             now: start_at,
             deadline: None,
@@ -589,6 +730,13 @@ mod tests {
             entries: Vec::new(),
             ring_while_asleep,
             woken: false,
+            device_irqs: device_irqs.iter().copied().collect(),
+            device_pending: None,
+            owners: Vec::new(),
+            free_list_registers,
+            injected: Vec::new(),
+            maintenance_asked: false,
+            spis: Vec::new(),
         };
         let mut partitions = CorePartitions::new();
         for id in 0..4u16 {
@@ -598,6 +746,7 @@ mod tests {
                 PartitionKind::BareMetal
             };
             let p = partition(id, kind);
+            fake.owners.push(p);
             let vcpu = Box::leak(Box::new(VcpuContext::first_entry(
                 0x4000_0000,
                 u64::from(id),
@@ -944,5 +1093,121 @@ mod tests {
             entries_of(&fake, 2, 1).len() >= 3,
             "c runs on after its restart"
         );
+    }
+
+    /// The device interrupt tests share partitions' global state (their virtual
+    /// distributors and pending sets): one at a time.
+    static DEVICE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Distributor operations nobody looks at.
+    struct NoSpis;
+    impl crate::vgic::Spis for NoSpis {
+        fn spi(&mut self, _intid: u32, _op: crate::machine::SpiOp) {}
+        fn spi_state(&mut self, _intid: u32) -> crate::machine::SpiState {
+            crate::machine::SpiState::default()
+        }
+    }
+
+    /// Partition `id`'s interrupts back to their boot state, then, if `enable`, its
+    /// distributor's group 1 and every interrupt of its own enabled, as the partition itself
+    /// would through its virtual distributor.
+    fn devices_of(id: u16, enable: bool) {
+        let p = partition(id, PartitionKind::BareMetal);
+        crate::vgic::reset(p, &mut NoSpis);
+        if !enable {
+            return;
+        }
+        let state = crate::partition::state(usize::from(id)).unwrap();
+        let mut dist = state.vgic.lock();
+        let mut write = |offset: u64, value: u64| {
+            crate::vgic::emulate(
+                p,
+                &bsp::QEMU_VIRT,
+                &mut dist,
+                crate::vgic::Frame::Distributor,
+                crate::vgic::Access {
+                    offset,
+                    size: 4,
+                    write: Some(value),
+                },
+                &mut NoSpis,
+                &mut |v| panic!("{v:?}"),
+            );
+        };
+        write(0, 2);
+        for &intid in p.interrupts {
+            write(0x100 + u64::from(intid / 32) * 4, 1 << (intid % 32));
+        }
+    }
+
+    #[test]
+    fn a_device_interrupt_waits_for_its_owners_window() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(1, true);
+        // b's INTID 41 fires in a's window (t = 5) and in b's own (t = 130, frame 1).
+        let (fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(3)],
+            0,
+            0,
+            None,
+            &[(5, 41), (130, 41)],
+            4,
+        );
+        // Delivered when b's window starts (20 + LATENCY), not before, and at once when b
+        // runs: into b's vCPU both times.
+        assert_eq!(
+            fake.injected,
+            [(1, 41, 20 + LATENCY), (1, 41, 130 + LATENCY)]
+        );
+        // Nobody's windows moved.
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(3)], 0, 0);
+        assert_eq!(window_starts(&quiet), window_starts(&fake));
+    }
+
+    #[test]
+    fn a_device_interrupt_is_delivered_only_once_its_owner_enabled_it() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(1, false);
+        let (fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(2)],
+            0,
+            0,
+            None,
+            &[(30, 41)],
+            4,
+        );
+        assert_eq!(fake.injected, [], "b never enabled it");
+        let state = crate::partition::state(1).unwrap();
+        assert_eq!(
+            state
+                .virq_pending
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        devices_of(1, false);
+    }
+
+    #[test]
+    fn with_no_free_list_register_a_device_interrupt_waits_for_the_maintenance_interrupt() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(0, true);
+        let (fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(2)],
+            0,
+            0,
+            None,
+            &[(5, 40)],
+            0,
+        );
+        assert_eq!(fake.injected, []);
+        assert!(fake.maintenance_asked);
+        let state = crate::partition::state(0).unwrap();
+        assert_eq!(
+            state
+                .virq_pending
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        devices_of(0, false);
     }
 }

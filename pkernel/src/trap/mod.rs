@@ -8,7 +8,8 @@ use core::sync::atomic::Ordering;
 
 use apex_api::partition::{ModeTransition, OperatingMode, StartCondition};
 
-use crate::arch::exit::Exit;
+use crate::arch::esr::AbortSyndrome;
+use crate::arch::exit::{Abort, AbortAccess, Exit};
 use crate::config::{Channel, Partition, PortId};
 use crate::hm;
 use crate::hypercall::{self, CallerState, KernelServices, Outcome, Refusal, Reply};
@@ -16,6 +17,9 @@ use crate::klog;
 use crate::machine::Machine;
 use crate::module::ModuleEnd;
 use crate::partition::{self, Resident, Wait};
+use crate::trace::TraceEvent;
+use crate::vgic::{self, Violation};
+use apex_api::health::{HmAction, HmError, ModuleAction, PartitionAction};
 use sysreg::TrappedKind;
 
 /// What becomes of the partition after its exit.
@@ -98,7 +102,11 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                 hm::partition_fault(resident, exit, machine)
             }
         }
-        Exit::Abort(_) | Exit::Fault { .. } => hm::partition_fault(resident, exit, machine),
+        Exit::Abort(abort) => match virtual_gic_access(abort, resident, machine) {
+            Some(action) => action,
+            None => hm::partition_fault(resident, exit, machine),
+        },
+        Exit::Fault { .. } => hm::partition_fault(resident, exit, machine),
         // Interrupts are the run loop's; one reaching here changes nothing.
         Exit::Interrupt => Action::Resume,
     }
@@ -122,6 +130,144 @@ pub fn fast_hypercall(
 /// Refused hypercalls logged per partition: only the first few, so a partition looping on
 /// bad calls cannot flood the console (and with it the kernel's own lines).
 const REFUSALS_LOGGED: u32 = 16;
+
+/// Attempts on interrupts a partition does not own logged per partition (as for refusals).
+const GIC_VIOLATIONS_LOGGED: u32 = 16;
+
+/// Emulates `abort` if it is a load or store of `resident`'s virtual GIC (see `vgic`) that
+/// the syndrome describes (one general register, no writeback): the partition resumes after
+/// the instruction. `None` if it is not one, so it is a fault.
+fn virtual_gic_access(
+    abort: Abort,
+    resident: &mut Resident,
+    machine: &mut impl Machine,
+) -> Option<Action> {
+    let partition = resident.partition;
+    if abort.access == AbortAccess::Execute {
+        return None;
+    }
+    let board = machine.board();
+    let (frame, offset) = vgic::frame_of(board, partition, abort.ipa)?;
+    let iss = AbortSyndrome::from_esr(abort.esr);
+    if !iss.valid_syndrome {
+        return None;
+    }
+    let state = partition::state(usize::from(partition.id))?;
+    let size = iss.access_size;
+    let size_mask = match size {
+        8 => u64::MAX,
+        s => (1u64 << (8 * u32::from(s))) - 1,
+    };
+    let rt = usize::from(iss.register);
+    let regs = &mut resident.vcpu.regs;
+    let write = iss
+        .write
+        .then(|| regs.x.get(rt).copied().unwrap_or(0) & size_mask);
+    // Up to 32 violations in one access (a whole set-enable register).
+    let mut violations = [None; 32];
+    let mut count = 0;
+    let value = {
+        let mut dist = state.vgic.lock();
+        let access = vgic::Access {
+            offset,
+            size,
+            write,
+        };
+        vgic::emulate(
+            partition,
+            board,
+            &mut dist,
+            frame,
+            access,
+            machine,
+            &mut |v| {
+                if let Some(slot) = violations.get_mut(count) {
+                    *slot = Some(v);
+                    count += 1;
+                }
+            },
+        )
+    };
+    if write.is_none()
+        && let Some(x) = regs.x.get_mut(rt)
+    {
+        let bits = 8 * u32::from(size);
+        let extended = if iss.sign_extend && bits < 64 {
+            (((value << (64 - bits)) as i64) >> (64 - bits)) as u64
+        } else {
+            value
+        };
+        *x = if iss.register_64 {
+            extended
+        } else {
+            extended & 0xffff_ffff
+        };
+    }
+    regs.elr = regs.elr.wrapping_add(4);
+    let mut action = Action::Resume;
+    for violation in violations.into_iter().flatten() {
+        action = gic_violation(resident, violation, machine);
+        if action != Action::Resume {
+            break;
+        }
+    }
+    Some(action)
+}
+
+/// An attempt of `resident` on an interrupt it does not own: an HM event (an illegal
+/// request), logged (the first few), traced, and handled as its HM table says (by default:
+/// ignored, the access having done nothing).
+fn gic_violation(
+    resident: &mut Resident,
+    violation: Violation,
+    machine: &mut impl Machine,
+) -> Action {
+    let partition = resident.partition;
+    let error = HmError::IllegalRequest;
+    let action = hm::action_for(partition, error);
+    let count = partition::state(usize::from(partition.id)).map_or(u32::MAX, |s| {
+        s.gic_violations
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_add(1))
+            })
+            .map_or(u32::MAX, |previous| previous.saturating_add(1))
+    });
+    let name = partition.name;
+    if count <= GIC_VIOLATIONS_LOGGED {
+        let (what, intid) = violation.what();
+        match violation {
+            Violation::RouteOutside(_) => klog!(
+                machine,
+                "HM: partition '{name}' tried to route interrupt {intid} to a core it does not have (ignored)"
+            ),
+            _ => klog!(
+                machine,
+                "HM: partition '{name}' tried to {what} interrupt {intid}, which it does not own (ignored)"
+            ),
+        }
+        if count == GIC_VIOLATIONS_LOGGED {
+            klog!(
+                machine,
+                "HM: partition '{name}': {GIC_VIOLATIONS_LOGGED} attempts on interrupts; further ones are not logged"
+            );
+        }
+    }
+    match action {
+        HmAction::Partition(PartitionAction::Ignore) | HmAction::Module(ModuleAction::Ignore) => {
+            let now = machine.now();
+            machine.trace(TraceEvent::health_monitor(
+                partition.id,
+                error.code(),
+                hm::trace_code(action),
+                now,
+            ));
+            Action::Resume
+        }
+        // The table asks for more than ignoring it: the HM applies (and traces) that. Not
+        // for ignoring: `hm::apply` answers a hypercall, and this is no hypercall.
+        _ => hm::apply(resident, error, machine),
+    }
+}
 
 /// Logs the first emulated access of each kind a partition makes.
 fn log_trapped_access(

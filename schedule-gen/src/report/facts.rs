@@ -486,6 +486,40 @@ pub struct DeviceFacts {
     /// Cores the owning partition runs on (its interrupts go to them alone); empty for the
     /// kernel's devices and unassigned ones.
     pub cores: Vec<u8>,
+    /// What it can do to memory by itself (DMA); `null` for the kernel's devices.
+    pub dma: Option<DmaFacts>,
+}
+
+/// A device's DMA: whether it is a bus master, what confines it, and whether the
+/// configuration trusts its owner with it (`dma = "trusted"`, rule E104).
+#[derive(Clone, Debug, Serialize)]
+pub struct DmaFacts {
+    /// `"not-bus-master"`, `"bus-master"` (both from the board description) or `"unknown"`
+    /// (a device described by the configuration, which the board cannot vouch for).
+    pub capability: &'static str,
+    /// The SMMU in front of it, by the board's name for it; `null` if none.
+    pub smmu: Option<&'static str>,
+    /// Whether its DMA is confined to its owner's memory. Always `false` today: pkernel
+    /// programs no SMMU yet.
+    pub confined: bool,
+    /// Whether the configuration acknowledges the device's unconfined DMA (`dma = "trusted"`).
+    pub trusted: bool,
+}
+
+impl DmaFacts {
+    fn of(dma: Option<bsp::Dma>, trusted: bool) -> DmaFacts {
+        let (capability, smmu) = match dma {
+            Some(bsp::Dma::NotBusMaster) => ("not-bus-master", None),
+            Some(bsp::Dma::BusMaster { smmu }) => ("bus-master", smmu),
+            None => ("unknown", None),
+        };
+        DmaFacts {
+            capability,
+            smmu,
+            confined: false,
+            trusted,
+        }
+    }
 }
 
 /// One interrupt and its owner.
@@ -1058,6 +1092,7 @@ fn devices(cfg: &LoadedConfig) -> Vec<DeviceFacts> {
         interrupts,
         described_by: "board",
         cores: Vec::new(),
+        dma: None,
     };
     let mut out = vec![
         kernel("uart", board.kernel_uart, vec![board.kernel_uart_interrupt]),
@@ -1081,6 +1116,7 @@ fn devices(cfg: &LoadedConfig) -> Vec<DeviceFacts> {
                     "configuration"
                 },
                 cores: p.cores.clone(),
+                dma: Some(DmaFacts::of(d.dma, d.dma_trusted)),
             });
         }
     }
@@ -1097,6 +1133,7 @@ fn devices(cfg: &LoadedConfig) -> Vec<DeviceFacts> {
                 interrupts: d.interrupts.to_vec(),
                 described_by: "board",
                 cores: Vec::new(),
+                dma: Some(DmaFacts::of(Some(d.dma), false)),
             });
         }
     }

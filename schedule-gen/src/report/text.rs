@@ -504,6 +504,7 @@ pub fn render(f: &Facts) -> String {
         "INTIDs",
         "described by",
         "cores",
+        "DMA",
     ]);
     for d in &f.devices {
         let owner = match &d.partition {
@@ -527,9 +528,17 @@ pub fn render(f: &Facts) -> String {
             } else {
                 cores(&d.cores)
             },
+            super::words::dma(d.dma.as_ref()),
         ]);
     }
     t.render(&mut out);
+    note(
+        &mut out,
+        "\nA bus master (DMA) reaches memory without its owner's stage-2 tables, and pkernel confines no DMA\n\
+         yet (no SMMU support): a partition owns a bus master of the board only where the configuration\n\
+         trusts it with all of memory (dma = \"trusted\", rule E104). Whether a device the configuration\n\
+         describes (mmio) is a bus master, the board cannot say.",
+    );
     subheading(&mut out, "Interrupts (by INTID)");
     let mut t = Table::new(&[">INTID", "device", "owner", "owner's cores"]);
     for i in &f.interrupts {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
-use bsp::PhysRange;
+use bsp::{Dma, PhysRange};
 use toml::Spanned;
 
 use super::{
@@ -75,6 +75,51 @@ pub(crate) fn check_partitions(
     // Identity-mapped devices must not hide RAM of the same partition (checked per partition
     // once all its regions are known).
     checked
+}
+
+/// E104 on one owned device: `None` if the partition may own it as written, else the message,
+/// the help, and whether they are about its `dma = "trusted"` (misplaced) rather than the
+/// device. `dma` is the board's description (`None`: described by the configuration, which
+/// the board cannot vouch for, so any acknowledgement is taken as written).
+///
+/// pkernel programs no SMMU yet, so every bus master's DMA reaches all of memory, with or
+/// without an SMMU in front of it on the board.
+pub(crate) fn dma_verdict(
+    board: &str,
+    part: &str,
+    device: &str,
+    dma: Option<Dma>,
+    trusted: bool,
+) -> Option<(String, String, bool)> {
+    let accept = format!(
+        "give the device to no partition, or accept the risk: write dma = \"trusted\" in its [[partition.device]] entry to trust partition {part:?} with all of memory"
+    );
+    match (dma?, trusted) {
+        (Dma::BusMaster { .. }, true) => None,
+        (Dma::BusMaster { smmu: None }, false) => Some((
+            format!(
+                "partition {part:?} owns device {device:?}, a DMA bus master with no SMMU on board {board:?}: through it the partition could overwrite any memory, other partitions' and the kernel's included"
+            ),
+            accept,
+            false,
+        )),
+        (Dma::BusMaster { smmu: Some(smmu) }, false) => Some((
+            format!(
+                "partition {part:?} owns device {device:?}, a DMA bus master behind SMMU {smmu:?} on board {board:?}, but SMMU confinement is not implemented yet: through it the partition could overwrite any memory, other partitions' and the kernel's included"
+            ),
+            accept,
+            false,
+        )),
+        (Dma::NotBusMaster, true) => Some((
+            format!(
+                "device {device:?} of partition {part:?} is not a DMA bus master on board {board:?}: dma = \"trusted\" acknowledges a risk it does not have"
+            ),
+            "remove dma = \"trusted\": it is only for bus masters whose DMA nothing confines"
+                .to_owned(),
+            true,
+        )),
+        (Dma::NotBusMaster, false) => None,
+    }
 }
 
 impl Checker<'_> {
@@ -207,6 +252,18 @@ impl Checker<'_> {
             devices.push(device);
         }
         owned.phys.extend(phys_ranges);
+        let interrupts: usize = devices.iter().map(|d| d.interrupts.len()).sum();
+        if interrupts > system_tables::MAX_PARTITION_INTERRUPTS {
+            self.error(
+                Rule::TooManyInterrupts,
+                p.name.span(),
+                format!(
+                    "partition {name:?} owns {interrupts} interrupts through its devices; a partition may own at most {}",
+                    system_tables::MAX_PARTITION_INTERRUPTS
+                ),
+                "give some of its devices to another partition".to_owned(),
+            );
+        }
 
         let (ports, port_spans) = self.ports(&name, p);
 
@@ -464,6 +521,8 @@ impl Checker<'_> {
                     mmio: device.mmio,
                     interrupts: device.interrupts.to_vec(),
                     from_board: true,
+                    dma: Some(device.dma),
+                    dma_trusted: d.dma.is_some(),
                 }
             }
             Some(mmio) => {
@@ -609,6 +668,8 @@ impl Checker<'_> {
                     mmio: range,
                     interrupts: interrupts.into_iter().map(|(i, _)| i).collect(),
                     from_board: false,
+                    dma: None,
+                    dma_trusted: d.dma.is_some(),
                 }
             }
         };
@@ -637,6 +698,15 @@ impl Checker<'_> {
                 .interrupts
                 .entry(intid)
                 .or_insert((part.to_owned(), dn.clone(), line));
+        }
+        if let Some((message, help, at_ack)) =
+            dma_verdict(board.name, part, dn, device.dma, device.dma_trusted)
+        {
+            let at = match (&d.dma, at_ack) {
+                (Some(ack), true) => ack.span(),
+                _ => span,
+            };
+            self.error(Rule::UnconfinedDma, at, message, help);
         }
         Some(device)
     }
@@ -979,5 +1049,38 @@ impl Checker<'_> {
             size,
             access: *r.access.get_ref(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No board has a device behind an SMMU yet, so E104's SMMU wording is checked here.
+    #[test]
+    fn a_bus_master_behind_an_smmu_is_refused_until_smmu_confinement_exists() {
+        let smmu = Some(Dma::BusMaster {
+            smmu: Some("smmuv3"),
+        });
+        let (message, help, at_ack) = dma_verdict("b", "net", "eth", smmu, false).unwrap();
+        assert_eq!(
+            message,
+            "partition \"net\" owns device \"eth\", a DMA bus master behind SMMU \"smmuv3\" on board \"b\", but SMMU confinement is not implemented yet: through it the partition could overwrite any memory, other partitions' and the kernel's included"
+        );
+        assert_eq!(
+            help,
+            "give the device to no partition, or accept the risk: write dma = \"trusted\" in its [[partition.device]] entry to trust partition \"net\" with all of memory"
+        );
+        assert!(!at_ack);
+        assert_eq!(dma_verdict("b", "net", "eth", smmu, true), None);
+    }
+
+    #[test]
+    fn devices_the_board_does_not_describe_take_the_configuration_at_its_word() {
+        assert_eq!(dma_verdict("b", "p", "virtio0", None, false), None);
+        assert_eq!(dma_verdict("b", "p", "virtio0", None, true), None);
+        let plain = Some(Dma::NotBusMaster);
+        assert_eq!(dma_verdict("b", "p", "rtc", plain, false), None);
+        assert!(dma_verdict("b", "p", "rtc", plain, true).is_some_and(|v| v.2));
     }
 }
