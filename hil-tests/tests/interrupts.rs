@@ -30,6 +30,7 @@
 mod common;
 
 use common::{assert_kernel_healthy, boot, scenario};
+use hil_tests::Target;
 
 #[test]
 fn a_device_interrupt_reaches_its_owner_and_no_one_else() {
@@ -103,4 +104,82 @@ fn a_device_interrupt_reaches_its_owner_and_no_one_else() {
     log.assert_line("[pkernel] module end: shutdown by 'supervisor', status 0");
     assert_kernel_healthy(&log);
     log.assert_clean_exit();
+}
+
+/// The virtual timer's interrupt (PPI 27) reaches the partition whose timer fired, on a
+/// dedicated core and on a time-shared one (scenario `irq-vtimer.toml`, `bm-vtimer`). `left`
+/// and `right` share core 1 in 10 ms windows and each re-arm a 2 ms timer from their handler;
+/// `alone` has core 2. Each must take 200 ticks, every one with its timer's condition met
+/// (checked in the handler), no interrupt of any other INTID, and no 1 s without a tick.
+///
+/// How it fails: a timer interrupt left active across a window switch (the kernel must make
+/// it inactive when it switches a vCPU out and active again when it comes back) starves the
+/// other partition on core 1 (`no tick for 1000 ms`); a lost tick stops that partition's
+/// re-arming and does the same; a tick delivered to the wrong partition, or without the
+/// timer's condition met, is a `vtimer: FAIL` line; a timer interrupt the kernel cannot
+/// attribute is an `unexpected interrupt` line.
+#[test]
+fn virtual_timer_interrupts_reach_their_own_partition_on_shared_and_dedicated_cores() {
+    let Some(log) = boot(
+        "virtual_timer_interrupts_reach_their_own_partition_on_shared_and_dedicated_cores",
+        &scenario("irq-vtimer"),
+    ) else {
+        return;
+    };
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+    log.assert_no_line_containing("FAIL");
+    log.assert_no_line_containing("unexpected interrupt");
+    for name in ["left", "right", "alone"] {
+        log.assert_line(&format!(
+            "[{name}] vtimer: PPI 27 enabled (0x8000000), period 2 ms"
+        ));
+        let ticks = log.numbers_after(&format!("[{name}] tick "));
+        assert_eq!(ticks, [50, 100, 150, 200], "{name}\n{log}");
+        log.assert_line(&format!("[{name}] vtimer: 200 ticks, longest gap "));
+        log.assert_line(&format!(
+            "[pkernel] partition '{name}' stopped itself (status 0)"
+        ));
+    }
+    log.assert_no_line_containing("HM:");
+}
+
+/// The same across window switches under `-icount` (scenario `irq-vtimer-icount.toml`), where
+/// runs repeat exactly: `left` and `right` share the only core in 9 ms windows of a 20 ms
+/// frame (the supervisor has the other 2 ms), and their handlers keep the core 0.5 ms of each
+/// 2 ms period, so windows often end with a timer interrupt active. Neither may ever go
+/// longer between two ticks than the 11 ms it is out, plus its period and its handler, plus
+/// 1 ms of slack: a timer interrupt left active at a switch would silence the other partition
+/// for its whole window (a gap of at least 20 ms).
+#[test]
+fn under_icount_no_window_goes_without_its_timer_ticks() {
+    let test = "under_icount_no_window_goes_without_its_timer_ticks";
+    if hil_tests::skip_or_fail(test).is_none() {
+        return;
+    }
+    let config = scenario("irq-vtimer-icount");
+    let _guard = common::one_at_a_time();
+    let image = xtask::image::build_system(&config).expect("building irq-vtimer-icount");
+    let limits = hil_tests::RunLimits::default()
+        .with_timeout(std::time::Duration::from_secs(120))
+        .with_idle_timeout(std::time::Duration::from_secs(30));
+    let log = hil_tests::QemuVirt::new()
+        .with_icount()
+        .run(&image.kernel, &limits)
+        .expect("QEMU could not be started");
+    assert_kernel_healthy(&log);
+    log.assert_clean_exit();
+    log.assert_no_line_containing("FAIL");
+    log.assert_no_line_containing("unexpected interrupt");
+    log.assert_no_line_containing("HM:");
+    const LIMIT_US: u64 = 11_000 + 2_000 + 500 + 1_000;
+    for name in ["left", "right"] {
+        let gaps = log.numbers_after(&format!("[{name}] vtimer: 200 ticks, longest gap"));
+        assert_eq!(gaps.len(), 1, "{name} did not finish\n{log}");
+        assert!(
+            gaps[0] <= LIMIT_US,
+            "{name} went {} us without a tick (at most {LIMIT_US})\n{log}",
+            gaps[0]
+        );
+    }
 }

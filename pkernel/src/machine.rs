@@ -21,6 +21,9 @@ pub enum Interrupt {
     Wakeup,
     /// The GIC's list registers drained while virtual interrupts waited for one.
     Maintenance,
+    /// The virtual timer of the partition loaded on this core fired (PPI 27). It stays
+    /// active until the partition deactivates the virtual interrupt delivered for it.
+    VirtualTimer,
     /// A partition's device interrupt (an SPI its configuration gives it), by GIC interrupt
     /// ID. It stays active at the distributor until the owner deactivates the virtual
     /// interrupt the kernel delivers for it.
@@ -106,7 +109,17 @@ pub trait Machine {
     fn spi(&mut self, intid: u32, op: SpiOp);
     /// SPI `intid`'s state at the distributor.
     fn spi_state(&mut self, intid: u32) -> SpiState;
+    /// Lets the virtual timer's interrupt (PPI 27) reach this core's kernel, or not: on only
+    /// while the partition loaded here has it enabled in its virtual GIC, so that a partition
+    /// that polls its timer is never interrupted by it.
+    fn set_virtual_timer_interrupt(&mut self, enabled: bool);
+    /// Ends the virtual timer interrupt the kernel took on this core and turns it off here
+    /// (its partition does not take it).
+    fn end_virtual_timer(&mut self);
 }
+
+/// The INTID of the EL1 virtual timer's interrupt (PPI 11), as the guest sees it too.
+pub const VIRTUAL_TIMER_INTID: u32 = 27;
 
 /// Writes a kernel line through a [`Machine`].
 #[macro_export]

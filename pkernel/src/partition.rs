@@ -3,7 +3,7 @@
 //! core that runs it keeps ([`Resident`]: its context, operating mode and start condition);
 //! and the kernel operations on a partition: changing its mode, restarting it.
 
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use apex_api::partition::{OperatingMode, StartCondition};
 use apex_api::trace::TraceKind;
@@ -38,6 +38,9 @@ pub struct PartitionState {
     pub virq_pending: AtomicU32,
     /// Its virtual distributor.
     pub vgic: SpinLock<VirtualDistributor>,
+    /// Whether its vCPU 0 takes its virtual timer's interrupt (kept by `vgic` from its
+    /// virtual distributor, read without the lock when its vCPU is loaded).
+    pub takes_virtual_timer: AtomicBool,
     /// Its attempts on interrupts it does not own so far (only the first few are logged).
     pub gic_violations: AtomicU32,
 }
@@ -53,6 +56,7 @@ impl PartitionState {
             vcpu: TakeOnce::new(VcpuContext::ZERO),
             virq_pending: AtomicU32::new(0),
             vgic: SpinLock::new(VirtualDistributor::new()),
+            takes_virtual_timer: AtomicBool::new(false),
             gic_violations: AtomicU32::new(0),
         }
     }

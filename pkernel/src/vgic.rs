@@ -31,8 +31,9 @@
 
 use core::sync::atomic::Ordering;
 
+use crate::arch::context::VcpuContext;
 use crate::config::{Board, Partition};
-use crate::machine::{SpiOp, SpiState};
+use crate::machine::{SpiOp, SpiState, VIRTUAL_TIMER_INTID};
 use crate::partition;
 
 /// Most interrupts one partition may own (one bit each in its pending set; schedule-gen
@@ -66,11 +67,23 @@ struct Line {
     edge: bool,
 }
 
-/// A partition's virtual distributor state (shared by its vCPUs).
+/// What a partition set in one vCPU's redistributor for its SGIs and PPIs (INTIDs 0-31).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Redistributor {
+    /// GICR_ISENABLER0: one bit per INTID.
+    enabled: u32,
+    priority: [u8; 32],
+}
+
+/// Most vCPUs a partition has (one per core).
+const MAX_VCPUS: usize = crate::config::MAX_CORES;
+
+/// A partition's virtual distributor state (shared by its vCPUs), with its redistributors'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VirtualDistributor {
     group1: bool,
     lines: [Line; MAX_INTERRUPTS],
+    redistributors: [Redistributor; MAX_VCPUS],
 }
 
 impl Default for VirtualDistributor {
@@ -90,7 +103,19 @@ impl VirtualDistributor {
                 vcpu: 0,
                 edge: false,
             }; MAX_INTERRUPTS],
+            redistributors: [Redistributor {
+                enabled: 0,
+                priority: [0; 32],
+            }; MAX_VCPUS],
         }
+    }
+
+    /// Whether vCPU `vcpu` takes its virtual timer's interrupt: its distributor's group 1
+    /// and the interrupt enabled, with the priority it set.
+    fn virtual_timer(&self, vcpu: usize) -> Option<u8> {
+        let r = self.redistributors.get(vcpu)?;
+        let intid = VIRTUAL_TIMER_INTID as usize;
+        (self.group1 && r.enabled >> intid & 1 == 1).then_some(r.priority[intid])
     }
 }
 
@@ -122,6 +147,8 @@ impl Violation {
 pub trait Spis {
     fn spi(&mut self, intid: u32, op: SpiOp);
     fn spi_state(&mut self, intid: u32) -> SpiState;
+    /// See `Machine::set_virtual_timer_interrupt` (this core).
+    fn set_virtual_timer_interrupt(&mut self, enabled: bool);
 }
 
 impl<M: crate::machine::Machine> Spis for M {
@@ -130,6 +157,9 @@ impl<M: crate::machine::Machine> Spis for M {
     }
     fn spi_state(&mut self, intid: u32) -> SpiState {
         crate::machine::Machine::spi_state(self, intid)
+    }
+    fn set_virtual_timer_interrupt(&mut self, enabled: bool) {
+        crate::machine::Machine::set_virtual_timer_interrupt(self, enabled);
     }
 }
 
@@ -178,10 +208,13 @@ pub struct Access {
     pub write: Option<u64>,
 }
 
-/// Emulates `access` by `partition` to `frame` of its virtual GIC, whose distributor state
-/// is `dist`: the value a read returns (0 for a write). Every violation goes to `report`.
+/// Emulates `access` by `partition`'s vCPU `vcpu` (running on this core) to `frame` of its
+/// virtual GIC, whose distributor state is `dist`: the value a read returns (0 for a
+/// write). Every violation goes to `report`.
+#[allow(clippy::too_many_arguments)] // each is one thing the access needs
 pub fn emulate(
     partition: &Partition,
+    vcpu: usize,
     board: &Board,
     dist: &mut VirtualDistributor,
     frame: Frame,
@@ -201,6 +234,10 @@ pub fn emulate(
             None => sub_register(gic.distributor_read(access.offset & !7), access),
             Some(value) => {
                 gic.distributor_write(access.offset, access.size, value);
+                if access.offset == 0 {
+                    // Group 1 on or off: the timer's interrupt with it.
+                    gic.virtual_timer_changed(vcpu);
+                }
                 0
             }
         },
@@ -213,7 +250,15 @@ pub fn emulate(
             // redistributor is always awake).
             Some(_) => 0,
         },
-        Frame::RedistributorSgi { .. } => 0,
+        Frame::RedistributorSgi { vcpu: target } => {
+            let value = gic.redistributor_sgi(target, access);
+            // The timer's interrupt reaches this core's kernel only while the vCPU running
+            // here takes it.
+            if target == vcpu && access.write.is_some() {
+                gic.virtual_timer_changed(vcpu);
+            }
+            value
+        }
     }
 }
 
@@ -478,6 +523,68 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
     }
 }
 
+impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
+    /// After a write that may have turned vCPU `vcpu`'s (running here) virtual timer
+    /// interrupt on or off: the core's physical one follows, and so does the flag the window
+    /// switch reads (without taking the distributor's lock).
+    fn virtual_timer_changed(&mut self, vcpu: usize) {
+        let takes = self.dist.virtual_timer(vcpu).is_some();
+        self.spis.set_virtual_timer_interrupt(takes);
+        if vcpu == 0
+            && let Some(s) = partition::state(usize::from(self.partition.id))
+        {
+            s.takes_virtual_timer.store(takes, Ordering::Relaxed);
+        }
+    }
+
+    /// SGI_base of vCPU `vcpu`'s redistributor: its SGIs and PPIs. A partition owns its SGIs
+    /// (0-15) and its virtual timer's interrupt (27); the other PPIs read as zero and ignore
+    /// writes (they are private to its own cores, so no attempt on anyone).
+    fn redistributor_sgi(&mut self, vcpu: usize, access: Access) -> u64 {
+        let own: u32 = 0xffff | 1 << VIRTUAL_TIMER_INTID;
+        let Some(r) = self.dist.redistributors.get_mut(vcpu) else {
+            return 0;
+        };
+        let offset = access.offset;
+        match access.write {
+            None => {
+                let aligned = offset & !7;
+                let word = |o: u64| -> u64 {
+                    match o {
+                        IGROUPR => u64::from(own),
+                        ISENABLER | ICENABLER => u64::from(r.enabled),
+                        o if (IPRIORITYR..IPRIORITYR + 32).contains(&o) => {
+                            (0..4).fold(0, |acc, k| {
+                                let intid = (o - IPRIORITYR + k) as usize;
+                                acc | u64::from(r.priority[intid]) << (8 * k)
+                            })
+                        }
+                        _ => 0,
+                    }
+                };
+                sub_register(word(aligned) | word(aligned + 4) << 32, access)
+            }
+            Some(value) => {
+                if (IPRIORITYR..IPRIORITYR + 32).contains(&offset) {
+                    for k in 0..u64::from(access.size.min(4)) {
+                        if let Some(p) = r.priority.get_mut((offset - IPRIORITYR + k) as usize) {
+                            *p = (value >> (8 * k)) as u8;
+                        }
+                    }
+                } else if access.size == 4 {
+                    let bits = value as u32 & own;
+                    match offset {
+                        ISENABLER => r.enabled |= bits,
+                        ICENABLER => r.enabled &= !bits,
+                        _ => {}
+                    }
+                }
+                0
+            }
+        }
+    }
+}
+
 /// Whether the partition's interrupt number `index` waits for delivery.
 fn pending_virtually(partition: &Partition, index: usize) -> bool {
     partition::state(usize::from(partition.id))
@@ -506,15 +613,60 @@ pub fn interrupt_taken(owner: &Partition, intid: u32) {
     }
 }
 
-/// Delivers what waits for `partition`, whose vCPU is loaded on this core, into its list
-/// registers: each pending interrupt it has enabled (with its distributor's group 1), as long
-/// as there is room. What does not fit waits for the maintenance interrupt.
-pub fn deliver_pending(partition: &Partition, machine: &mut impl crate::machine::Machine) {
+/// The virtual timer of `partition`'s vCPU `vcpu`, loaded on this core, fired: delivered at
+/// once if it takes it, or when it next runs if it is not running (`running` false) or has
+/// no free list register. If it does not take it (its virtual GIC has the interrupt or group
+/// 1 disabled) the interrupt ends here and stays off on this core until it does.
+pub fn virtual_timer_fired(
+    partition: &Partition,
+    vcpu: &mut VcpuContext,
+    running: bool,
+    machine: &mut impl crate::machine::Machine,
+) {
+    let takes = partition::state(usize::from(partition.id))
+        .is_some_and(|s| s.vgic.lock().virtual_timer(0).is_some());
+    if !takes {
+        machine.end_virtual_timer();
+        return;
+    }
+    vcpu.virtual_timer_pending = 1;
+    if running {
+        deliver_pending(partition, vcpu, machine);
+    }
+}
+
+/// `partition`'s vCPU `vcpu` was just loaded on this core: its virtual timer's interrupt
+/// reaches the kernel only if it takes it, and what waited for it is delivered.
+/// On every window switch: the usual case (nothing waits) costs two flag loads.
+#[inline]
+pub fn vcpu_loaded(
+    partition: &Partition,
+    vcpu: &mut VcpuContext,
+    machine: &mut impl crate::machine::Machine,
+) {
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return;
+    };
+    machine.set_virtual_timer_interrupt(state.takes_virtual_timer.load(Ordering::Relaxed));
+    if vcpu.virtual_timer_pending != 0 || state.virq_pending.load(Ordering::Relaxed) != 0 {
+        deliver_pending(partition, vcpu, machine);
+    }
+}
+
+/// Delivers what waits for `partition`, whose vCPU `vcpu` is loaded on this core, into its
+/// list registers: its virtual timer's interrupt and each pending device interrupt it has
+/// enabled (with its distributor's group 1), as long as there is room. What does not fit
+/// waits for the maintenance interrupt.
+pub fn deliver_pending(
+    partition: &Partition,
+    vcpu: &mut VcpuContext,
+    machine: &mut impl crate::machine::Machine,
+) {
     let Some(state) = partition::state(usize::from(partition.id)) else {
         return;
     };
     let pending = state.virq_pending.load(Ordering::Relaxed);
-    if pending == 0 {
+    if pending == 0 && vcpu.virtual_timer_pending == 0 {
         return;
     }
     let dist = *state.vgic.lock();
@@ -522,7 +674,20 @@ pub fn deliver_pending(partition: &Partition, machine: &mut impl crate::machine:
         return;
     }
     let mut left = false;
+    if vcpu.virtual_timer_pending != 0
+        && let Some(priority) = dist.virtual_timer(0)
+    {
+        if machine.inject(VIRTUAL_TIMER_INTID, priority) {
+            vcpu.virtual_timer_pending = 0;
+            vcpu.virtual_timer_delivered = 1;
+        } else {
+            left = true;
+        }
+    }
     for (index, &intid) in partition.interrupts.iter().take(MAX_INTERRUPTS).enumerate() {
+        if left {
+            break;
+        }
         let line = dist.lines[index];
         if pending >> index & 1 == 0 || !line.enabled {
             continue;
@@ -561,6 +726,8 @@ pub fn reset(partition: &Partition, spis: &mut impl Spis) {
     }
     if let Some(s) = partition::state(usize::from(partition.id)) {
         *s.vgic.lock() = VirtualDistributor::new();
+        s.virq_pending.store(0, Ordering::Relaxed);
+        s.takes_virtual_timer.store(false, Ordering::Relaxed);
     }
 }
 
@@ -574,6 +741,7 @@ mod tests {
     struct Recorder {
         ops: Vec<(u32, SpiOp)>,
         pending: Vec<u32>,
+        virtual_timer_interrupt: Vec<bool>,
     }
 
     impl Spis for Recorder {
@@ -585,6 +753,9 @@ mod tests {
                 pending: self.pending.contains(&intid),
                 active: false,
             }
+        }
+        fn set_virtual_timer_interrupt(&mut self, enabled: bool) {
+            self.virtual_timer_interrupt.push(enabled);
         }
     }
 
@@ -631,6 +802,7 @@ mod tests {
             let violations = &mut self.violations;
             emulate(
                 self.p,
+                0,
                 &bsp::QEMU_VIRT,
                 &mut self.dist,
                 frame,
@@ -743,6 +915,34 @@ mod tests {
             ]
         );
         assert_eq!(g.access(Frame::Distributor, 0x6000 + 8 * 36, 8, None), 0);
+    }
+
+    #[test]
+    fn its_sgis_and_virtual_timer_are_its_own_in_its_redistributor() {
+        let mut g = Gic::new();
+        let sgi = |g: &mut Gic, offset: u64, size: u8, write: Option<u64>| {
+            g.access(Frame::RedistributorSgi { vcpu: 0 }, offset, size, write)
+        };
+        // Every SGI and the virtual timer (27) are its own; other PPIs (26, 30) are not.
+        sgi(&mut g, 0x100, 4, Some(u64::from(u32::MAX)));
+        assert_eq!(sgi(&mut g, 0x100, 4, None), 0x0800_ffff);
+        assert_eq!(sgi(&mut g, 0x80, 4, None), 0x0800_ffff, "group 1");
+        // Its timer reaches the kernel on its core only once group 1 is on too.
+        assert_eq!(g.spis.virtual_timer_interrupt, [false]);
+        g.write(0, 2);
+        assert_eq!(g.spis.virtual_timer_interrupt, [false, true]);
+        assert_eq!(g.dist.virtual_timer(0), Some(0));
+        sgi(&mut g, 0x400 + 27, 1, Some(0x90));
+        assert_eq!(g.dist.virtual_timer(0), Some(0x90));
+        assert_eq!(sgi(&mut g, 0x418, 4, None), 0x90 << 24);
+        sgi(&mut g, 0x180, 4, Some(1 << 27));
+        assert_eq!(g.spis.virtual_timer_interrupt.last(), Some(&false));
+        assert_eq!(g.dist.virtual_timer(0), None);
+        // vCPU 1's redistributor is its own; nothing is an attempt on anyone.
+        g.access(Frame::RedistributorSgi { vcpu: 1 }, 0x100, 4, Some(1 << 27));
+        assert_eq!(g.dist.virtual_timer(1), Some(0));
+        assert!(g.violations.is_empty());
+        assert!(g.spis.ops.is_empty(), "no distributor operation");
     }
 
     #[test]

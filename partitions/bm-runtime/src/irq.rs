@@ -653,3 +653,64 @@ impl Distributor {
         self.isenabler(spi.word()) & spi.bit() != 0
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Redistributor (the partition's own SGIs and PPIs)
+
+/// QEMU virt's first redistributor frame pair (vCPU 0's, as the partition sees it).
+pub const QEMU_VIRT_GICR: usize = 0x080A_0000;
+/// Size of one redistributor frame pair; SGI_base is the second half.
+const GICR_FRAME_PAIR: usize = 0x2_0000;
+const GICR_SGI_BASE: usize = 0x1_0000;
+
+/// The INTID of the EL1 virtual timer's interrupt (PPI 11).
+pub const VIRTUAL_TIMER_INTID: u32 = 27;
+
+/// The SGI_base registers of one of the partition's vCPUs: its SGIs (0-15) and PPIs (16-31),
+/// which have the same register layout as the distributor's first word of each block.
+#[derive(Debug)]
+pub struct PrivateInterrupts {
+    registers: Distributor,
+}
+
+/// vCPU `vcpu`'s private interrupts, on QEMU virt.
+pub fn private_interrupts(vcpu: usize) -> PrivateInterrupts {
+    // SAFETY: as for `distributor`: the redistributor frames lie below the partition's RAM on
+    // QEMU virt, where no Rust object of the partition lives.
+    let registers =
+        unsafe { Distributor::at(QEMU_VIRT_GICR + vcpu * GICR_FRAME_PAIR + GICR_SGI_BASE) };
+    PrivateInterrupts { registers }
+}
+
+impl PrivateInterrupts {
+    /// Enables private interrupt `intid` (below 32) on this vCPU.
+    pub fn enable(&self, intid: u32) {
+        if intid < 32 {
+            self.registers.write32(GICD_ISENABLER, 1 << intid);
+        }
+    }
+
+    /// Disables private interrupt `intid` (below 32) on this vCPU.
+    pub fn disable(&self, intid: u32) {
+        if intid < 32 {
+            self.registers.write32(GICD_ICENABLER, 1 << intid);
+        }
+    }
+
+    /// GICR_ISENABLER0: which private interrupts are enabled.
+    pub fn enabled(&self) -> u32 {
+        self.registers.read32(GICD_ISENABLER)
+    }
+
+    /// Sets private interrupt `intid`'s priority (a 32-bit read-modify-write of its
+    /// GICR_IPRIORITYR word).
+    pub fn set_priority(&self, intid: u32, priority: u8) {
+        if intid < 32 {
+            let offset = GICD_IPRIORITYR + (intid as usize & !3);
+            let shift = 8 * (intid % 4);
+            let word = self.registers.read32(offset) & !(0xff << shift);
+            self.registers
+                .write32(offset, word | u32::from(priority) << shift);
+        }
+    }
+}

@@ -110,6 +110,12 @@ pub struct VcpuContext {
     pub mdcr: u64,
     /// Index of the partition this vCPU belongs to (for the hypercall fast path).
     pub partition: u64,
+    /// 1 while its virtual timer's interrupt was taken by the kernel and waits for a list
+    /// register: the physical interrupt is then active for this vCPU (see `vgic`).
+    pub virtual_timer_pending: u64,
+    /// 1 while its virtual timer's interrupt may be in one of its list registers (delivered,
+    /// and not known to be finished): set on delivery, brought up to date at each save.
+    pub virtual_timer_delivered: u64,
 }
 
 /// Offset of [`VcpuContext::host`], used by the exit assembly.
@@ -186,6 +192,8 @@ impl VcpuContext {
         vmpidr: 0,
         mdcr: 0,
         partition: 0,
+        virtual_timer_pending: 0,
+        virtual_timer_delivered: 0,
     };
 
     /// A vCPU that has never run: about to execute its first instruction at `entry` with

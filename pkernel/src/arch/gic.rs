@@ -131,6 +131,60 @@ pub fn configure_partition_spi(intid: u32, mpidr: u64) -> Result<(), arm_gic::gi
     Ok(())
 }
 
+/// Redistributor SGI-frame registers for the active state of this core's SGIs and PPIs
+/// (GICR_ISACTIVER0 at SGI_base + 0x300, GICR_ICACTIVER0 at + 0x380).
+#[repr(C)]
+struct LocalActive {
+    isactiver0: ReadPureWrite<u32>,
+    _reserved: [u32; 31],
+    icactiver0: ReadPureWrite<u32>,
+}
+
+/// Offset of [`LocalActive`] in a core's redistributor frame pair.
+const LOCAL_ACTIVE_OFFSET: u64 = 0x1_0300;
+/// Size of one core's redistributor frame pair.
+const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
+
+/// Sets up the virtual timer's interrupt on `core`'s redistributor at boot: group 1, the
+/// device priority, disabled until a partition on the core enables it.
+fn configure_virtual_timer(gic: &mut GicV3, core: usize) -> Result<(), arm_gic::gicv3::GicError> {
+    let id = IntId::ppi(crate::machine::VIRTUAL_TIMER_INTID - 16);
+    gic.enable_interrupt(id, Some(core), false)?;
+    gic.set_group(id, Some(core), Group::Group1NS)?;
+    gic.set_interrupt_priority(id, Some(core), DEVICE_PRIORITY)
+}
+
+/// Enables or disables the virtual timer's interrupt on `core`'s redistributor.
+pub fn set_virtual_timer_interrupt(core: usize, enabled: bool) {
+    if let Some((gic, _)) = GIC.lock().0.as_mut() {
+        let id = IntId::ppi(crate::machine::VIRTUAL_TIMER_INTID - 16);
+        // Only fails for a core the board does not have, which never runs partitions.
+        let _ = gic.enable_interrupt(id, Some(core), enabled);
+    }
+}
+
+/// Makes the virtual timer's interrupt active (`true`) or inactive on `core`'s
+/// redistributor: the state the partition whose vCPU is loaded there left it in.
+pub fn set_virtual_timer_active(board: &Board, core: usize, active: bool) {
+    let _guard = GIC.lock();
+    let address = board.gicr.base + core as u64 * REDISTRIBUTOR_STRIDE + LOCAL_ACTIVE_OFFSET;
+    let Some(pointer) = NonNull::new(address as *mut LocalActive) else {
+        return;
+    };
+    // SAFETY: GICR_ISACTIVER0 and GICR_ICACTIVER0 of `core` lie in the redistributor frames
+    // the board places at `gicr.base`, mapped as device memory for the kernel only. The
+    // `arm-gic` driver touches the active registers only in its save and restore operations,
+    // which the kernel never calls, and every use of this pointer holds the `GIC` lock, so it
+    // is the only access to them while it exists.
+    let mut regs = unsafe { UniqueMmioPointer::new(pointer) };
+    let bit = 1 << crate::machine::VIRTUAL_TIMER_INTID;
+    if active {
+        field!(regs, isactiver0).write(bit);
+    } else {
+        field!(regs, icactiver0).write(bit);
+    }
+}
+
 fn spi_id(intid: u32) -> IntId {
     IntId::spi(intid.saturating_sub(32))
 }
@@ -211,6 +265,7 @@ fn enable_kernel_interrupts(gic: &mut GicV3, core: usize) -> Result<(), arm_gic:
         gic.set_interrupt_priority(intid, Some(core), 0x80)?;
         gic.enable_interrupt(intid, Some(core), true)?;
     }
+    configure_virtual_timer(gic, core)?;
     GicCpuInterface::set_priority_mask(0xff);
     Ok(())
 }

@@ -17,12 +17,17 @@ use crate::trace::TraceEvent;
 /// One core of the board, as the run loop sees it.
 pub struct Hardware {
     core: usize,
+    /// Whether the virtual timer's interrupt is enabled on this core's redistributor now.
+    virtual_timer_interrupt: bool,
 }
 
 impl Hardware {
     /// This core (its index, as in TPIDR_EL2).
     pub fn this_core(core: usize) -> Self {
-        Self { core }
+        Self {
+            core,
+            virtual_timer_interrupt: false,
+        }
     }
 }
 
@@ -45,10 +50,23 @@ impl Machine for Hardware {
 
     fn load_vcpu(&mut self, vcpu: &VcpuContext) {
         vcpu::load(vcpu);
+        // Its virtual timer's interrupt, if it was taken and not finished when the vCPU was
+        // saved, is active again, so that its end deactivates it (see `save_vcpu`).
+        if vcpu.virtual_timer_pending != 0 || vcpu.virtual_timer_delivered != 0 {
+            gic::set_virtual_timer_active(self.board(), self.core, true);
+        }
     }
 
     fn save_vcpu(&mut self, vcpu: &mut VcpuContext) {
         vcpu::save(vcpu);
+        // A virtual timer interrupt taken and not finished (pending, or in a list register)
+        // keeps the physical one active; the next partition's timer must be able to fire.
+        if vcpu.virtual_timer_delivered != 0 {
+            vcpu.virtual_timer_delivered = u64::from(vcpu::holds_virtual_timer(&vcpu.gic));
+        }
+        if vcpu.virtual_timer_pending != 0 || vcpu.virtual_timer_delivered != 0 {
+            gic::set_virtual_timer_active(self.board(), self.core, false);
+        }
     }
 
     fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit {
@@ -73,6 +91,10 @@ impl Machine for Hardware {
         if self.interrupt_owner(id).is_some() {
             // Stays active until its owner deactivates the virtual interrupt linked to it.
             return Some(Interrupt::Device(id));
+        }
+        if id == crate::machine::VIRTUAL_TIMER_INTID {
+            // The same, for the partition whose vCPU is loaded here.
+            return Some(Interrupt::VirtualTimer);
         }
         gic::deactivate(id);
         Some(match id {
@@ -158,5 +180,18 @@ impl Machine for Hardware {
 
     fn spi_state(&mut self, intid: u32) -> SpiState {
         gic::spi_state(intid)
+    }
+
+    fn end_virtual_timer(&mut self) {
+        gic::deactivate(crate::machine::VIRTUAL_TIMER_INTID);
+        self.set_virtual_timer_interrupt(false);
+    }
+
+    #[inline]
+    fn set_virtual_timer_interrupt(&mut self, enabled: bool) {
+        if self.virtual_timer_interrupt != enabled {
+            gic::set_virtual_timer_interrupt(self.core, enabled);
+            self.virtual_timer_interrupt = enabled;
+        }
     }
 }

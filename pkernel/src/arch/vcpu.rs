@@ -167,6 +167,15 @@ pub fn inject(intid: u32, priority: u8) -> bool {
     true
 }
 
+/// Whether `gic`'s saved list registers hold the virtual timer's interrupt, pending or
+/// active: then the physical one is active for this vCPU.
+pub fn holds_virtual_timer(gic: &GicCpuRegs) -> bool {
+    let n = list_registers().min(gic.lr.len());
+    gic.lr[..n].iter().any(|&lr| {
+        lr >> 62 != 0 && lr & 0xffff_ffff == u64::from(crate::machine::VIRTUAL_TIMER_INTID)
+    })
+}
+
 /// Stops asking for the maintenance interrupt [`inject`] asked for.
 pub fn stop_underflow_interrupt() {
     set_ich_hcr(ICH_HCR_EN);

@@ -125,26 +125,32 @@ fn wait(machine: &mut impl Machine, entry: &mut Resident, window_end: Option<u64
         if let Some(s) = state {
             s.wait_on(None);
         }
-        match machine.take_interrupt() {
-            Some(Interrupt::Device(intid)) => {
-                // Its own interrupt, which it takes (IRQs unmasked where it called): the wait
-                // ends so that it does; `Wait` may end early, its callers look again.
-                let own = device_interrupt(machine, intid, Some(entry.partition));
-                if own && entry.vcpu.regs.spsr & SPSR_I == 0 {
-                    entry.vcpu.regs.x[0] = ReturnCode::NoError as u64;
-                    entry.vcpu.regs.x[1] = 0;
-                    entry.waiting = None;
-                    if let Some(end) = window_end {
-                        machine.set_deadline(end);
-                    }
-                    return WaitEnd::Answered;
-                }
+        let own = match machine.take_interrupt() {
+            Some(Interrupt::Device(intid)) => device_interrupt(machine, intid, Some(entry)),
+            Some(Interrupt::VirtualTimer) => {
+                vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine);
+                true
             }
-            Some(Interrupt::Maintenance) => vgic::deliver_pending(entry.partition, machine),
+            Some(Interrupt::Maintenance) => {
+                vgic::deliver_pending(entry.partition, entry.vcpu, machine);
+                false
+            }
             Some(Interrupt::Other(intid)) => {
                 klog!(machine, "core {core}: unexpected interrupt {intid}");
+                false
             }
-            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => {}
+            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => false,
+        };
+        // Its own interrupt, which it takes (IRQs unmasked where it called): the wait ends so
+        // that it does; `Wait` may end early, its callers look again.
+        if own && entry.vcpu.regs.spsr & SPSR_I == 0 {
+            entry.vcpu.regs.x[0] = ReturnCode::NoError as u64;
+            entry.vcpu.regs.x[1] = 0;
+            entry.waiting = None;
+            if let Some(end) = window_end {
+                machine.set_deadline(end);
+            }
+            return WaitEnd::Answered;
         }
     }
 }
@@ -157,7 +163,7 @@ const SPSR_I: u64 = 1 << 7;
 fn device_interrupt(
     machine: &mut impl Machine,
     intid: u32,
-    running: Option<&'static Partition>,
+    running: Option<&mut Resident>,
 ) -> bool {
     let Some(owner) = machine.interrupt_owner(intid) else {
         klog!(
@@ -168,11 +174,12 @@ fn device_interrupt(
         return false;
     };
     vgic::interrupt_taken(owner, intid);
-    if running.is_some_and(|p| p.id == owner.id) {
-        vgic::deliver_pending(owner, machine);
-        true
-    } else {
-        false
+    match running {
+        Some(entry) if entry.partition.id == owner.id => {
+            vgic::deliver_pending(owner, entry.vcpu, machine);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -199,9 +206,14 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
                 // A doorbell for a partition that is no longer waiting here: nothing to do.
                 Some(Interrupt::Wakeup) => {}
                 Some(Interrupt::Device(intid)) => {
-                    device_interrupt(machine, intid, Some(entry.partition));
+                    device_interrupt(machine, intid, Some(&mut *entry));
                 }
-                Some(Interrupt::Maintenance) => vgic::deliver_pending(entry.partition, machine),
+                Some(Interrupt::VirtualTimer) => {
+                    vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
+                }
+                Some(Interrupt::Maintenance) => {
+                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
+                }
                 Some(Interrupt::Other(intid)) => {
                     klog!(
                         machine,
@@ -234,8 +246,9 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
 }
 
 /// Waits (interrupts masked, core asleep) until the counter reaches `end`; the window timer
-/// must already be armed for `end`.
-fn idle_until(machine: &mut impl Machine, end: u64) {
+/// must already be armed for `end`. `loaded` is the partition whose vCPU is in the CPU, not
+/// running (its window is over or it stopped), if any.
+fn idle_until(machine: &mut impl Machine, end: u64, mut loaded: Option<&mut Resident>) {
     while machine.now() < end {
         machine.wait_for_interrupt();
         match machine.take_interrupt() {
@@ -243,6 +256,13 @@ fn idle_until(machine: &mut impl Machine, end: u64) {
             Some(Interrupt::Device(intid)) => {
                 device_interrupt(machine, intid, None);
             }
+            // Its virtual timer fired after its window: for its next one.
+            Some(Interrupt::VirtualTimer) => match loaded.as_deref_mut() {
+                Some(entry) => {
+                    vgic::virtual_timer_fired(entry.partition, entry.vcpu, false, machine)
+                }
+                None => machine.end_virtual_timer(),
+            },
             Some(Interrupt::Other(intid)) => {
                 klog!(
                     machine,
@@ -266,7 +286,7 @@ pub fn run_dedicated(machine: &mut impl Machine, entry: &mut Resident, start: u6
         now,
     ));
     machine.load_vcpu(entry.vcpu);
-    vgic::deliver_pending(entry.partition, machine);
+    vgic::vcpu_loaded(entry.partition, entry.vcpu, machine);
     match run_turn(machine, entry, None) {
         TurnEnd::Halt(end) => CoreEnd::Halt(end),
         TurnEnd::Stopped | TurnEnd::WindowOver => CoreEnd::Idle,
@@ -327,15 +347,19 @@ pub fn run_time_partitioned(
                 }
                 if let Some(entry) = partitions.get_mut(p) {
                     // What came for it since its last window.
-                    vgic::deliver_pending(entry.partition, machine);
+                    vgic::vcpu_loaded(entry.partition, entry.vcpu, machine);
                     match run_turn(machine, entry, Some(slot.end)) {
                         TurnEnd::WindowOver => {}
-                        TurnEnd::Stopped => idle_until(machine, slot.end),
+                        TurnEnd::Stopped => idle_until(machine, slot.end, Some(entry)),
                         TurnEnd::Halt(end) => return CoreEnd::Halt(end),
                     }
                 }
             }
-            None => idle_until(machine, slot.end),
+            None => idle_until(
+                machine,
+                slot.end,
+                loaded.and_then(|p| partitions.get_mut(p)),
+            ),
         }
         // The slot is over (its deadline passed): the next one starts now.
         machine.set_deadline(next.end);
@@ -419,6 +443,8 @@ mod tests {
         injected: Vec<(u16, u32, u64)>,
         maintenance_asked: bool,
         spis: Vec<(u32, crate::machine::SpiOp)>,
+        virtual_timer_interrupt: bool,
+        virtual_timer_ended: usize,
     }
 
     impl Fake {
@@ -564,7 +590,11 @@ mod tests {
         }
         fn take_interrupt(&mut self) -> Option<Interrupt> {
             if let Some(intid) = self.device_pending.take() {
-                return Some(Interrupt::Device(intid));
+                return Some(if intid == crate::machine::VIRTUAL_TIMER_INTID {
+                    Interrupt::VirtualTimer
+                } else {
+                    Interrupt::Device(intid)
+                });
             }
             if core::mem::take(&mut self.woken) {
                 return Some(Interrupt::Wakeup);
@@ -619,6 +649,13 @@ mod tests {
         }
         fn spi_state(&mut self, _intid: u32) -> crate::machine::SpiState {
             crate::machine::SpiState::default()
+        }
+        fn set_virtual_timer_interrupt(&mut self, enabled: bool) {
+            self.virtual_timer_interrupt = enabled;
+        }
+        fn end_virtual_timer(&mut self) {
+            self.virtual_timer_ended += 1;
+            self.virtual_timer_interrupt = false;
         }
     }
 
@@ -737,6 +774,8 @@ mod tests {
             injected: Vec::new(),
             maintenance_asked: false,
             spis: Vec::new(),
+            virtual_timer_interrupt: false,
+            virtual_timer_ended: 0,
         };
         let mut partitions = CorePartitions::new();
         for id in 0..4u16 {
@@ -1106,6 +1145,57 @@ mod tests {
         fn spi_state(&mut self, _intid: u32) -> crate::machine::SpiState {
             crate::machine::SpiState::default()
         }
+        fn set_virtual_timer_interrupt(&mut self, _enabled: bool) {}
+    }
+
+    /// As [`devices_of`], and its virtual timer's interrupt enabled in its redistributor.
+    fn timer_of(id: u16) {
+        devices_of(id, true);
+        let p = partition(id, PartitionKind::BareMetal);
+        let state = crate::partition::state(usize::from(id)).unwrap();
+        crate::vgic::emulate(
+            p,
+            0,
+            &bsp::QEMU_VIRT,
+            &mut state.vgic.lock(),
+            crate::vgic::Frame::RedistributorSgi { vcpu: 0 },
+            crate::vgic::Access {
+                offset: 0x100,
+                size: 4,
+                write: Some(1 << crate::machine::VIRTUAL_TIMER_INTID),
+            },
+            &mut NoSpis,
+            &mut |v| panic!("{v:?}"),
+        );
+    }
+
+    #[test]
+    fn a_virtual_timer_interrupt_goes_to_the_vcpu_whose_timer_it_is() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(0, false);
+        timer_of(1);
+        // a has not enabled its timer's interrupt (t = 5, its window): it ends there. b's
+        // fires in its window (t = 30): at once; and in the gap after it (t = 75, b's vCPU
+        // still loaded): at b's next window (120).
+        let (fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(3)],
+            0,
+            0,
+            None,
+            &[(5, 27), (30, 27), (75, 27)],
+            4,
+        );
+        assert_eq!(fake.virtual_timer_ended, 1);
+        assert_eq!(
+            fake.injected,
+            [(1, 27, 30 + LATENCY), (1, 27, 120 + LATENCY)]
+        );
+        assert!(
+            fake.log.iter().all(|l| !l.contains("unexpected")),
+            "{:?}",
+            fake.log
+        );
+        devices_of(1, false);
     }
 
     /// Partition `id`'s interrupts back to their boot state, then, if `enable`, its
@@ -1122,6 +1212,7 @@ mod tests {
         let mut write = |offset: u64, value: u64| {
             crate::vgic::emulate(
                 p,
+                0,
                 &bsp::QEMU_VIRT,
                 &mut dist,
                 crate::vgic::Frame::Distributor,

@@ -173,8 +173,10 @@ fn virtual_gic_access(
             size,
             write,
         };
+        // vCPU 0: a partition has one vCPU so far.
         vgic::emulate(
             partition,
+            0,
             board,
             &mut dist,
             frame,
