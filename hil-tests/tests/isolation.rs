@@ -44,15 +44,17 @@ fn a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end() 
     log.assert_line(
         "[pkernel] partition 'attacker': set/way cache maintenance access trapped at pc 0x",
     );
-    // PSCI SYSTEM_OFF is not the partition's to call, by SMC or HVC.
+    // PSCI is the partition's own: version 1.0 by HVC, and SYSTEM_OFF by SMC powers off the
+    // attacker alone (it never returns), after its 10th tick.
     assert_eq!(
-        attack_result(&log, "psci-system-off-smc"),
-        "[attacker] attack psci-system-off-smc: x0 -1"
+        attack_result(&log, "psci-version-hvc"),
+        "[attacker] attack psci-version-hvc: x0 0x10000"
     );
-    assert_eq!(
-        attack_result(&log, "psci-system-off-hvc"),
-        "[attacker] attack psci-system-off-hvc: x0 -1"
-    );
+    // (A kernel line may come before partition lines queued earlier: no order between them.)
+    log.assert_line("[attacker] attack psci-system-off-smc: calling");
+    let off = log.assert_line("[pkernel] partition 'attacker' powered itself off (PSCI)");
+    log.assert_no_line("[attacker] attack psci-system-off-smc: returned");
+    assert_eq!(log.numbers_after("[attacker] tick ").last(), Some(&10));
     // Semihosting is off: HLT #0xF000 is an undefined instruction (EC 0) at EL1, taken by
     // the partition's own vector, and QEMU runs on.
     assert_eq!(
@@ -75,9 +77,17 @@ fn a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end() 
     // Other cores run on until the power goes off, so lines may follow the end line; what
     // counts is that the kernel's end line is the supervisor's and comes after the forgeries.
     assert!(end > forged, "{log}");
-    // The attacker kept running, and so did its neighbour.
+    // The attacker kept running until it powered itself off; its neighbour ticks on after.
     log.assert_advancing("[attacker] tick ", 5);
     log.assert_advancing("[ctrl] tick ", 8);
+    let ctrl_after = log.lines[off..]
+        .iter()
+        .filter(|l| l.starts_with("[ctrl] tick "))
+        .count();
+    assert!(
+        ctrl_after >= 3,
+        "ctrl stopped ticking with the attacker\n{log}"
+    );
     log.assert_no_line("[pkernel] HM:");
     assert_kernel_healthy(&log);
     log.assert_clean_exit();

@@ -157,7 +157,7 @@ fn claim_vcpu(partition: &'static Partition) -> Option<&'static mut VcpuContext>
     let vcpu = partition::state(usize::from(partition.id))?.take_vcpu()?;
     *vcpu = VcpuContext::first_entry(
         partition.image.entry_ipa,
-        u64::from(partition.id),
+        partition::entry_x0(partition),
         0,
         // The header passed its checks at boot (every root inside the table pages).
         stage2::vttbr(
@@ -167,6 +167,7 @@ fn claim_vcpu(partition: &'static Partition) -> Option<&'static mut VcpuContext>
                 .get(usize::from(partition.id))?,
         ),
     );
+    vcpu.partition = u64::from(partition.id);
     vcpu.mdcr = vcpu::mdcr_for(partition.pmu);
     Some(vcpu)
 }

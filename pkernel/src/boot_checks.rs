@@ -284,14 +284,17 @@ mod tests {
     static IMAGE: PartitionImage = PartitionImage {
         entry_ipa: 0x4000_0000,
         segments: &SEG,
+        boot_argument: 0,
     };
     static IMAGE_OUT: PartitionImage = PartitionImage {
         entry_ipa: 0x4000_0000,
         segments: &SEG_OUT,
+        boot_argument: 0,
     };
     static NO_IMAGE: PartitionImage = PartitionImage {
         entry_ipa: 0x4000_0000,
         segments: &[],
+        boot_argument: 0,
     };
 
     fn system(partitions: &'static [Partition]) -> System {

@@ -113,6 +113,7 @@ pub(crate) mod tests {
         image: &crate::config::PartitionImage {
             entry_ipa: 0x4000_0000,
             segments: &[],
+            boot_argument: 0,
         },
     };
 

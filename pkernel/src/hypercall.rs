@@ -88,6 +88,10 @@ pub enum Outcome {
     ChangeMode(ModeTransition),
     /// The caller asked to stop.
     StopPartition { status: u64 },
+    /// The caller powered itself off (PSCI): it stops.
+    PowerOff,
+    /// The caller reset itself (PSCI SYSTEM_RESET): it restarts, cold.
+    Reset,
     /// A system partition asked to power the module off.
     ShutdownModule { status: u64 },
     /// The caller blocks until a doorbell or a deadline (its registers get the answer when
@@ -104,6 +108,8 @@ pub enum Reply {
     Done(u64, u64),
     /// `x0` = this code (a [`ReturnCode`], or SMCCC `NOT_SUPPORTED`); `x1`, `x2` unchanged.
     Failed(u64),
+    /// `x0` = this value (a PSCI call's answer); `x1`, `x2` unchanged.
+    Value(u64),
 }
 
 impl Reply {
@@ -115,7 +121,7 @@ impl Reply {
                 x[1] = v1;
                 x[2] = v2;
             }
-            Self::Failed(code) => x[0] = code,
+            Self::Failed(code) | Self::Value(code) => x[0] = code,
         }
     }
 }
@@ -125,6 +131,10 @@ impl Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunLoopCall {
     PartitionStop,
+    /// PSCI SYSTEM_OFF (or CPU_OFF of its only vCPU).
+    PowerOff,
+    /// PSCI SYSTEM_RESET.
+    Reset,
     GetPartitionStatus,
     SetPartitionMode,
     Wait,
@@ -158,6 +168,13 @@ pub fn serve(
         Ok(Hypercall::Doorbell) => doorbell(caller, a1, services).map(|()| (0, 0)),
         Ok(Hypercall::RaiseApplicationError) => return Err(RunLoopCall::RaiseApplicationError),
         Ok(Hypercall::ModuleShutdown) => return Err(RunLoopCall::ModuleShutdown),
+        Err(id) if crate::psci::is_psci(id) => {
+            return match crate::psci::call(id, a1, caller) {
+                crate::psci::Call::Answer(value) => Ok(Reply::Value(value as u64)),
+                crate::psci::Call::PowerOff => Err(RunLoopCall::PowerOff),
+                crate::psci::Call::Reset => Err(RunLoopCall::Reset),
+            };
+        }
         Err(id) => {
             services.refused(caller, Refusal::UnknownFunction { id });
             return Ok(Reply::Failed(SMCCC_NOT_SUPPORTED as u64));
@@ -187,6 +204,8 @@ pub fn dispatch(
     };
     let reply = match call {
         RunLoopCall::PartitionStop => return Outcome::StopPartition { status: a1 },
+        RunLoopCall::PowerOff => return Outcome::PowerOff,
+        RunLoopCall::Reset => return Outcome::Reset,
         RunLoopCall::GetPartitionStatus => {
             regs[0] = ReturnCode::NoError as u64;
             regs[1..=6].copy_from_slice(&status_of(caller, state).to_registers());

@@ -30,6 +30,7 @@ pub mod log;
 pub mod machine;
 pub mod module;
 pub mod partition;
+pub mod psci;
 pub mod sched;
 pub mod sync;
 pub mod trace;

@@ -111,6 +111,15 @@ impl PartitionState {
 static PARTITIONS: [PartitionState; MAX_PARTITIONS] =
     [const { PartitionState::new() }; MAX_PARTITIONS];
 
+/// What `x0` holds at `partition`'s first instruction: its image's boot argument (a Linux
+/// kernel's device tree address, as the arm64 boot protocol wants), or by default its index.
+pub fn entry_x0(partition: &Partition) -> u64 {
+    match partition.image.boot_argument {
+        0 => u64::from(partition.id),
+        argument => argument,
+    }
+}
+
 /// The runtime state of partition `id` (`None` beyond `MAX_PARTITIONS`).
 pub fn state(id: usize) -> Option<&'static PartitionState> {
     PARTITIONS.get(id)
@@ -201,7 +210,8 @@ impl<'a> Resident<'a> {
         }
         crate::vgic::reset(p, machine);
         let (vttbr, mdcr) = (self.vcpu.vttbr, self.vcpu.mdcr);
-        *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, u64::from(p.id), 0, vttbr);
+        *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, entry_x0(p), 0, vttbr);
+        self.vcpu.partition = u64::from(p.id);
         self.vcpu.mdcr = mdcr;
         machine.load_vcpu(self.vcpu);
         let now = machine.now();
@@ -229,5 +239,40 @@ impl<'a> Resident<'a> {
             },
             machine,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Criticality, PartitionImage, PartitionKind};
+
+    fn partition(boot_argument: u64) -> Partition {
+        Partition {
+            id: 5,
+            name: "p",
+            kind: PartitionKind::Linux,
+            vmid: 6,
+            criticality: Criticality::C,
+            pmu: false,
+            cores: &[2],
+            time: None,
+            regions: &[],
+            interrupts: &[],
+            hm: &[],
+            ports: &[],
+            image: Box::leak(Box::new(PartitionImage {
+                entry_ipa: 0x4000_0000,
+                segments: &[],
+                boot_argument,
+            })),
+        }
+    }
+
+    #[test]
+    fn x0_at_entry_is_the_boot_argument_or_the_partition_index() {
+        assert_eq!(entry_x0(&partition(0)), 5);
+        // A Linux kernel's device tree, as the arm64 boot protocol wants it.
+        assert_eq!(entry_x0(&partition(0x4fe0_0000)), 0x4fe0_0000);
     }
 }

@@ -777,6 +777,7 @@ mod tests {
             image: &PartitionImage {
                 entry_ipa: 0x4000_0000,
                 segments: &[],
+                boot_argument: 0,
             },
         }))
     }

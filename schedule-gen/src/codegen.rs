@@ -12,8 +12,10 @@ use crate::image::{Image, read_image};
 use crate::info_page::{self, info_pages};
 use sha2::{Digest, Sha256};
 
+use crate::linux::{LinuxPayload, linux_image};
 use crate::model::{
-    ChannelBuffer, Direction, HmAction, LoadedConfig, PartitionConfig, PortKind, QueuingDiscipline,
+    ChannelBuffer, Direction, HmAction, ImageSource, LoadedConfig, PartitionConfig, PortKind,
+    QueuingDiscipline,
 };
 use crate::table_pages::table_pages;
 use crate::validate::hex;
@@ -38,19 +40,45 @@ pub const IMAGES_FILE: &str = "partition_images.rs";
 /// Name of the copy of the configuration in the output directory.
 pub const CONFIG_COPY_FILE: &str = "config.toml";
 
+/// What the build tool gives schedule-gen for one partition.
+#[derive(Clone, Debug)]
+pub enum PartitionPayload {
+    /// The partition's ELF (for `package` and `elf` images).
+    Elf(PathBuf),
+    /// The kernel and initramfs of a Linux partition (`linux` images).
+    Linux(LinuxPayload),
+}
+
 /// Checks every partition's image against its memory map, then writes `system_tables.rs`,
 /// `partition_images.rs`, one `<partition>.<n>.bin` per load segment, one
 /// `<partition>.info.bin` (its information page) per partition and `config.toml` into
 /// `out_dir`. Nothing is written unless every image passes. Files whose content is unchanged
 /// are not rewritten.
+///
+/// Every image is an ELF here; [`generate_system`] takes Linux partitions' material too.
 pub fn generate_kernel_tables(
     cfg: &LoadedConfig,
     images: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
 ) -> Result<(), Diagnostics> {
+    let payloads = images
+        .iter()
+        .map(|(name, path)| (name.clone(), PartitionPayload::Elf(path.clone())))
+        .collect();
+    generate_system(cfg, &payloads, out_dir)
+}
+
+/// [`generate_kernel_tables`] with each partition's payload: an ELF, or for a Linux partition
+/// its kernel and initramfs, placed with the device tree generated for it
+/// ([`crate::linux::linux_image`]).
+pub fn generate_system(
+    cfg: &LoadedConfig,
+    payloads: &BTreeMap<String, PartitionPayload>,
+    out_dir: &Path,
+) -> Result<(), Diagnostics> {
     let file = cfg.path().display().to_string();
     let mut diags = Vec::new();
-    for name in images.keys() {
+    for name in payloads.keys() {
         if !cfg.partitions().any(|p| &p.name == name) {
             let known: Vec<_> = cfg.partitions().map(|p| p.name.as_str()).collect();
             diags.push(Diagnostic::new(
@@ -63,8 +91,21 @@ pub fn generate_kernel_tables(
     }
     let mut loaded = Vec::new();
     for p in cfg.partitions() {
-        let Some(path) = images.get(&p.name) else {
-            diags.push(Diagnostic::new(
+        let linux = matches!(p.image, ImageSource::Linux(_));
+        match payloads.get(&p.name) {
+            None if linux => diags.push(Diagnostic::new(
+                Rule::MissingImage,
+                &file,
+                format!(
+                    "no kernel and initramfs were given for Linux partition {:?}",
+                    p.name
+                ),
+                format!(
+                    "pass `--linux {}=<Image>,<initramfs>` (xtask fetches and builds them)",
+                    p.name
+                ),
+            )),
+            None => diags.push(Diagnostic::new(
                 Rule::MissingImage,
                 &file,
                 format!("no image was given for partition {:?}", p.name),
@@ -72,12 +113,36 @@ pub fn generate_kernel_tables(
                     "pass `--image {}=<elf>` (xtask does this for package images)",
                     p.name
                 ),
-            ));
-            continue;
-        };
-        match read_image(path, p) {
-            Ok(image) => loaded.push((p, image)),
-            Err(d) => diags.extend(d),
+            )),
+            Some(PartitionPayload::Elf(_)) if linux => diags.push(Diagnostic::new(
+                Rule::MissingImage,
+                &file,
+                format!(
+                    "an ELF was given for Linux partition {:?}, which boots a Linux kernel",
+                    p.name
+                ),
+                format!(
+                    "pass `--linux {}=<Image>,<initramfs>` instead (xtask fetches and builds them)",
+                    p.name
+                ),
+            )),
+            Some(PartitionPayload::Linux(_)) if !linux => diags.push(Diagnostic::new(
+                Rule::UnexpectedImage,
+                &file,
+                format!(
+                    "a Linux kernel was given for partition {:?}, whose image is not `linux`",
+                    p.name
+                ),
+                format!("pass `--image {}=<elf>` instead", p.name),
+            )),
+            Some(PartitionPayload::Elf(path)) => match read_image(path, p) {
+                Ok(image) => loaded.push((p, image)),
+                Err(d) => diags.extend(d),
+            },
+            Some(PartitionPayload::Linux(payload)) => match linux_image(cfg, p, payload) {
+                Ok(image) => loaded.push((p, image)),
+                Err(d) => diags.extend(d),
+            },
         }
     }
     if !diags.is_empty() {
@@ -449,9 +514,25 @@ fn partition_images(
     ));
     for (p, image) in loaded {
         w(format_args!("    // {}\n", p.name));
+        if let ImageSource::Linux(linux) = &p.image {
+            w(format_args!(
+                "    // Linux ({}): segment 0 the kernel Image, 1 the initramfs, 2 the device tree;\n",
+                linux.source.as_str()
+            ));
+            w(format_args!(
+                "    // entered at the Image with x0 = the device tree's address.\n"
+            ));
+            for d in crate::linux::devices_left_out(cfg, p) {
+                w(format_args!(
+                    "    // device {:?} is not in its device tree (no binding known)\n",
+                    d.name
+                ));
+            }
+        }
         w(format_args!(
-            "    PartitionImage {{ entry_ipa: {}, segments: &[\n",
-            hex(image.entry, true)
+            "    PartitionImage {{ entry_ipa: {}, boot_argument: {}, segments: &[\n",
+            hex(image.entry, true),
+            hex(image.boot_argument, image.boot_argument != 0)
         ));
         for (n, seg) in image.segments.iter().enumerate() {
             w(format_args!(

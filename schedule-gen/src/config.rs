@@ -79,8 +79,10 @@ pub struct RawPartition {
     pub period: Option<Spanned<RawDuration>>,
     /// Processor time the partition needs in every period (time-partitioned only).
     pub duration: Option<Spanned<RawDuration>>,
-    /// Where the partition's ELF comes from.
+    /// Where the partition's ELF (or Linux kernel) comes from.
     pub image: Spanned<RawImage>,
+    /// Extra Linux kernel command line, appended to the defaults (Linux images only).
+    pub bootargs: Option<Spanned<String>>,
     /// `[[partition.memory]]` RAM regions.
     #[serde(default)]
     pub memory: Vec<Spanned<RawRegion>>,
@@ -101,7 +103,8 @@ pub struct RawPartition {
     pub hm: Option<Spanned<RawHmTable>>,
 }
 
-/// `image = { package = "..." }` or `image = { elf = "..." }`; exactly one is checked later.
+/// `image = { package = "..." }`, `image = { elf = "..." }` or `image = { linux = "..." }`;
+/// exactly one is checked later.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
@@ -109,6 +112,8 @@ pub struct RawImage {
     pub package: Option<Spanned<String>>,
     /// An ELF built elsewhere, relative to the configuration file's directory.
     pub elf: Option<Spanned<String>>,
+    /// An unmodified Linux kernel from a distribution, by name (`"debian"`), fetched by xtask.
+    pub linux: Option<Spanned<String>>,
 }
 
 /// One `[[partition.memory]]`.
@@ -259,6 +264,16 @@ pub enum PartitionKind {
 }
 
 impl PartitionKind {
+    /// As written in the configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BareMetal => "bm",
+            Self::Rtos => "rtos",
+            Self::Linux => "linux",
+            Self::System => "system",
+        }
+    }
+
     /// The kernel's `PartitionKind` variant name.
     pub const fn rust_variant(self) -> &'static str {
         match self {

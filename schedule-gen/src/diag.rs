@@ -221,6 +221,21 @@ rules! {
     UnconfinedDma = "E104", "unconfined-dma";
     /// A partition owns more interrupts than its virtual distributor keeps.
     TooManyInterrupts = "E105", "too-many-interrupts";
+    /// A Linux kernel image (`image = { linux = ... }`) on a partition whose kind is not
+    /// `linux`.
+    LinuxImageKind = "E106", "linux-image-kind";
+    /// `bootargs` on a partition without a Linux image, or not printable ASCII, or too long.
+    InvalidBootargs = "E107", "invalid-bootargs";
+    /// A Linux partition whose first memory region cannot hold the kernel, its initramfs and
+    /// device tree: not `rwx`, smaller than 64 MiB, or its IPA not 2 MiB aligned.
+    LinuxBootRam = "E108", "linux-boot-ram";
+    /// A region or port buffer of a Linux partition at an IPA its device tree gives to the
+    /// virtual UART or the GIC.
+    LinuxIpaCollision = "E109", "linux-ipa-collision";
+    /// The Linux kernel given for a partition is not an arm64 `Image` (header, magic, sizes).
+    LinuxKernelImage = "E110", "linux-kernel-image";
+    /// The Linux kernel, its initramfs and its device tree do not fit the partition's boot RAM.
+    LinuxPlacement = "E111", "linux-placement";
 }
 
 /// A 1-based line and column (columns count characters, not bytes).

@@ -25,6 +25,10 @@ pub struct Image {
     pub entry: u64,
     /// Non-empty `PT_LOAD` segments in file order, each inside one RAM region.
     pub segments: Vec<LoadSegment>,
+    /// What `x0` holds at entry (`PartitionImage::boot_argument`): 0, the kernel's default
+    /// (the partition's index), for an ELF; the device tree's IPA for Linux
+    /// ([`crate::linux::linux_image`]).
+    pub boot_argument: u64,
 }
 
 /// One `PT_LOAD` segment: `data` goes to `ipa`, the rest of `mem_size` is zeroed.
@@ -169,7 +173,11 @@ pub fn check_image(
         ));
     }
     if diags.is_empty() {
-        Ok(Image { entry, segments })
+        Ok(Image {
+            entry,
+            segments,
+            boot_argument: 0,
+        })
     } else {
         Err(diags)
     }

@@ -3,7 +3,8 @@
 //! Configuration flows through layers, each with one job:
 //! [`config`] parses the TOML (unknown keys rejected, spans kept) → [`validate`] checks every
 //! whole-system rule and reports all failures at once, each as one named [`Rule`] pointing at
-//! `file:line:col` → [`image`] checks each partition's ELF against its memory map →
+//! `file:line:col` → [`image`] checks each partition's ELF against its memory map (and
+//! [`linux`] places a Linux partition's kernel, initramfs and generated device tree) →
 //! [`codegen`] writes `system_tables.rs`, plain data the kernel compiles in, including the
 //! [`table_pages`] bound that sizes the pages the kernel image reserves for its translation
 //! tables, and each partition's [`info_page`] → once the kernel is linked, [`translation`]
@@ -22,6 +23,7 @@ pub mod duration;
 pub mod image;
 pub mod import;
 pub mod info_page;
+pub mod linux;
 pub mod model;
 pub mod report;
 pub mod table_pages;
@@ -32,10 +34,11 @@ pub mod validate;
 
 use std::path::Path;
 
-pub use codegen::generate_kernel_tables;
+pub use codegen::{PartitionPayload, generate_kernel_tables, generate_system};
 pub use diag::{Diagnostic, Diagnostics, Position, Rule};
 pub use model::{
-    Access, HmError, ImageSource, LoadedConfig, MemoryRegion, PartitionConfig, PartitionKind,
+    Access, HmError, ImageSource, LinuxImage, LinuxSource, LoadedConfig, MemoryRegion,
+    PartitionConfig, PartitionKind,
 };
 
 use config::RawConfig;

@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use schedule_gen::PartitionPayload;
+use schedule_gen::linux::LinuxPayload;
+
 const USAGE: &str = "\
 usage: schedule-gen check <config.toml>
-       schedule-gen generate <config.toml> [--image <partition>=<elf>]... --out <dir>
+       schedule-gen generate <config.toml> [--image <partition>=<elf>]...
+                             [--linux <partition>=<Image>,<initramfs>]... --out <dir>
        schedule-gen report <config.toml> [--trace <trace.csv>] --out <dir>
        schedule-gen import <module.xml> [--board <board>] [--out <config.toml>]
        schedule-gen --help
@@ -18,6 +22,9 @@ generate  also check each partition's ELF and write system_tables.rs,
           partition_images.rs, one <partition>.<n>.bin per load segment and
           config.toml into <dir>. Partitions with `image = { elf = ... }` use that
           file unless --image overrides it; package images must be given with --image.
+          A Linux partition (`image = { linux = ... }`) needs --linux: its uncompressed
+          arm64 kernel Image and its initramfs, placed with the device tree generated
+          for it (`cargo xtask build` fetches and builds both).
 report    write report.html, report.json and report.txt (schedule, budgets, memory
           map, channels, devices and interrupts, HM tables, SHA-256 of the
           configuration and of system_tables.rs) into <dir>; with --trace, also
@@ -34,6 +41,7 @@ enum Command {
     Generate {
         config: PathBuf,
         images: BTreeMap<String, PathBuf>,
+        linux: BTreeMap<String, (PathBuf, PathBuf)>,
         out: PathBuf,
     },
     Report {
@@ -83,7 +91,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     match args {
         [cmd, config] if cmd == "check" => Ok(Command::Check(config.into())),
         [cmd, config, rest @ ..] if cmd == "generate" && !config.starts_with('-') => {
-            let given = flags(rest, &["--out", "--image"], &["--image"])?;
+            let given = flags(
+                rest,
+                &["--out", "--image", "--linux"],
+                &["--image", "--linux"],
+            )?;
             let mut images = BTreeMap::new();
             for (_, value) in given.iter().filter(|(f, _)| *f == "--image") {
                 let (name, elf) = value
@@ -93,10 +105,27 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                     return Err(format!("--image given twice for partition {name:?}"));
                 }
             }
+            let mut linux = BTreeMap::new();
+            for (_, value) in given.iter().filter(|(f, _)| *f == "--linux") {
+                let (name, kernel, initramfs) = value
+                    .split_once('=')
+                    .and_then(|(name, files)| files.split_once(',').map(|(k, i)| (name, k, i)))
+                    .ok_or_else(|| {
+                        format!("--linux {value}: expected <partition>=<Image>,<initramfs>")
+                    })?;
+                if images.contains_key(name)
+                    || linux
+                        .insert(name.to_owned(), (kernel.into(), initramfs.into()))
+                        .is_some()
+                {
+                    return Err(format!("two images given for partition {name:?}"));
+                }
+            }
             let out = find(&given, "--out").ok_or("generate needs --out <dir>")?;
             Ok(Command::Generate {
                 config: config.into(),
                 images,
+                linux,
                 out: out.into(),
             })
         }
@@ -154,15 +183,37 @@ fn main() -> ExitCode {
         Command::Generate {
             config,
             images,
+            linux,
             out,
         } => {
             let cfg = match schedule_gen::load(&config) {
                 Ok(cfg) => cfg,
                 Err(d) => return fail(&d),
             };
-            let mut all = cfg.elf_images();
-            all.extend(images);
-            match schedule_gen::generate_kernel_tables(&cfg, &all, &out) {
+            let mut all: BTreeMap<_, _> = cfg
+                .elf_images()
+                .into_iter()
+                .chain(images)
+                .map(|(name, elf)| (name, PartitionPayload::Elf(elf)))
+                .collect();
+            for (name, (kernel, initramfs)) in linux {
+                let read = |path: &PathBuf| {
+                    std::fs::read(path).map_err(|e| {
+                        eprintln!("schedule-gen: cannot read {}: {e}", path.display());
+                        ExitCode::FAILURE
+                    })
+                };
+                let payload = match (read(&kernel), read(&initramfs)) {
+                    (Ok(kernel_bytes), Ok(initramfs)) => LinuxPayload {
+                        label: kernel.display().to_string(),
+                        kernel: kernel_bytes,
+                        initramfs,
+                    },
+                    (Err(code), _) | (_, Err(code)) => return code,
+                };
+                all.insert(name, PartitionPayload::Linux(payload));
+            }
+            match schedule_gen::generate_system(&cfg, &all, &out) {
                 Ok(()) => {
                     println!(
                         "ok: {} partitions, tables written to {}",

@@ -131,7 +131,7 @@ impl LoadedConfig {
             .iter()
             .filter_map(|p| match &p.image {
                 ImageSource::Elf(path) => Some((p.name.clone(), path.clone())),
-                ImageSource::Package(_) => None,
+                ImageSource::Package(_) | ImageSource::Linux(_) => None,
             })
             .collect()
     }
@@ -382,13 +382,46 @@ pub fn given_per_period(
         .collect()
 }
 
-/// Where a partition's ELF comes from.
+/// Where a partition's image comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageSource {
     /// A package of this workspace, built by xtask.
     Package(String),
     /// An ELF built elsewhere; already resolved against the configuration file's directory.
     Elf(PathBuf),
+    /// An unmodified Linux kernel, booted with a device tree generated from the configuration
+    /// and an initramfs ([`crate::linux`]); only on a `kind = "linux"` partition.
+    Linux(LinuxImage),
+}
+
+/// `image = { linux = "..." }` and the partition's `bootargs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinuxImage {
+    /// Where the kernel (and the initramfs's busybox) come from.
+    pub source: LinuxSource,
+    /// Kernel command-line arguments appended to the defaults
+    /// ([`crate::linux::DEFAULT_BOOTARGS`]); printable ASCII, validated.
+    pub bootargs: Option<String>,
+}
+
+/// A distribution whose arm64 kernel the build fetches by package name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinuxSource {
+    /// Debian's `linux-image-arm64` (the current `linux-image-<abi>-arm64`) and
+    /// `busybox-static`, for arm64, fetched with apt by xtask.
+    Debian,
+}
+
+impl LinuxSource {
+    /// Every source, as written in `image = { linux = "..." }`.
+    pub const ALL: &'static [LinuxSource] = &[LinuxSource::Debian];
+
+    /// As written in the configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Debian => "debian",
+        }
+    }
 }
 
 /// A RAM region: `[ipa, ipa + size)` → `[phys, phys + size)`, 4 KiB aligned, non-empty, inside

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{R, W, X, elf, load_seg};
 use schedule_gen::{LoadedConfig, Rule, generate_kernel_tables, load};
@@ -203,79 +202,13 @@ fn image_errors_of_all_partitions_are_reported_together() {
 fn generated_tables_compile_against_kernel_types() {
     let out = generate("compile");
     let work = out.parent().unwrap().join("rustc");
-    std::fs::create_dir_all(&work).unwrap();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let run = |cmd: &mut Command| {
-        let output = cmd.output().expect("run rustc");
-        assert!(
-            output.status.success(),
-            "{cmd:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    let rlib = |krate: &str| {
-        format!(
-            "{}={}",
-            krate.replace('-', "_"),
-            work.join(format!("lib{}.rlib", krate.replace('-', "_")))
-                .display()
-        )
-    };
-    for (krate, deps) in [
-        ("bsp", &[][..]),
-        ("apex-api", &[][..]),
-        ("system-tables", &["bsp", "apex-api"][..]),
-    ] {
-        let mut cmd = Command::new(&rustc);
-        cmd.args([
-            "--edition",
-            "2024",
-            "--crate-type",
-            "rlib",
-            "--crate-name",
-            &krate.replace('-', "_"),
-            "--out-dir",
-        ])
-        .arg(&work);
-        for dep in deps {
-            cmd.arg("--extern").arg(rlib(dep));
-        }
-        run(cmd.arg(manifest_dir().join(format!("../{krate}/src/lib.rs"))));
-    }
-    let check = work.join("check.rs");
-    std::fs::write(
-        &check,
-        format!(
-            "mod tables {{\n    use system_tables::*;\n    include!({:?});\n    include!({:?});\n}}\n\
-             const _: () = assert!(tables::PARTITION_COUNT == 3);\n\
-             const _: usize = tables::TRANSLATION_TABLE_PAGES;\n\
-             pub fn system() -> &'static system_tables::System {{ &tables::SYSTEM }}\n",
-            out.join("system_tables.rs"),
-            out.join("partition_images.rs"),
-        ),
-    )
-    .unwrap();
-    run(Command::new(&rustc)
-        .args([
-            "--edition",
-            "2024",
-            "--crate-type",
-            "lib",
-            "--emit",
-            "metadata",
-            "--cap-lints",
-            "allow",
-            "--out-dir",
-        ])
-        .arg(&work)
-        .arg("--extern")
-        .arg(rlib("system-tables"))
-        .arg("--extern")
-        .arg(rlib("bsp"))
-        .arg("-L")
-        .arg(&work)
-        .arg(&check)
-        .env("PKERNEL_SYSTEM_DIR", &out));
+    common::compile_against_kernel_types(
+        &out,
+        &work,
+        "const _: () = assert!(tables::PARTITION_COUNT == 3);\n\
+         const _: usize = tables::TRANSLATION_TABLE_PAGES;\n\
+         pub fn system() -> &'static system_tables::System { &tables::SYSTEM }\n",
+    );
 }
 
 #[test]

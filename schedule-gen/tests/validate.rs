@@ -193,12 +193,12 @@ fn invalid_image_source() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:9:9: error[E016-invalid-image-source]: partition \"ctrl\": the image names both a package and an ELF file\n  help: keep only one of `package` or `elf`"
+        "sys.toml:9:9: error[E016-invalid-image-source]: partition \"ctrl\": the image names more than one of a package, an ELF file and a Linux kernel\n  help: keep only one of `package`, `elf` or `linux`"
     );
     let text = TWO_PARTITIONS.replace("{ package = \"bm-ticker\" }", "{}");
     assert_eq!(
         errors(&text),
-        "sys.toml:9:9: error[E016-invalid-image-source]: partition \"ctrl\": the image names neither a package nor an ELF file\n  help: write `image = { package = \"<crate>\" }` or `image = { elf = \"<path>\" }`"
+        "sys.toml:9:9: error[E016-invalid-image-source]: partition \"ctrl\": the image names no package, ELF file or Linux kernel\n  help: write `image = { package = \"<crate>\" }`, `image = { elf = \"<path>\" }` or `image = { linux = \"debian\" }`"
     );
     let text = TWO_PARTITIONS.replace("{ elf = \"../vendor/nav.elf\" }", "{ elf = \"\" }");
     assert_eq!(

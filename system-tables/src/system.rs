@@ -135,6 +135,10 @@ pub struct PartitionImage {
     pub entry_ipa: u64,
     /// Load segments placed at their IPAs at boot.
     pub segments: &'static [Segment],
+    /// What `x0` holds at the partition's first instruction (vCPU 0). 0 means the kernel's
+    /// default, the partition's index. A Linux partition (`image = { linux = ... }`) gets the
+    /// guest-physical address of its device tree blob here, as the arm64 boot protocol wants.
+    pub boot_argument: u64,
 }
 
 /// A time-partitioned partition's budget, in system counter ticks.

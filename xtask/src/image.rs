@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use schedule_gen::ImageSource;
+use schedule_gen::{ImageSource, PartitionPayload};
 
 /// Target the kernel is built for: no FP/SIMD in the kernel, so it never saves a partition's.
 pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
@@ -104,7 +104,7 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
         .partitions()
         .filter_map(|p| match &p.image {
             ImageSource::Package(name) => Some(name.as_str()),
-            ImageSource::Elf(_) => None,
+            ImageSource::Elf(_) | ImageSource::Linux(_) => None,
         })
         .collect();
     if !packages.is_empty() {
@@ -126,12 +126,47 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
         run(cmd, "building the partition packages")?;
     }
     let mut images = BTreeMap::new();
+    // Linux partitions: the kernel and initramfs, fetched once per source.
+    let mut linux: BTreeMap<&str, crate::linux::Material> = BTreeMap::new();
     for partition in loaded.partitions() {
         let elf = match &partition.image {
             ImageSource::Package(name) => {
                 target_dir.join(PARTITION_TARGET).join("release").join(name)
             }
             ImageSource::Elf(path) => path.clone(),
+            ImageSource::Linux(l) => {
+                let source = l.source.as_str();
+                if !linux.contains_key(source) {
+                    let material = crate::linux::fetch(l.source).map_err(|e| {
+                        BuildError::Config(format!(
+                            "partition '{}': the Linux kernel and initramfs: {e}",
+                            partition.name
+                        ))
+                    })?;
+                    eprintln!(
+                        "xtask: Linux: {} {} ({}), initramfs with {} {} ({} bytes)",
+                        material.kernel_package.name,
+                        material.kernel_package.version,
+                        material.image_path.display(),
+                        material.busybox_package.name,
+                        material.busybox_package.version,
+                        material.payload.initramfs.len()
+                    );
+                    linux.insert(source, material);
+                }
+                let material = &linux[source];
+                for device in schedule_gen::linux::devices_left_out(&loaded, partition) {
+                    eprintln!(
+                        "xtask: note: partition '{}': device '{}' is left out of its device tree (pkernel knows no binding for it)",
+                        partition.name, device.name
+                    );
+                }
+                images.insert(
+                    partition.name.clone(),
+                    PartitionPayload::Linux(material.payload.clone()),
+                );
+                continue;
+            }
         };
         if !elf.is_file() {
             return Err(BuildError::Config(format!(
@@ -140,7 +175,7 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
                 elf.display()
             )));
         }
-        images.insert(partition.name.clone(), elf);
+        images.insert(partition.name.clone(), PartitionPayload::Elf(elf));
     }
 
     // 2. Tables and segments, in a directory of this configuration's own.
@@ -158,7 +193,7 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     }
     std::fs::create_dir_all(&dir)
         .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    schedule_gen::generate_kernel_tables(&loaded, &images, &dir)
+    schedule_gen::generate_system(&loaded, &images, &dir)
         .map_err(|d| BuildError::Config(d.to_string()))?;
 
     // 3. The kernel, compiled with those tables.
@@ -176,7 +211,7 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     ])
     .arg(&target_dir)
     .env("PKERNEL_SYSTEM_DIR", &dir);
-    run(cmd, "building the kernel")?;
+    run(cmd, "building the kernel").inspect_err(|_| embedded_size_hint(&loaded, &dir))?;
     let built = target_dir.join(KERNEL_TARGET).join("release/pkernel");
 
     // 4. The translation tables, built now that the kernel's layout is known, written into
@@ -197,4 +232,29 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     std::fs::write(&kernel, &elf)
         .map_err(|e| BuildError::Io(format!("cannot write {}: {e}", kernel.display())))?;
     Ok(SystemImage { kernel, dir })
+}
+
+/// After a failed kernel build: says so when the partition images alone are larger than the
+/// board's kernel reservation, which the kernel image (carrying them) must fit; a Linux
+/// kernel is about 32 MiB.
+fn embedded_size_hint(cfg: &schedule_gen::LoadedConfig, dir: &Path) {
+    let segments: u64 = cfg
+        .partitions()
+        .flat_map(|p| {
+            (0..)
+                .map_while(move |n| std::fs::metadata(dir.join(format!("{}.{n}.bin", p.name))).ok())
+        })
+        .map(|m| m.len())
+        .sum();
+    let reserved = cfg.board().kernel_reserved;
+    if segments > reserved.size {
+        eprintln!(
+            "xtask: note: the partition images the kernel image carries take {:.1} MiB, more than the {} MiB of RAM board '{}' reserves for the kernel image ({:#x}..{:#x})",
+            segments as f64 / (1024.0 * 1024.0),
+            reserved.size >> 20,
+            cfg.board().name,
+            reserved.base,
+            reserved.end()
+        );
+    }
 }

@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod fuzz;
 pub mod image;
+pub mod initramfs;
+pub mod linux;
 pub mod run;
 pub mod setup;
 pub mod trace;

@@ -34,6 +34,8 @@ commands:
                                         from the machine's memory (QMP) and write OUT.csv and
                                         OUT.json (Chrome/Perfetto trace events)
   build [--config FILE]                 build the system image and print the kernel ELF's path
+                                        (a Linux partition's kernel and busybox are fetched
+                                        with apt into target/linux-cache/)
   check [--config FILE]                 validate a configuration and report every error
   report [--config FILE] [--out DIR] [--trace FILE.csv]
                                         write report.html, report.json and report.txt for the

@@ -2,12 +2,13 @@
 //! - count cycles with the PMU (it would observe the kernel and other partitions' time),
 //! - program a hardware breakpoint and enable debug exceptions,
 //! - clean the whole data cache by set/way (it would evict other partitions' lines),
-//! - power the machine off through PSCI (SMC and HVC) and through semihosting `SYS_EXIT`
-//!   (which, were semihosting enabled in QEMU, would end the run with status 0),
+//! - power the machine off through semihosting `SYS_EXIT` (which, were semihosting enabled in
+//!   QEMU, would end the run with status 0),
 //! - print a line that looks like the kernel's last line, to fake a clean test end,
 //!
 //! and prints what each attempt got as `attack <name>: <result>`, then ticks to show it is
-//! still running. It catches its own exceptions (an EL1 vector table) so that an undefined
+//! still running; after [`TICKS_BEFORE_POWER_OFF`] ticks it asks PSCI for the version (by
+//! HVC) and then to power the system off (by SMC), which powers off its own partition only. It catches its own exceptions (an EL1 vector table) so that an undefined
 //! instruction is reported, not fatal.
 #![no_std]
 #![no_main]
@@ -150,19 +151,26 @@ fn attack_set_way() {
     println!("attack set-way: returned, esr {esr:#x}");
 }
 
-/// PSCI SYSTEM_OFF (SMC32 function ID 0x8400_0008).
+/// PSCI VERSION and SYSTEM_OFF (SMC32 function IDs).
+const PSCI_VERSION: u64 = 0x8400_0000;
 const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
 
+/// Ticks before the PSCI power-off.
+const TICKS_BEFORE_POWER_OFF: u64 = 10;
+
+/// PSCI's version by HVC, then SYSTEM_OFF by SMC: the kernel answers PSCI for the partition
+/// alone, so this powers off this partition, not the machine (it does not return).
 fn attack_power_off() {
+    let r = raw(PSCI_VERSION, 0, 0, 0);
+    println!("attack psci-version-hvc: x0 {:#x}", r.x0);
+    println!("attack psci-system-off-smc: calling");
     let mut x0 = PSCI_SYSTEM_OFF;
     // SAFETY: an SMC; the kernel traps it (HCR_EL2.TSC) and answers in x0..x3.
     unsafe {
         core::arch::asm!("smc #0", inout("x0") x0, out("x1") _, out("x2") _, out("x3") _,
             out("x9") _, out("x10") _, out("x11") _, options(nostack));
     }
-    println!("attack psci-system-off-smc: x0 {}", x0 as i64);
-    let r = raw(PSCI_SYSTEM_OFF, 0, 0, 0);
-    println!("attack psci-system-off-hvc: x0 {}", r.x0 as i64);
+    println!("attack psci-system-off-smc: returned x0 {}", x0 as i64);
 }
 
 fn attack_semihosting() {
@@ -189,7 +197,6 @@ fn main(_info: BootInfo) -> ! {
     attack_pmu();
     attack_debug();
     attack_set_way();
-    attack_power_off();
     attack_semihosting();
     // A line shaped like the kernel's last one: it must reach the console as this
     // partition's line, and no test runner may take it for the end of the run.
@@ -201,5 +208,8 @@ fn main(_info: BootInfo) -> ! {
         tick += 1;
         println!("tick {tick}");
         delay_ms(100);
+        if tick == TICKS_BEFORE_POWER_OFF {
+            attack_power_off();
+        }
     }
 }

@@ -197,17 +197,16 @@ impl VcpuContext {
     };
 
     /// A vCPU that has never run: about to execute its first instruction at `entry` with
-    /// `x0` = partition index and `x1` = vCPU index, every other register zero, EL1 in its
-    /// reset state (MMU off), the virtual timer off.
-    pub fn first_entry(entry: u64, partition: u64, vcpu: u64, vttbr: u64) -> Self {
+    /// `x0` = `argument` (see `partition::entry_x0`) and `x1` = vCPU index, every other
+    /// register zero, EL1 in its reset state (MMU off), the virtual timer off.
+    pub fn first_entry(entry: u64, argument: u64, vcpu: u64, vttbr: u64) -> Self {
         let mut ctx = Self::default();
         ctx.regs.elr = entry;
         ctx.regs.spsr = SPSR_EL1H_MASKED;
-        ctx.regs.x[0] = partition;
+        ctx.regs.x[0] = argument;
         ctx.regs.x[1] = vcpu;
         ctx.el1.sctlr = SCTLR_EL1_RESET;
         ctx.vttbr = vttbr;
-        ctx.partition = partition;
         // MPIDR as the partition sees it: vCPU n is Aff0 = n; bit 31 is RES1.
         ctx.vmpidr = (1 << 31) | vcpu;
         ctx

@@ -66,12 +66,25 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                     Action::Stop
                 }
                 Outcome::ChangeMode(ModeTransition::Restart { cold }) => {
-                    resident.restart(cold, StartCondition::PartitionRestart, machine);
-                    if resident.is_running() {
-                        Action::Resume
-                    } else {
-                        Action::Stop
-                    }
+                    restart(resident, cold, machine)
+                }
+                Outcome::PowerOff => {
+                    machine.end_console_line(partition.id);
+                    klog!(
+                        machine,
+                        "partition '{}' powered itself off (PSCI)",
+                        partition.name
+                    );
+                    resident.mode = OperatingMode::Idle;
+                    Action::Stop
+                }
+                Outcome::Reset => {
+                    klog!(
+                        machine,
+                        "partition '{}' reset itself (PSCI SYSTEM_RESET)",
+                        partition.name
+                    );
+                    restart(resident, true, machine)
                 }
                 Outcome::StopPartition { status } => {
                     machine.end_console_line(partition.id);
@@ -109,6 +122,16 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
         Exit::Fault { .. } => hm::partition_fault(resident, exit, machine),
         // Interrupts are the run loop's; one reaching here changes nothing.
         Exit::Interrupt => Action::Resume,
+    }
+}
+
+/// Restarts `resident` at its own request (cold or warm): it runs on if the restart worked.
+fn restart(resident: &mut Resident, cold: bool, machine: &mut impl Machine) -> Action {
+    resident.restart(cold, StartCondition::PartitionRestart, machine);
+    if resident.is_running() {
+        Action::Resume
+    } else {
+        Action::Stop
     }
 }
 

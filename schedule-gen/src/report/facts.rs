@@ -293,13 +293,14 @@ pub struct Partition {
     pub pmu: bool,
 }
 
-/// Where a partition's ELF comes from.
+/// Where a partition's image comes from.
 #[derive(Clone, Debug, Serialize)]
 pub struct Image {
-    /// `"package"` (a workspace package built by xtask) or `"elf"`.
+    /// `"package"` (a workspace package built by xtask), `"elf"` or `"linux"` (a Linux kernel
+    /// fetched by xtask).
     pub source: &'static str,
-    /// The package name, or the ELF path relative to the configuration's directory (its file
-    /// name alone when it is elsewhere).
+    /// The package name, the ELF path relative to the configuration's directory (its file
+    /// name alone when it is elsewhere), or the Linux source (`"debian"`).
     pub name: String,
 }
 
@@ -718,6 +719,10 @@ fn partition(cfg: &LoadedConfig, id: usize, p: &PartitionConfig) -> Partition {
         ImageSource::Package(name) => Image {
             source: "package",
             name: name.clone(),
+        },
+        ImageSource::Linux(linux) => Image {
+            source: "linux",
+            name: linux.source.as_str().to_owned(),
         },
         ImageSource::Elf(path) => {
             let dir = cfg.path().parent().unwrap_or(std::path::Path::new(""));

@@ -4,10 +4,12 @@
 //! The checks run in dependency order, each in its own module:
 //! [`partition`] (names, cores, regions, devices, images, time budgets) → [`schedule`]
 //! (windows and budgets per core) → [`ports`] (ports, channels, shared memory, port windows) →
+//! [`linux`] (Linux partitions: kind, command line, boot RAM, emulated devices' addresses) →
 //! [`hm`] (health-monitor tables). A later step only trusts what an earlier one accepted, and
 //! skips what it rejected, so one mistake gives one error rather than a cascade.
 
 mod hm;
+mod linux;
 mod partition;
 mod ports;
 mod schedule;
@@ -148,6 +150,7 @@ pub(crate) fn validate(
         &mut parts,
         raw.module.span(),
     );
+    linux::check_linux(&mut cx, &raw.partitions, &mut parts);
     let module_hm = hm::merge(&mut cx, &module_hm_raw, &raw.partitions, &mut parts);
 
     if cx.diags.is_empty()

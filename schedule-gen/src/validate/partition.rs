@@ -15,8 +15,8 @@ use super::{
 use crate::config::{RawDevice, RawImage, RawPartition, RawRegion};
 use crate::diag::Rule;
 use crate::model::{
-    DeviceConfig, Direction, ImageSource, MemoryRegion, PartitionConfig, Port, PortKind,
-    QueuingDiscipline, TimeBudget,
+    DeviceConfig, Direction, ImageSource, LinuxImage, LinuxSource, MemoryRegion, PartitionConfig,
+    Port, PortKind, QueuingDiscipline, TimeBudget,
 };
 
 /// A partition that passed its own rules, with what later steps need to point at.
@@ -851,8 +851,8 @@ impl Checker<'_> {
                 help.to_owned(),
             );
         };
-        match (&img.package, &img.elf) {
-            (Some(pkg), None) => {
+        match (&img.package, &img.elf, &img.linux) {
+            (Some(pkg), None, None) => {
                 let valid = !pkg.get_ref().is_empty()
                     && pkg
                         .get_ref()
@@ -868,7 +868,7 @@ impl Checker<'_> {
                 }
                 ImageSource::Package(pkg.get_ref().clone())
             }
-            (None, Some(elf)) => {
+            (None, Some(elf), None) => {
                 if elf.get_ref().is_empty() {
                     bad(
                         self,
@@ -879,21 +879,51 @@ impl Checker<'_> {
                 }
                 ImageSource::Elf(base_dir.join(elf.get_ref()))
             }
-            (Some(_), Some(_)) => {
+            (None, None, Some(linux)) => {
+                let source = LinuxSource::ALL
+                    .iter()
+                    .copied()
+                    .find(|s| s.as_str() == linux.get_ref());
+                if source.is_none() {
+                    let known: Vec<_> = LinuxSource::ALL
+                        .iter()
+                        .map(|s| format!("{:?}", s.as_str()))
+                        .collect();
+                    bad(
+                        self,
+                        linux.span(),
+                        format!(
+                            "{:?} is not a Linux kernel source pkernel knows",
+                            linux.get_ref()
+                        ),
+                        &format!(
+                            "use one of {}: `image = {{ linux = \"debian\" }}` boots Debian's arm64 kernel, fetched by package name",
+                            known.join(", ")
+                        ),
+                    );
+                }
+                // `bootargs` is a key of the partition: checked with the other Linux rules.
+                ImageSource::Linux(LinuxImage {
+                    source: source.unwrap_or(LinuxSource::Debian),
+                    bootargs: None,
+                })
+            }
+            (None, None, None) => {
                 bad(
                     self,
                     raw.span(),
-                    "the image names both a package and an ELF file".to_owned(),
-                    "keep only one of `package` or `elf`",
+                    "the image names no package, ELF file or Linux kernel".to_owned(),
+                    "write `image = { package = \"<crate>\" }`, `image = { elf = \"<path>\" }` or `image = { linux = \"debian\" }`",
                 );
                 ImageSource::Package(String::new())
             }
-            (None, None) => {
+            _ => {
                 bad(
                     self,
                     raw.span(),
-                    "the image names neither a package nor an ELF file".to_owned(),
-                    "write `image = { package = \"<crate>\" }` or `image = { elf = \"<path>\" }`",
+                    "the image names more than one of a package, an ELF file and a Linux kernel"
+                        .to_owned(),
+                    "keep only one of `package`, `elf` or `linux`",
                 );
                 ImageSource::Package(String::new())
             }

@@ -151,3 +151,73 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Compiles the tables generated in `out` (`system_tables.rs`, `partition_images.rs`)
+/// against the `system-tables` crate, the one definition of the table types the kernel
+/// uses, with rustc alone (the kernel's own target is not needed): `bsp`, `apex-api` and
+/// `system-tables` are built as rlibs in `work`, then a crate that includes the two files in
+/// a module `tables` and adds `extra` (Rust items that use them) is type-checked.
+pub fn compile_against_kernel_types(out: &Path, work: &Path, extra: &str) {
+    use std::process::Command;
+    std::fs::create_dir_all(work).unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let run = |cmd: &mut Command| {
+        let output = cmd.output().expect("run rustc");
+        assert!(
+            output.status.success(),
+            "{cmd:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let rlib = |krate: &str| {
+        let name = krate.replace('-', "_");
+        format!("{name}={}", work.join(format!("lib{name}.rlib")).display())
+    };
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (krate, deps) in [
+        ("bsp", &[][..]),
+        ("apex-api", &[][..]),
+        ("system-tables", &["bsp", "apex-api"][..]),
+    ] {
+        let mut cmd = Command::new(&rustc);
+        cmd.args(["--edition", "2024", "--crate-type", "rlib", "--crate-name"])
+            .arg(krate.replace('-', "_"))
+            .arg("--out-dir")
+            .arg(work);
+        for dep in deps {
+            cmd.arg("--extern").arg(rlib(dep));
+        }
+        run(cmd.arg(manifest.join(format!("../{krate}/src/lib.rs"))));
+    }
+    let check = work.join("check.rs");
+    std::fs::write(
+        &check,
+        format!(
+            "mod tables {{\n    use system_tables::*;\n    include!({:?});\n    include!({:?});\n}}\n{extra}",
+            out.join("system_tables.rs"),
+            out.join("partition_images.rs"),
+        ),
+    )
+    .unwrap();
+    run(Command::new(&rustc)
+        .args([
+            "--edition",
+            "2024",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+            "--cap-lints",
+            "allow",
+            "--out-dir",
+        ])
+        .arg(work)
+        .arg("--extern")
+        .arg(rlib("system-tables"))
+        .arg("--extern")
+        .arg(rlib("bsp"))
+        .arg("-L")
+        .arg(work)
+        .arg(&check)
+        .env("PKERNEL_SYSTEM_DIR", out));
+}
