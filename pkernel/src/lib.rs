@@ -36,3 +36,4 @@ pub mod sync;
 pub mod trace;
 pub mod trap;
 pub mod vgic;
+pub mod vuart;

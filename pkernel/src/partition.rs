@@ -16,6 +16,7 @@ use crate::machine::Machine;
 use crate::sync::{SpinLock, TakeOnce};
 use crate::trace::TraceEvent;
 use crate::vgic::VirtualDistributor;
+use crate::vuart::VirtualUart;
 
 /// What the kernel keeps about one partition while the module runs.
 pub struct PartitionState {
@@ -43,6 +44,8 @@ pub struct PartitionState {
     pub takes_virtual_timer: AtomicBool,
     /// Its attempts on interrupts it does not own so far (only the first few are logged).
     pub gic_violations: AtomicU32,
+    /// Its virtual UART.
+    pub vuart: SpinLock<VirtualUart>,
 }
 
 impl PartitionState {
@@ -58,6 +61,7 @@ impl PartitionState {
             vgic: SpinLock::new(VirtualDistributor::new()),
             takes_virtual_timer: AtomicBool::new(false),
             gic_violations: AtomicU32::new(0),
+            vuart: SpinLock::new(VirtualUart::new()),
         }
     }
 

@@ -115,7 +115,9 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                 hm::partition_fault(resident, exit, machine)
             }
         }
-        Exit::Abort(abort) => match virtual_gic_access(abort, resident, machine) {
+        Exit::Abort(abort) => match virtual_gic_access(abort, resident, machine)
+            .or_else(|| virtual_uart_access(abort, resident, machine))
+        {
             Some(action) => action,
             None => hm::partition_fault(resident, exit, machine),
         },
@@ -166,26 +168,13 @@ fn virtual_gic_access(
     machine: &mut impl Machine,
 ) -> Option<Action> {
     let partition = resident.partition;
-    if abort.access == AbortAccess::Execute {
-        return None;
-    }
     let board = machine.board();
     let (frame, offset) = vgic::frame_of(board, partition, abort.ipa)?;
-    let iss = AbortSyndrome::from_esr(abort.esr);
-    if !iss.valid_syndrome {
-        return None;
-    }
+    let mmio = Mmio::decode(abort)?;
     let state = partition::state(usize::from(partition.id))?;
-    let size = iss.access_size;
-    let size_mask = match size {
-        8 => u64::MAX,
-        s => (1u64 << (8 * u32::from(s))) - 1,
-    };
-    let rt = usize::from(iss.register);
+    let size = mmio.size;
     let regs = &mut resident.vcpu.regs;
-    let write = iss
-        .write
-        .then(|| regs.x.get(rt).copied().unwrap_or(0) & size_mask);
+    let write = mmio.value_written(&regs.x);
     // Up to 32 violations in one access (a whole set-enable register).
     let mut violations = [None; 32];
     let mut count = 0;
@@ -213,22 +202,7 @@ fn virtual_gic_access(
             },
         )
     };
-    if write.is_none()
-        && let Some(x) = regs.x.get_mut(rt)
-    {
-        let bits = 8 * u32::from(size);
-        let extended = if iss.sign_extend && bits < 64 {
-            (((value << (64 - bits)) as i64) >> (64 - bits)) as u64
-        } else {
-            value
-        };
-        *x = if iss.register_64 {
-            extended
-        } else {
-            extended & 0xffff_ffff
-        };
-    }
-    regs.elr = regs.elr.wrapping_add(4);
+    mmio.complete(regs, value);
     let mut action = Action::Resume;
     for violation in violations.into_iter().flatten() {
         action = gic_violation(resident, violation, machine);
@@ -237,6 +211,96 @@ fn virtual_gic_access(
         }
     }
     Some(action)
+}
+
+/// A load or store of one general register that faulted at stage 2, as the syndrome
+/// describes it (ISV set: no pair, no writeback, no SIMD register), to be emulated.
+#[derive(Clone, Copy, Debug)]
+struct Mmio {
+    /// 1, 2, 4 or 8 bytes.
+    size: u8,
+    /// The general register transferred (31: XZR).
+    register: usize,
+    write: bool,
+    sign_extend: bool,
+    register_64: bool,
+}
+
+impl Mmio {
+    fn decode(abort: Abort) -> Option<Self> {
+        let iss = AbortSyndrome::from_esr(abort.esr);
+        (abort.access != AbortAccess::Execute && iss.valid_syndrome).then_some(Self {
+            size: iss.access_size,
+            register: usize::from(iss.register),
+            write: iss.write,
+            sign_extend: iss.sign_extend,
+            register_64: iss.register_64,
+        })
+    }
+
+    fn size_mask(self) -> u64 {
+        match self.size {
+            8 => u64::MAX,
+            s => (1u64 << (8 * u32::from(s))) - 1,
+        }
+    }
+
+    /// The value a store writes (its register's low `size` bytes); `None` for a load.
+    fn value_written(self, x: &[u64; 31]) -> Option<u64> {
+        self.write
+            .then(|| x.get(self.register).copied().unwrap_or(0) & self.size_mask())
+    }
+
+    /// Completes the access: a load's register gets `value` (extended as the instruction
+    /// says), and the partition resumes after the instruction.
+    fn complete(self, regs: &mut crate::arch::context::GuestRegs, value: u64) {
+        if !self.write
+            && let Some(x) = regs.x.get_mut(self.register)
+        {
+            let bits = 8 * u32::from(self.size);
+            let value = value & self.size_mask();
+            let extended = if self.sign_extend && bits < 64 {
+                (((value << (64 - bits)) as i64) >> (64 - bits)) as u64
+            } else {
+                value
+            };
+            *x = if self.register_64 {
+                extended
+            } else {
+                extended & 0xffff_ffff
+            };
+        }
+        regs.elr = regs.elr.wrapping_add(4);
+    }
+}
+
+/// Emulates `abort` if it is a load or store of `resident`'s virtual UART (see `vuart`) the
+/// syndrome describes: the partition resumes after the instruction. `None` otherwise.
+fn virtual_uart_access(
+    abort: Abort,
+    resident: &mut Resident,
+    machine: &mut impl Machine,
+) -> Option<Action> {
+    let partition = resident.partition;
+    let offset = abort
+        .ipa
+        .checked_sub(machine.board().kernel_uart.base)
+        .filter(|&o| o < crate::vuart::SIZE)?;
+    let mmio = Mmio::decode(abort)?;
+    let state = partition::state(usize::from(partition.id))?;
+    let regs = &mut resident.vcpu.regs;
+    let mut sent = None;
+    let value = state
+        .vuart
+        .lock()
+        .access(offset, mmio.value_written(&regs.x), &mut |byte| {
+            sent = Some(byte)
+        });
+    mmio.complete(regs, value);
+    if let Some(byte) = sent {
+        machine.console_write(partition.id, &[byte]);
+    }
+    Some(Action::Resume)
 }
 
 /// An attempt of `resident` on an interrupt it does not own: an HM event (an illegal
