@@ -131,6 +131,18 @@ impl RunLog {
         }
     }
 
+    /// Index of the first line that contains `needle`; panics (printing the log) if none
+    /// does.
+    #[track_caller]
+    pub fn assert_line_containing(&self, needle: &str) -> usize {
+        match self.find_line_containing(needle) {
+            Some(i) => i,
+            None => self.fail(format_args!(
+                "expected a line containing {needle:?}; none found"
+            )),
+        }
+    }
+
     /// Index of the first line that starts with `prefix`; panics (printing the log) if none
     /// does.
     #[track_caller]

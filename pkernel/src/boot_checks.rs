@@ -89,7 +89,7 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
         for s in p.image.segments {
             let fits = p.regions.iter().any(|r| {
                 r.kind == RegionKind::Ram
-                    && s.mem_size >= s.data.len() as u64
+                    && s.mem_size >= s.loaded_size()
                     && r.translate(s.ipa, s.mem_size).is_some()
             });
             if !fits {
@@ -249,11 +249,13 @@ mod tests {
     static SEG: [Segment; 1] = [Segment {
         ipa: 0x4000_0000,
         data: &[0; 16],
+        inflated_size: 0,
         mem_size: 0x100,
     }];
     static SEG_OUT: [Segment; 1] = [Segment {
         ipa: 0x401f_ff00,
         data: &[0; 16],
+        inflated_size: 0,
         mem_size: 0x1000,
     }];
 

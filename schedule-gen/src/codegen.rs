@@ -166,7 +166,12 @@ pub fn generate_system(
     }
     for (p, image) in &loaded {
         for (n, seg) in image.segments.iter().enumerate() {
-            files.push((segment_file(p, n), seg.data.clone()));
+            let bytes = if deflated(seg) {
+                miniz_oxide::deflate::compress_to_vec(&seg.data, DEFLATE_LEVEL)
+            } else {
+                seg.data.clone()
+            };
+            files.push((segment_file(p, n), bytes));
         }
     }
     let tables = system_tables(cfg);
@@ -193,6 +198,18 @@ pub fn generate_system(
         }
     }
     Ok(())
+}
+
+/// Segments longer than this are stored DEFLATE-compressed in the kernel image, which the
+/// kernel inflates when it loads them (`Segment::inflated_size`): a Linux kernel (31 MiB)
+/// would not fit the kernel's reserved window otherwise; partition ELFs are far smaller.
+pub const DEFLATE_ABOVE: usize = 1 << 20;
+/// miniz_oxide's default level: most of the size gain, a second or two for a Linux kernel.
+const DEFLATE_LEVEL: u8 = 6;
+
+/// Whether `seg` is stored compressed.
+fn deflated(seg: &crate::image::LoadSegment) -> bool {
+    seg.data.len() > DEFLATE_ABOVE
 }
 
 fn segment_file(p: &PartitionConfig, n: usize) -> String {
@@ -536,9 +553,14 @@ fn partition_images(
         ));
         for (n, seg) in image.segments.iter().enumerate() {
             w(format_args!(
-                "        Segment {{ ipa: {}, data: &CacheAligned(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), {:?}))).0, mem_size: {} }},\n",
+                "        Segment {{ ipa: {}, data: &CacheAligned(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), {:?}))).0, inflated_size: {}, mem_size: {} }},\n",
                 hex(seg.ipa, true),
                 format!("/{}", segment_file(p, n)),
+                if deflated(seg) {
+                    hex(seg.data.len() as u64, false)
+                } else {
+                    "0".to_owned()
+                },
                 hex(seg.mem_size, false)
             ));
         }

@@ -624,13 +624,27 @@ fn tables_and_segments_of_a_linux_partition() {
     let PartitionPayload::Linux(linux) = &payloads["linux"] else {
         unreachable!()
     };
+    // What the image stores: segments above `DEFLATE_ABOVE` DEFLATE-compressed, and their
+    // inflated size in the tables (0 for the others).
+    let stored = |data: &[u8]| -> (Vec<u8>, String) {
+        if data.len() > schedule_gen::codegen::DEFLATE_ABOVE {
+            (
+                miniz_oxide::deflate::compress_to_vec(data, 6),
+                schedule_gen::validate::hex(data.len() as u64, false),
+            )
+        } else {
+            (data.to_vec(), "0".to_owned())
+        }
+    };
+    let (kernel, kernel_inflated) = stored(&linux.kernel);
+    let (initramfs, initramfs_inflated) = stored(&linux.initramfs);
+    assert_eq!(std::fs::read(out.join("linux.0.bin")).unwrap(), kernel);
+    assert_eq!(std::fs::read(out.join("linux.1.bin")).unwrap(), initramfs);
     assert_eq!(
-        std::fs::read(out.join("linux.0.bin")).unwrap(),
-        linux.kernel
-    );
-    assert_eq!(
-        std::fs::read(out.join("linux.1.bin")).unwrap(),
-        linux.initramfs
+        miniz_oxide::inflate::decompress_to_vec(&std::fs::read(out.join("linux.1.bin")).unwrap())
+            .unwrap(),
+        linux.initramfs,
+        "the initramfs inflates back"
     );
     let dtb = std::fs::read(out.join("linux.2.bin")).unwrap();
     let expected_dtb = linux_device_tree(
@@ -641,9 +655,9 @@ fn tables_and_segments_of_a_linux_partition() {
     assert_eq!(dtb, expected_dtb);
     let images = std::fs::read_to_string(out.join("partition_images.rs")).unwrap();
     let linux_part = &images[images.find("    // linux\n").unwrap()..];
-    let seg = |n: usize, ipa: &str, size: &str| {
+    let seg = |n: usize, ipa: &str, inflated: &str, size: &str| {
         format!(
-            "        Segment {{ ipa: {ipa}, data: &CacheAligned(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), \"/linux.{n}.bin\"))).0, mem_size: {size} }},\n"
+            "        Segment {{ ipa: {ipa}, data: &CacheAligned(*include_bytes!(concat!(env!(\"PKERNEL_SYSTEM_DIR\"), \"/linux.{n}.bin\"))).0, inflated_size: {inflated}, mem_size: {size} }},\n"
         )
     };
     assert_eq!(
@@ -654,9 +668,9 @@ fn tables_and_segments_of_a_linux_partition() {
              \x20   // entered at the Image with x0 = the device tree's address.\n\
              \x20   // device \"virtio\" is not in its device tree (no binding known)\n\
              \x20   PartitionImage {{ entry_ipa: 0x4000_0000, boot_argument: 0x4fe0_0000, segments: &[\n{}{}{}    ] }},\n];\n",
-            seg(0, "0x4000_0000", "0x201_0000"),
-            seg(1, "0x4fc3_c000", "0x1c_35f0"),
-            seg(2, "0x4fe0_0000", &format!("{:#x}", dtb.len())),
+            seg(0, "0x4000_0000", &kernel_inflated, "0x201_0000"),
+            seg(1, "0x4fc3_c000", &initramfs_inflated, "0x1c_35f0"),
+            seg(2, "0x4fe0_0000", "0", &format!("{:#x}", dtb.len())),
         )
     );
     assert!(images.contains(

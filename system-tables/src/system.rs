@@ -320,8 +320,25 @@ pub struct CacheAligned<T: ?Sized>(pub T);
 #[derive(Debug)]
 pub struct Segment {
     pub ipa: u64,
+    /// The segment's bytes; or, when `inflated_size` is not 0, a raw DEFLATE stream
+    /// (RFC 1951) that inflates to exactly that many bytes (large segments, such as a Linux
+    /// kernel, are stored compressed so that the kernel image fits its reserved window).
     pub data: &'static [u8],
+    /// 0, or the size `data` inflates to (at most `mem_size`).
+    pub inflated_size: u64,
+    /// Bytes the segment takes in the partition's RAM; what `data` does not fill is zeroed.
     pub mem_size: u64,
+}
+
+impl Segment {
+    /// Bytes the segment's contents take once loaded (before the zeroed rest).
+    pub const fn loaded_size(&self) -> u64 {
+        if self.inflated_size != 0 {
+            self.inflated_size
+        } else {
+            self.data.len() as u64
+        }
+    }
 }
 
 /// Most partitions one system may have (sizes per-partition kernel state).

@@ -1,12 +1,14 @@
 //! The AArch64 EL2 layer: everything that touches hardware, one file per hardware block.
 //! Every `unsafe` block of the kernel lives here (and in the one lock of `sync`), each with
 //! its `// SAFETY:` argument. The data types and decoders (`context`, `esr`, `exit`,
-//! `sysregs`) build on the host too, so the policy that uses them is host-tested.
+//! `sysregs`) and the image inflater (`inflate`) build on the host too, so the policy that
+//! uses them, and they themselves, are host-tested.
 
 // Data and decoding, also built (and tested) on the host.
 pub mod context;
 pub mod esr;
 pub mod exit;
+pub mod inflate;
 pub mod sysregs;
 
 // The hardware itself: AArch64 at EL2 only.

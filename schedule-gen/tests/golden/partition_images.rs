@@ -3,17 +3,17 @@ pub const TABLES_SHA256: &str = "d44bb5c1f1fdbb170dfee31f845eb654a69028ce5d6927c
 pub static PARTITION_IMAGES: [PartitionImage; 3] = [
     // ctrl
     PartitionImage { entry_ipa: 0x4000_0000, boot_argument: 0x0, segments: &[
-        Segment { ipa: 0x4000_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.0.bin"))).0, mem_size: 0x40 },
-        Segment { ipa: 0x4001_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.1.bin"))).0, mem_size: 0x2345 },
+        Segment { ipa: 0x4000_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.0.bin"))).0, inflated_size: 0, mem_size: 0x40 },
+        Segment { ipa: 0x4001_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.1.bin"))).0, inflated_size: 0, mem_size: 0x2345 },
     ] },
     // spare
     PartitionImage { entry_ipa: 0x4000_0000, boot_argument: 0x0, segments: &[
-        Segment { ipa: 0x4000_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.0.bin"))).0, mem_size: 0x40 },
-        Segment { ipa: 0x4001_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.1.bin"))).0, mem_size: 0x2345 },
+        Segment { ipa: 0x4000_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.0.bin"))).0, inflated_size: 0, mem_size: 0x40 },
+        Segment { ipa: 0x4001_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.1.bin"))).0, inflated_size: 0, mem_size: 0x2345 },
     ] },
     // nav
     PartitionImage { entry_ipa: 0x4400_0100, boot_argument: 0x0, segments: &[
-        Segment { ipa: 0x4400_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/nav.0.bin"))).0, mem_size: 0x200 },
-        Segment { ipa: 0x4410_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/nav.1.bin"))).0, mem_size: 0x1000 },
+        Segment { ipa: 0x4400_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/nav.0.bin"))).0, inflated_size: 0, mem_size: 0x200 },
+        Segment { ipa: 0x4410_0000, data: &CacheAligned(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/nav.1.bin"))).0, inflated_size: 0, mem_size: 0x1000 },
     ] },
 ];
