@@ -29,6 +29,7 @@ fn a_partition_prints_through_its_own_pl011() {
     log.assert_clean_exit();
     log.assert_no_line_containing("FAIL");
     log.assert_no_line_containing("HM:");
+    log.assert_no_line_containing("lines dropped");
     for name in ["left", "right"] {
         log.assert_line(&format!(
             "[{name}] pl011: ids 0x11 0x10 0x14 0x0 cell 0xd 0xf0 0x5 0xb1"

@@ -4,7 +4,8 @@
 //! It drives the PL011 at QEMU virt's UART address as a bare-metal driver would: it reads
 //! the peripheral and cell ID registers, sets the baud rate, line control and control
 //! registers and reads them back, then writes [`LINES`] lines a byte at a time to the data
-//! register, each after polling the flag register until the transmit FIFO is not full.
+//! register, each after polling the flag register until the transmit FIFO is not full, one
+//! line every [`LINE_PAUSE_MS`].
 //! What it reads is reported with the `ConsoleWrite` hypercall (`pl011: ...`); the lines go
 //! through the UART: `line <n> through my PL011 <filler>`.
 #![no_std]
@@ -26,6 +27,8 @@ const CR: usize = 0x030;
 /// UARTFR.TXFF: the transmit FIFO is full.
 const FR_TXFF: u32 = 1 << 5;
 const LINES: u32 = 20;
+/// Pause after each line.
+const LINE_PAUSE_MS: u64 = 30;
 
 fn read(offset: usize) -> u32 {
     let value: u32;
@@ -101,6 +104,9 @@ fn main(_boot: BootInfo) -> ! {
             put(b'a' + i % 26);
         }
         put(b'\n');
+        // At a pace the console keeps up with whatever else prints: a partition that prints
+        // faster than the UART drains loses lines (counted), by design.
+        bm_runtime::delay_ms(LINE_PAUSE_MS);
     }
     println!("pl011: {LINES} lines written");
     partition_stop(0)
