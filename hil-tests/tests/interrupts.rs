@@ -30,7 +30,6 @@
 mod common;
 
 use common::{assert_kernel_healthy, boot, scenario};
-use hil_tests::Target;
 
 #[test]
 fn a_device_interrupt_reaches_its_owner_and_no_one_else() {
@@ -153,20 +152,12 @@ fn virtual_timer_interrupts_reach_their_own_partition_on_shared_and_dedicated_co
 /// for its whole window (a gap of at least 20 ms).
 #[test]
 fn under_icount_no_window_goes_without_its_timer_ticks() {
-    let test = "under_icount_no_window_goes_without_its_timer_ticks";
-    if hil_tests::skip_or_fail(test).is_none() {
+    let Some(log) = common::boot_icount(
+        "under_icount_no_window_goes_without_its_timer_ticks",
+        &scenario("irq-vtimer-icount"),
+    ) else {
         return;
-    }
-    let config = scenario("irq-vtimer-icount");
-    let _guard = common::one_at_a_time();
-    let image = xtask::image::build_system(&config).expect("building irq-vtimer-icount");
-    let limits = hil_tests::RunLimits::default()
-        .with_timeout(std::time::Duration::from_secs(120))
-        .with_idle_timeout(std::time::Duration::from_secs(30));
-    let log = hil_tests::QemuVirt::new()
-        .with_icount()
-        .run(&image.kernel, &limits)
-        .expect("QEMU could not be started");
+    };
     assert_kernel_healthy(&log);
     log.assert_clean_exit();
     log.assert_no_line_containing("FAIL");

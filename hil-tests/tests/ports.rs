@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{assert_kernel_healthy, one_at_a_time, scenario};
-use hil_tests::{RunLog, Target};
+use hil_tests::RunLog;
 use schedule_gen::LoadedConfig;
 use schedule_gen::model::{ChannelBuffer, PortKind};
 
@@ -412,20 +412,11 @@ fn sampling_messages_age_across_cores_and_across_windows() {
 #[test]
 fn under_icount_a_sampling_message_read_across_windows_is_as_old_as_their_gap() {
     let test = "under_icount_a_sampling_message_read_across_windows_is_as_old_as_their_gap";
-    if hil_tests::skip_or_fail(test).is_none() {
-        return;
-    }
     let config = scenario("ports-sampling-icount");
+    let Some(log) = common::boot_icount(test, &config) else {
+        return;
+    };
     let cfg = load(&config);
-    let _guard = one_at_a_time();
-    let image = xtask::image::build_system(&config).expect("building ports-sampling-icount");
-    let limits = hil_tests::RunLimits::default()
-        .with_timeout(Duration::from_secs(120))
-        .with_idle_timeout(Duration::from_secs(30));
-    let log = hil_tests::QemuVirt::new()
-        .with_icount()
-        .run(&image.kernel, &limits)
-        .expect("QEMU could not be started");
     assert_kernel_healthy(&log);
     log.assert_clean_exit();
     log.assert_no_line("[pkernel] HM:");

@@ -249,27 +249,17 @@ impl<'a> Resident<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Criticality, PartitionImage, PartitionKind};
+    use crate::config::PartitionImage;
+    use crate::guest_memory::tests::PARTITION;
 
     fn partition(boot_argument: u64) -> Partition {
         Partition {
             id: 5,
-            name: "p",
-            kind: PartitionKind::Linux,
-            vmid: 6,
-            criticality: Criticality::C,
-            pmu: false,
-            cores: &[2],
-            time: None,
-            regions: &[],
-            interrupts: &[],
-            hm: &[],
-            ports: &[],
             image: Box::leak(Box::new(PartitionImage {
-                entry_ipa: 0x4000_0000,
-                segments: &[],
                 boot_argument,
+                ..*PARTITION.image
             })),
+            ..PARTITION
         }
     }
 

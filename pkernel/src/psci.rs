@@ -98,28 +98,10 @@ pub fn call(id: u64, a1: u64, caller: &Partition) -> Call {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Criticality, PartitionImage, PartitionKind};
+    use crate::guest_memory::tests::PARTITION;
 
     fn partition(cores: &'static [u8]) -> Partition {
-        Partition {
-            id: 0,
-            name: "p",
-            kind: PartitionKind::Linux,
-            vmid: 1,
-            criticality: Criticality::C,
-            pmu: false,
-            cores,
-            time: None,
-            regions: &[],
-            interrupts: &[],
-            hm: &[],
-            ports: &[],
-            image: &PartitionImage {
-                entry_ipa: 0x4000_0000,
-                segments: &[],
-                boot_argument: 0,
-            },
-        }
+        Partition { cores, ..PARTITION }
     }
 
     #[test]

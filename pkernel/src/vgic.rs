@@ -623,9 +623,7 @@ pub fn virtual_timer_fired(
     running: bool,
     machine: &mut impl crate::machine::Machine,
 ) {
-    let takes = partition::state(usize::from(partition.id))
-        .is_some_and(|s| s.vgic.lock().virtual_timer(0).is_some());
-    if !takes {
+    if !takes_virtual_timer(partition) {
         machine.end_virtual_timer();
         return;
     }
@@ -644,6 +642,7 @@ pub fn vcpu_loaded(
     vcpu: &mut VcpuContext,
     machine: &mut impl crate::machine::Machine,
 ) {
+    // One look-up of its state on this path, which every window switch takes.
     let Some(state) = partition::state(usize::from(partition.id)) else {
         return;
     };
@@ -651,6 +650,13 @@ pub fn vcpu_loaded(
     if vcpu.virtual_timer_pending != 0 || state.virq_pending.load(Ordering::Relaxed) != 0 {
         deliver_pending(partition, vcpu, machine);
     }
+}
+
+/// Whether `partition`'s vCPU 0 takes its virtual timer's interrupt (the flag its virtual
+/// distributor keeps up to date, read without the distributor's lock).
+fn takes_virtual_timer(partition: &Partition) -> bool {
+    partition::state(usize::from(partition.id))
+        .is_some_and(|s| s.takes_virtual_timer.load(Ordering::Relaxed))
 }
 
 /// Delivers what waits for `partition`, whose vCPU `vcpu` is loaded on this core, into its
@@ -669,7 +675,8 @@ pub fn deliver_pending(
     if pending == 0 && vcpu.virtual_timer_pending == 0 {
         return;
     }
-    let dist = *state.vgic.lock();
+    // Held while the list registers are written (no other lock is taken meanwhile).
+    let dist = state.vgic.lock();
     if !dist.group1 {
         return;
     }
@@ -734,7 +741,7 @@ pub fn reset(partition: &Partition, spis: &mut impl Spis) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Criticality, PartitionImage, PartitionKind};
+    use crate::guest_memory::tests::PARTITION;
 
     /// Records the distributor operations.
     #[derive(Default)]
@@ -764,21 +771,9 @@ mod tests {
         Box::leak(Box::new(Partition {
             id: 9,
             name: "owner",
-            kind: PartitionKind::BareMetal,
-            vmid: 10,
-            criticality: Criticality::C,
-            pmu: false,
             cores: &[2, 3],
-            time: None,
-            regions: &[],
             interrupts: &[34, 70],
-            hm: &[],
-            ports: &[],
-            image: &PartitionImage {
-                entry_ipa: 0x4000_0000,
-                segments: &[],
-                boot_argument: 0,
-            },
+            ..PARTITION
         }))
     }
 

@@ -62,6 +62,25 @@ fn boot_image_until(
     Some((image, log))
 }
 
+/// Builds and boots the system of `config` under `-icount shift=0,sleep=off` (time is
+/// instructions, so runs repeat exactly) until it shuts itself down; `None` if the test is
+/// skipped (no QEMU). Runs under icount are slower: they get more time.
+pub fn boot_icount(test: &str, config: &Path) -> Option<RunLog> {
+    hil_tests::skip_or_fail(test)?;
+    let _guard = one_at_a_time();
+    let image = xtask::image::build_system(config)
+        .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
+    let limits = RunLimits::default()
+        .with_timeout(Duration::from_secs(120))
+        .with_idle_timeout(Duration::from_secs(30));
+    Some(
+        QemuVirt::new()
+            .with_icount()
+            .run(&image.kernel, &limits)
+            .expect("QEMU could not be started"),
+    )
+}
+
 /// The kernel itself never failed, whatever the partitions did: no kernel line reporting a
 /// panic, a fault or a rejected configuration, and no `module end: failed: ...` line.
 pub fn assert_kernel_healthy(log: &RunLog) {

@@ -1152,19 +1152,27 @@ mod tests {
     /// As [`devices_of`], and its virtual timer's interrupt enabled in its redistributor.
     fn timer_of(id: u16) {
         devices_of(id, true);
+        let sgi = crate::vgic::Frame::RedistributorSgi { vcpu: 0 };
+        guest_writes(id, sgi, 0x100, 1 << crate::machine::VIRTUAL_TIMER_INTID);
+    }
+
+    /// Partition `id`'s vCPU 0 stores `value` at `offset` of `frame` of its virtual GIC, as
+    /// it would itself (none of these writes is an attempt on anyone else's interrupt).
+    fn guest_writes(id: u16, frame: crate::vgic::Frame, offset: u64, value: u64) {
         let p = partition(id, PartitionKind::BareMetal);
         let state = crate::partition::state(usize::from(id)).unwrap();
+        let access = crate::vgic::Access {
+            offset,
+            size: 4,
+            write: Some(value),
+        };
         crate::vgic::emulate(
             p,
             0,
             &bsp::QEMU_VIRT,
             &mut state.vgic.lock(),
-            crate::vgic::Frame::RedistributorSgi { vcpu: 0 },
-            crate::vgic::Access {
-                offset: 0x100,
-                size: 4,
-                write: Some(1 << crate::machine::VIRTUAL_TIMER_INTID),
-            },
+            frame,
+            access,
             &mut NoSpis,
             &mut |v| panic!("{v:?}"),
         );
@@ -1208,27 +1216,11 @@ mod tests {
         if !enable {
             return;
         }
-        let state = crate::partition::state(usize::from(id)).unwrap();
-        let mut dist = state.vgic.lock();
-        let mut write = |offset: u64, value: u64| {
-            crate::vgic::emulate(
-                p,
-                0,
-                &bsp::QEMU_VIRT,
-                &mut dist,
-                crate::vgic::Frame::Distributor,
-                crate::vgic::Access {
-                    offset,
-                    size: 4,
-                    write: Some(value),
-                },
-                &mut NoSpis,
-                &mut |v| panic!("{v:?}"),
-            );
-        };
-        write(0, 2);
+        let distributor = crate::vgic::Frame::Distributor;
+        guest_writes(id, distributor, 0, 2);
         for &intid in p.interrupts {
-            write(0x100 + u64::from(intid / 32) * 4, 1 << (intid % 32));
+            let word = 0x100 + u64::from(intid / 32) * 4;
+            guest_writes(id, distributor, word, 1 << (intid % 32));
         }
     }
 

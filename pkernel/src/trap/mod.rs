@@ -68,16 +68,11 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                 Outcome::ChangeMode(ModeTransition::Restart { cold }) => {
                     restart(resident, cold, machine)
                 }
-                Outcome::PowerOff => {
-                    machine.end_console_line(partition.id);
-                    klog!(
-                        machine,
-                        "partition '{}' powered itself off (PSCI)",
-                        partition.name
-                    );
-                    resident.mode = OperatingMode::Idle;
-                    Action::Stop
-                }
+                Outcome::PowerOff => stopped_itself(
+                    resident,
+                    format_args!("partition '{}' powered itself off (PSCI)", partition.name),
+                    machine,
+                ),
                 Outcome::Reset => {
                     klog!(
                         machine,
@@ -86,16 +81,14 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                     );
                     restart(resident, true, machine)
                 }
-                Outcome::StopPartition { status } => {
-                    machine.end_console_line(partition.id);
-                    klog!(
-                        machine,
+                Outcome::StopPartition { status } => stopped_itself(
+                    resident,
+                    format_args!(
                         "partition '{}' stopped itself (status {status})",
                         partition.name
-                    );
-                    resident.mode = OperatingMode::Idle;
-                    Action::Stop
-                }
+                    ),
+                    machine,
+                ),
                 Outcome::ShutdownModule { status } => {
                     machine.end_console_line(partition.id);
                     Action::EndModule(ModuleEnd::Shutdown {
@@ -125,6 +118,19 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
         // Interrupts are the run loop's; one reaching here changes nothing.
         Exit::Interrupt => Action::Resume,
     }
+}
+
+/// `resident` stopped at its own request: its unfinished console line first, then `why`;
+/// it is IDLE from now on.
+fn stopped_itself(
+    resident: &mut Resident,
+    why: core::fmt::Arguments,
+    machine: &mut impl Machine,
+) -> Action {
+    machine.end_console_line(resident.partition.id);
+    machine.log(why);
+    resident.mode = OperatingMode::Idle;
+    Action::Stop
 }
 
 /// Restarts `resident` at its own request (cold or warm): it runs on if the restart worked.
