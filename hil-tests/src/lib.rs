@@ -102,6 +102,11 @@ pub struct RunLimits {
     /// this text appears (a whole-line prefix, like every needle of [`RunLog`]); that line is
     /// the last console line of the log. Lines from the target's stderr never count.
     pub stop_when: Option<String>,
+    /// What is typed on the console, in order: when a console line starting with the first
+    /// text of the next pair appears, the second is written to the target's stdin (QEMU's
+    /// `-serial stdio`). Each pair is used once; none: stdin is empty. With typed text, the
+    /// stop line counts only once the last pair was typed.
+    pub typed: Vec<(String, String)>,
 }
 
 impl Default for RunLimits {
@@ -111,6 +116,7 @@ impl Default for RunLimits {
             timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(20),
             stop_when: None,
+            typed: Vec::new(),
         }
     }
 }
@@ -131,6 +137,13 @@ impl RunLimits {
     /// Ends the run as soon as a console line starting with `prefix` appears.
     pub fn with_stop_when(mut self, prefix: impl Into<String>) -> Self {
         self.stop_when = Some(prefix.into());
+        self
+    }
+
+    /// Types `text` on the console once a line starting with `after` appears (after the
+    /// earlier pairs were typed).
+    pub fn with_typed(mut self, after: impl Into<String>, text: impl Into<String>) -> Self {
+        self.typed.push((after.into(), text.into()));
         self
     }
 }

@@ -9,7 +9,7 @@
 //! once before the process ends, however the run ends.
 
 use std::{
-    io::{self, BufRead, BufReader, Read},
+    io::{self, BufRead, BufReader, Read, Write},
     process::{Child, Command, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError, Sender},
     thread::{self, JoinHandle},
@@ -100,7 +100,8 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Runs `cmd` (stdin null, stdout and stderr captured) under `limits` and returns its log.
+/// Runs `cmd` (stdout and stderr captured; stdin empty, or what [`RunLimits::typed`] says)
+/// under `limits` and returns its log.
 ///
 /// `target` names the log; lines from stderr are appended prefixed with `stderr_prefix`
 /// (e.g. [`QEMU_STDERR_PREFIX`]). Only stdout lines count as console output for the idle
@@ -133,9 +134,13 @@ pub(crate) fn run_probed(
     mut probe: Option<&mut dyn EndOfRun>,
 ) -> Result<RunLog, HilError> {
     let echo = std::env::var(ENV_ECHO).is_ok_and(|v| v == "1");
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if limits.typed.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let start = Instant::now();
     let child = cmd.spawn().map_err(|source| HilError::Spawn {
         program: cmd.get_program().to_string_lossy().into_owned(),
@@ -156,6 +161,9 @@ pub(crate) fn run_probed(
     }
     drop(tx);
     let mut open_streams = readers.len();
+    let mut stdin = guard.child.stdin.take();
+    let mut typed = limits.typed.iter();
+    let mut next_typed = typed.next();
 
     let mut lines = Vec::new();
     let mut push = |line: String, is_err: bool| {
@@ -214,10 +222,21 @@ pub(crate) fn run_probed(
         match rx.recv_timeout(wait) {
             Ok(Event::Out(line)) => {
                 idle_deadline = Instant::now() + limits.idle_timeout;
-                let stop = limits
-                    .stop_when
-                    .as_deref()
-                    .is_some_and(|s| line.starts_with(s));
+                let stop = next_typed.is_none()
+                    && limits
+                        .stop_when
+                        .as_deref()
+                        .is_some_and(|s| line.starts_with(s));
+                if let Some((after, text)) = next_typed
+                    && line.starts_with(after.as_str())
+                {
+                    // A target that stopped reading shows up as missing output, which
+                    // the test's assertions report.
+                    if let Some(pipe) = stdin.as_mut() {
+                        let _ = pipe.write_all(text.as_bytes()).and_then(|()| pipe.flush());
+                    }
+                    next_typed = typed.next();
+                }
                 push(line, false);
                 if stop {
                     break RunEnd::StopLineSeen;
@@ -364,7 +383,7 @@ mod tests {
         RunLimits {
             timeout: Duration::from_millis(timeout_ms),
             idle_timeout: Duration::from_millis(idle_ms),
-            stop_when: None,
+            ..RunLimits::default()
         }
     }
 
@@ -483,6 +502,26 @@ mod tests {
         let log = run("exec sleep 100", &limits(20_000, 200));
         assert_eq!(log.end, RunEnd::Idle, "{log}");
         assert!(log.lines.is_empty(), "{log}");
+    }
+
+    #[test]
+    fn typed_text_is_written_once_each_after_its_line() {
+        // Echoes each line it reads and says "ready" again, until "bye".
+        let script = "echo ready; while read l; do echo \"got $l\"; echo ready; \
+                      [ \"$l\" = bye ] && exit 0; done";
+        let limits = limits(10_000, 5_000)
+            .with_typed("ready", "one\n")
+            .with_typed("ready", "two\n")
+            .with_typed("got two", "bye\n")
+            // Counts only once "bye" was typed: the "ready" after "got two", not before.
+            .with_stop_when("ready");
+        let log = run(script, &limits);
+        assert_eq!(log.end, RunEnd::StopLineSeen);
+        assert_eq!(
+            log.lines,
+            ["ready", "got one", "ready", "got two", "ready"],
+            "{log}"
+        );
     }
 
     #[test]

@@ -104,6 +104,28 @@ pub fn primary(system: &'static System, info_pages: &'static [InfoPageBytes]) ->
             }
         }
     }
+    // What is typed on the console goes to one partition (if the configuration names one):
+    // the UART's receive interrupt is taken on its first core.
+    if let Some(partition) = system
+        .console_input
+        .and_then(|id| system.partitions.get(usize::from(id)))
+    {
+        let intid = board.kernel_uart_interrupt;
+        let mpidr = partition
+            .cores
+            .first()
+            .and_then(|&core| board.core_mpidrs.get(usize::from(core)));
+        if mpidr.is_none_or(|&mpidr| gic::configure_partition_spi(intid, mpidr).is_err()) {
+            kprintln!(
+                "console input: interrupt {intid} cannot be routed to '{}'",
+                partition.name
+            );
+            fail(Failure::BootError);
+        }
+        gic::spi(intid, crate::machine::SpiOp::Enable(true), board);
+        console::receive_interrupt(true);
+        kprintln!("console input goes to partition '{}'", partition.name);
+    }
     print_banner(system, info_pages);
     let first_frame = timer::now() + CNTFRQ_EL0.get() * START_DELAY_MS / 1000;
     FIRST_FRAME.store(first_frame, Ordering::Release);

@@ -45,6 +45,12 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
     if system.counter_hz != counter_hz {
         return module("the schedule was built for another system counter frequency");
     }
+    if system
+        .console_input
+        .is_some_and(|id| usize::from(id) >= system.partitions.len())
+    {
+        return module("console input goes to a partition the tables do not have");
+    }
     let mut dedicated = 0u64;
     for (index, p) in system.partitions.iter().enumerate() {
         let fail = |what| {
@@ -311,6 +317,7 @@ mod tests {
             schedules: &[],
             channels: &[],
             module_hm: &MODULE_HM,
+            console_input: None,
         }
     }
 
@@ -318,6 +325,22 @@ mod tests {
     fn accepts_a_sound_table() {
         static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE)];
         assert_eq!(check(&system(&P), 62_500_000), Ok(()));
+    }
+
+    #[test]
+    fn rejects_console_input_for_a_partition_it_does_not_have() {
+        static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE)];
+        let mut s = system(&P);
+        s.console_input = Some(0);
+        assert_eq!(check(&s, 62_500_000), Ok(()));
+        s.console_input = Some(1);
+        assert_eq!(
+            check(&s, 62_500_000),
+            Err(BootCheckError {
+                partition: "*",
+                what: "console input goes to a partition the tables do not have"
+            })
+        );
     }
 
     #[test]

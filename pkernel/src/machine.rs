@@ -24,6 +24,9 @@ pub enum Interrupt {
     /// The virtual timer of the partition loaded on this core fired (PPI 27). It stays
     /// active until the partition deactivates the virtual interrupt delivered for it.
     VirtualTimer,
+    /// The board's console UART received something (its receive interrupt, taken on the
+    /// first core of the partition that takes console input, and ended).
+    ConsoleInput,
     /// A partition's device interrupt (an SPI its configuration gives it), by GIC interrupt
     /// ID. It stays active at the distributor until the owner deactivates the virtual
     /// interrupt the kernel delivers for it.
@@ -103,6 +106,21 @@ pub trait Machine {
     /// partition deactivates it). False if the virtual interface has no room now; then the
     /// core gets [`Interrupt::Maintenance`] once it has.
     fn inject(&mut self, intid: u32, priority: u8) -> bool;
+    /// Makes virtual interrupt `intid`, which the kernel emulates (no physical interrupt
+    /// behind it), pending for the vCPU loaded on this core, with `priority`: in the list
+    /// register that holds it already (pending, or active: then pending and active), else in
+    /// a free one. False if there is none; then as [`Machine::inject`].
+    fn inject_emulated(&mut self, intid: u32, priority: u8) -> bool;
+    /// Whether a list register of the vCPU loaded on this core holds virtual interrupt
+    /// `intid`, pending or active.
+    fn holds_virtual(&mut self, intid: u32) -> bool;
+    /// The partition that takes what is typed on the board's console, if any.
+    fn console_input(&self) -> Option<&'static Partition>;
+    /// Reads what the board's console UART received, up to `buf.len()` bytes; how many.
+    fn console_receive(&mut self, buf: &mut [u8]) -> usize;
+    /// Turns the console UART's receive interrupt on or off (off while the partition's
+    /// input queue is full: the bytes wait in the UART and its sender).
+    fn console_receive_interrupt(&mut self, enabled: bool);
     /// No [`Interrupt::Maintenance`] is needed any more.
     fn stop_maintenance(&mut self);
     /// Carries out `op` on SPI `intid` at the distributor.

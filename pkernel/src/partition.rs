@@ -34,9 +34,9 @@ pub struct PartitionState {
     waiting_on: AtomicU8,
     /// Its vCPU 0, owned by the core that runs it.
     vcpu: TakeOnce<VcpuContext>,
-    /// Its device interrupts the kernel took and has not delivered yet, one bit per entry
-    /// of `Partition::interrupts` (see `vgic`).
-    pub virq_pending: AtomicU32,
+    /// Its interrupts waiting for delivery, one bit per line of its virtual distributor:
+    /// the entries of `Partition::interrupts`, then its virtual UART's (see `vgic`).
+    pub virq_pending: AtomicU64,
     /// Its virtual distributor.
     pub vgic: SpinLock<VirtualDistributor>,
     /// Whether its vCPU 0 takes its virtual timer's interrupt (kept by `vgic` from its
@@ -57,7 +57,7 @@ impl PartitionState {
             doorbells: AtomicU64::new(0),
             waiting_on: AtomicU8::new(0),
             vcpu: TakeOnce::new(VcpuContext::ZERO),
-            virq_pending: AtomicU32::new(0),
+            virq_pending: AtomicU64::new(0),
             vgic: SpinLock::new(VirtualDistributor::new()),
             takes_virtual_timer: AtomicBool::new(false),
             gic_violations: AtomicU32::new(0),
@@ -213,6 +213,7 @@ impl<'a> Resident<'a> {
             state.clear_doorbells();
         }
         crate::vgic::reset(p, machine);
+        crate::vuart::reset(p, machine);
         let (vttbr, mdcr) = (self.vcpu.vttbr, self.vcpu.mdcr);
         *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, entry_x0(p), 0, vttbr);
         self.vcpu.partition = u64::from(p.id);

@@ -24,6 +24,12 @@
 //! pending interrupt is delivered only while the partition has its distributor's group 1
 //! and the interrupt enabled.
 //!
+//! **Emulated interrupts.** The virtual UART's interrupt (the board's console INTID, see
+//! `vuart`) is every partition's own too, with a line of its distributor like the others
+//! ([`UART_LINE`]), but no physical interrupt stands behind it: the kernel makes it pending
+//! ([`raise_uart_interrupt`]) and delivers it without the HW bit, so the partition's end of
+//! it touches nothing physical.
+//!
 //! **Redistributors.** One frame pair per vCPU of the partition at the board's
 //! redistributor address, whose `GICR_TYPER` names that vCPU's affinity (vCPU `n` is
 //! Aff0 = `n`) and marks the last. SGIs and PPIs are not virtualised yet: their registers
@@ -39,6 +45,10 @@ use crate::partition;
 /// Most interrupts one partition may own (one bit each in its pending set; schedule-gen
 /// refuses more, rule E105).
 pub const MAX_INTERRUPTS: usize = crate::config::MAX_PARTITION_INTERRUPTS;
+
+/// The distributor line (and pending bit) of the virtual UART's interrupt, after those of
+/// the partition's device interrupts.
+pub const UART_LINE: usize = MAX_INTERRUPTS;
 
 /// Size of the distributor's window.
 pub const DISTRIBUTOR_SIZE: u64 = 0x1_0000;
@@ -82,7 +92,9 @@ const MAX_VCPUS: usize = crate::config::MAX_CORES;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VirtualDistributor {
     group1: bool,
-    lines: [Line; MAX_INTERRUPTS],
+    /// Its device interrupts' lines, by index in `Partition::interrupts`, then
+    /// [`UART_LINE`].
+    lines: [Line; MAX_INTERRUPTS + 1],
     redistributors: [Redistributor; MAX_VCPUS],
 }
 
@@ -102,7 +114,7 @@ impl VirtualDistributor {
                 priority: 0,
                 vcpu: 0,
                 edge: false,
-            }; MAX_INTERRUPTS],
+            }; MAX_INTERRUPTS + 1],
             redistributors: [Redistributor {
                 enabled: 0,
                 priority: [0; 32],
@@ -314,21 +326,33 @@ struct Emulation<'a, S, R> {
 }
 
 impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
-    /// The index of `intid` among the partition's interrupts, if it owns it.
+    /// The line of `intid` in the partition's distributor, if it owns it.
     fn owned(&self, intid: u32) -> Option<usize> {
-        self.partition
-            .interrupts
-            .iter()
-            .take(MAX_INTERRUPTS)
-            .position(|&i| i == intid)
+        owned_lines(self.partition, self.board).find_map(|(i, id)| (id == intid).then_some(i))
+    }
+
+    /// `op` at the distributor on `intid`, the interrupt of line `index`, if a physical
+    /// interrupt stands behind it.
+    fn physical(&mut self, intid: u32, index: usize, op: SpiOp) {
+        if index != UART_LINE {
+            self.spis.spi(intid, op);
+        }
+    }
+
+    /// Whether the physical interrupt behind line `index` (`intid`) is pending and active.
+    fn physical_state(&mut self, intid: u32, index: usize) -> SpiState {
+        if index == UART_LINE {
+            SpiState::default()
+        } else {
+            self.spis.spi_state(intid)
+        }
     }
 
     /// A 32-bit bitmap register (one bit per interrupt, interrupts `32 * word ..`): `f` says
-    /// each owned interrupt's bit (given its ID and index); the others read 0.
+    /// each owned interrupt's bit (given its ID and line); the others read 0.
     fn bitmap(&mut self, word: u64, mut f: impl FnMut(&mut Self, u32, usize) -> bool) -> u64 {
-        let partition = self.partition;
         let mut bits = 0;
-        for (index, &intid) in partition.interrupts.iter().take(MAX_INTERRUPTS).enumerate() {
+        for (index, intid) in owned_lines(self.partition, self.board) {
             if u64::from(intid / 32) == word && f(self, intid, index) {
                 bits |= 1 << (intid % 32);
             }
@@ -373,12 +397,14 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
             o if (ISPENDR..ISACTIVER).contains(&o) => {
                 let base = if o < ICPENDR { ISPENDR } else { ICPENDR };
                 self.bitmap(word(base), |g, intid, i| {
-                    g.spis.spi_state(intid).pending || pending_virtually(g.partition, i)
+                    g.physical_state(intid, i).pending || pending_virtually(g.partition, i)
                 })
             }
             o if (ISACTIVER..IPRIORITYR).contains(&o) => {
                 let base = if o < ICACTIVER { ISACTIVER } else { ICACTIVER };
-                self.bitmap(word(base), |g, intid, _| g.spis.spi_state(intid).active)
+                // The emulated interrupt's active state is in its vCPU's list registers:
+                // read as inactive.
+                self.bitmap(word(base), |g, intid, i| g.physical_state(intid, i).active)
             }
             o if (IPRIORITYR..IPRIORITYR_END).contains(&o) => (0..4).fold(0, |acc, k| {
                 let intid = (o - IPRIORITYR + k) as u32;
@@ -424,24 +450,30 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
             o if (ISENABLER..ICENABLER).contains(&o) => {
                 self.set_bits(word(ISENABLER), value, Violation::Enable, |g, intid, i| {
                     g.dist.lines[i].enabled = true;
-                    g.spis.spi(intid, SpiOp::Enable(true));
+                    g.physical(intid, i, SpiOp::Enable(true));
                 })
             }
             o if (ICENABLER..ISPENDR).contains(&o) => {
                 self.clear_bits(word(ICENABLER), value, |g, intid, i| {
                     g.dist.lines[i].enabled = false;
-                    g.spis.spi(intid, SpiOp::Enable(false));
+                    g.physical(intid, i, SpiOp::Enable(false));
                 })
             }
             o if (ISPENDR..ICPENDR).contains(&o) => self.set_bits(
                 word(ISPENDR),
                 value,
                 Violation::SetPending,
-                |g, intid, _| g.spis.spi(intid, SpiOp::SetPending),
+                |g, intid, i| {
+                    if i == UART_LINE {
+                        set_pending_virtually(g.partition, i);
+                    } else {
+                        g.spis.spi(intid, SpiOp::SetPending);
+                    }
+                },
             ),
             o if (ICPENDR..ISACTIVER).contains(&o) => {
                 self.clear_bits(word(ICPENDR), value, |g, intid, i| {
-                    g.spis.spi(intid, SpiOp::ClearPending);
+                    g.physical(intid, i, SpiOp::ClearPending);
                     clear_pending_virtually(g.partition, i);
                 })
             }
@@ -450,8 +482,8 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
                 self.set_bits(word(ISACTIVER), value, Violation::Activate, |_, _, _| {})
             }
             o if (ICACTIVER..IPRIORITYR).contains(&o) => {
-                self.clear_bits(word(ICACTIVER), value, |g, intid, _| {
-                    g.spis.spi(intid, SpiOp::Deactivate)
+                self.clear_bits(word(ICACTIVER), value, |g, intid, i| {
+                    g.physical(intid, i, SpiOp::Deactivate)
                 })
             }
             o if (ICFGR..ICFGR_END).contains(&o) => {
@@ -461,7 +493,7 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
                         let edge = value >> (2 * k + 1) & 1 == 1;
                         if self.dist.lines[i].edge != edge {
                             self.dist.lines[i].edge = edge;
-                            self.spis.spi(intid, SpiOp::Edge(edge));
+                            self.physical(intid, i, SpiOp::Edge(edge));
                         }
                     }
                 }
@@ -507,8 +539,9 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
             Some(i) if valid => {
                 self.dist.lines[i].vcpu = vcpu as u8;
                 if let Some(&core) = self.partition.cores.get(vcpu as usize) {
-                    self.spis.spi(
+                    self.physical(
                         intid,
+                        i,
                         SpiOp::Route {
                             core: usize::from(core),
                         },
@@ -585,10 +618,31 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
     }
 }
 
-/// Whether the partition's interrupt number `index` waits for delivery.
+/// The lines of `partition`'s distributor: (line, INTID) of each device interrupt it owns,
+/// then the virtual UART's.
+fn owned_lines<'a>(
+    partition: &'a Partition,
+    board: &Board,
+) -> impl Iterator<Item = (usize, u32)> + use<'a> {
+    partition
+        .interrupts
+        .iter()
+        .take(MAX_INTERRUPTS)
+        .copied()
+        .enumerate()
+        .chain(core::iter::once((UART_LINE, board.kernel_uart_interrupt)))
+}
+
+/// Whether the partition's interrupt of line `index` waits for delivery.
 fn pending_virtually(partition: &Partition, index: usize) -> bool {
     partition::state(usize::from(partition.id))
         .is_some_and(|s| s.virq_pending.load(Ordering::Relaxed) >> index & 1 == 1)
+}
+
+fn set_pending_virtually(partition: &Partition, index: usize) {
+    if let Some(s) = partition::state(usize::from(partition.id)) {
+        s.virq_pending.fetch_or(1 << index, Ordering::Relaxed);
+    }
 }
 
 fn clear_pending_virtually(partition: &Partition, index: usize) {
@@ -608,9 +662,40 @@ pub fn interrupt_taken(owner: &Partition, intid: u32) {
     else {
         return;
     };
-    if let Some(s) = partition::state(usize::from(owner.id)) {
-        s.virq_pending.fetch_or(1 << index, Ordering::Relaxed);
+    set_pending_virtually(owner, index);
+}
+
+/// The virtual UART's interrupt line of `partition` is up: its interrupt becomes pending and
+/// goes to its vCPU if that is `loaded` (and running) on this core, or when it next is.
+///
+/// `Rise::Edge`: the line just went up (input arrived), so the interrupt is pending even if
+/// the partition is handling it (it may have read its receiver just before). `Rise::Level`:
+/// after an access of the partition that leaves the line up; pending only if it is neither
+/// pending nor active, so that the handler running now does not get a second, empty call.
+pub fn raise_uart_interrupt(
+    partition: &Partition,
+    loaded: Option<&mut VcpuContext>,
+    rise: Rise,
+    machine: &mut impl crate::machine::Machine,
+) {
+    let intid = machine.board().kernel_uart_interrupt;
+    if rise == Rise::Level
+        && (pending_virtually(partition, UART_LINE)
+            || (loaded.is_some() && machine.holds_virtual(intid)))
+    {
+        return;
     }
+    set_pending_virtually(partition, UART_LINE);
+    if let Some(vcpu) = loaded {
+        deliver_pending(partition, vcpu, machine);
+    }
+}
+
+/// See [`raise_uart_interrupt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rise {
+    Edge,
+    Level,
 }
 
 /// The virtual timer of `partition`'s vCPU `vcpu`, loaded on this core, fired: delivered at
@@ -691,7 +776,7 @@ pub fn deliver_pending(
             left = true;
         }
     }
-    for (index, &intid) in partition.interrupts.iter().take(MAX_INTERRUPTS).enumerate() {
+    for (index, intid) in owned_lines(partition, machine.board()) {
         if left {
             break;
         }
@@ -699,7 +784,12 @@ pub fn deliver_pending(
         if pending >> index & 1 == 0 || !line.enabled {
             continue;
         }
-        if machine.inject(intid, line.priority) {
+        let delivered = if index == UART_LINE {
+            machine.inject_emulated(intid, line.priority)
+        } else {
+            machine.inject(intid, line.priority)
+        };
+        if delivered {
             state
                 .virq_pending
                 .fetch_and(!(1 << index), Ordering::Relaxed);
@@ -878,7 +968,11 @@ mod tests {
         assert_eq!(g.violations, [Violation::Enable(35)]);
         assert_eq!(g.read(0x104), 1 << 2);
         assert_eq!(g.read(0x184), 1 << 2, "ICENABLER reads the same");
-        assert_eq!(g.read(0x84), 1 << 2, "group 1: its own only");
+        assert_eq!(
+            g.read(0x84),
+            (1 << 2) | (1 << 1),
+            "group 1: its own only (34, and its virtual UART's 33)"
+        );
         // Clearing someone else's is no attempt on it.
         g.write(0x184, u64::from(u32::MAX));
         assert_eq!(g.spis.ops[1..], [(34, SpiOp::Enable(false))]);
@@ -892,7 +986,7 @@ mod tests {
         // Trigger: edge for its own; others ignored.
         g.write(0xc00 + 8, u64::from(u32::MAX));
         assert_eq!(g.spis.ops.last(), Some(&(34, SpiOp::Edge(true))));
-        assert_eq!(g.read(0xc00 + 8), 0b10 << 4);
+        assert_eq!(g.read(0xc00 + 8), (0b10 << 4) | (0b10 << 2), "34 and 33");
         // Routing: to its vCPU 1 (core 3); vCPU 2 or "any" is a violation, so is routing
         // someone else's anywhere but vCPU 0.
         g.access(Frame::Distributor, 0x6000 + 8 * 34, 8, Some(1));
@@ -911,6 +1005,36 @@ mod tests {
             ]
         );
         assert_eq!(g.access(Frame::Distributor, 0x6000 + 8 * 36, 8, None), 0);
+    }
+
+    #[test]
+    fn its_virtual_uart_interrupt_is_its_own_and_touches_nothing_physical() {
+        let mut g = Gic::new();
+        let uart = bsp::QEMU_VIRT.kernel_uart_interrupt;
+        let bit = 1u64 << (uart % 32);
+        // Enabled, prioritised, configured, routed, set and cleared pending: no physical
+        // operation, no violation (it is every partition's own).
+        g.write(0x104, bit);
+        g.access(Frame::Distributor, 0x400 + u64::from(uart), 1, Some(0x80));
+        g.write(0xc00 + 8, 0b10 << 2);
+        g.access(Frame::Distributor, 0x6000 + 8 * u64::from(uart), 8, Some(1));
+        g.write(0x204, bit);
+        assert_eq!(g.read(0x204) & bit, bit, "pending");
+        g.write(0x284, bit);
+        assert_eq!(g.read(0x204) & bit, 0, "cleared");
+        g.write(0x184, bit);
+        g.write(0x384, bit);
+        assert_eq!(g.spis.ops, []);
+        assert!(g.violations.is_empty(), "{:?}", g.violations);
+        assert_eq!(g.read(0x104) & bit, 0, "disabled again");
+        assert_eq!(
+            g.access(Frame::Distributor, 0x400 + u64::from(uart), 1, None),
+            0x80
+        );
+        assert_eq!(
+            g.access(Frame::Distributor, 0x6000 + 8 * u64::from(uart), 8, None),
+            1
+        );
     }
 
     #[test]

@@ -421,6 +421,10 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
         ));
     }
     w(format_args!("    ],\n"));
+    match cfg.console_input() {
+        Some(id) => w(format_args!("    console_input: Some({id}),\n")),
+        None => w(format_args!("    console_input: None,\n")),
+    }
     w(format_args!("}};\n"));
     w(format_args!(
         "pub const PARTITION_COUNT: usize = {};\n",

@@ -46,6 +46,9 @@ pub struct RawModule {
     pub shared_memory: Option<Spanned<RawPhysRange>>,
     /// The module HM table: error → module action.
     pub hm: Option<Spanned<RawHmTable>>,
+    /// The partition, by name, that receives what is typed on the board's console UART;
+    /// default: nobody (the kernel discards it).
+    pub console_input: Option<Spanned<String>>,
 }
 
 /// `{ phys = ..., size = ... }`.

@@ -236,6 +236,19 @@ rules! {
     LinuxKernelImage = "E110", "linux-kernel-image";
     /// The Linux kernel, its initramfs and its device tree do not fit the partition's boot RAM.
     LinuxPlacement = "E111", "linux-placement";
+    /// `[module] console_input` names a partition the configuration does not have.
+    ConsoleInputUnknown = "E112", "console-input-unknown";
+}
+
+/// `value` quoted for a message, cut to 40 characters so hostile input cannot flood the output.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        format!("{value:?}")
+    } else {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut:?}…")
+    }
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -436,6 +449,13 @@ mod tests {
             Position::of_span(toml, 999),
             Position { line: 5, column: 1 }
         );
+    }
+
+    #[test]
+    fn shown_values_are_quoted_and_bounded() {
+        assert_eq!(shown("ctrl"), "\"ctrl\"");
+        assert_eq!(shown(&"a".repeat(40)), format!("{:?}", "a".repeat(40)));
+        assert_eq!(shown(&"é".repeat(41)), format!("{:?}…", "é".repeat(40)));
     }
 
     #[test]

@@ -133,5 +133,6 @@ fn load_text(
         schedules: v.schedules,
         channels: v.channels,
         module_hm: v.module_hm,
+        console_input: v.console_input,
     })
 }

@@ -27,6 +27,7 @@ pub struct LoadedConfig {
     pub(crate) schedules: Vec<CoreSchedule>,
     pub(crate) channels: Vec<Channel>,
     pub(crate) module_hm: Vec<HmEntry<ModuleAction>>,
+    pub(crate) console_input: Option<usize>,
 }
 
 impl LoadedConfig {
@@ -101,6 +102,13 @@ impl LoadedConfig {
     /// The module HM table, one entry per module-level error, in error-code order.
     pub fn module_hm(&self) -> &[HmEntry<ModuleAction>] {
         &self.module_hm
+    }
+
+    /// The id of the partition that receives what is typed on the board's console UART
+    /// (`[module] console_input`), through the receive side of its virtual UART; `None`: the
+    /// kernel discards console input.
+    pub fn console_input(&self) -> Option<usize> {
+        self.console_input
     }
 
     /// Converts nanoseconds to counter ticks (validation has checked that every configured

@@ -1,6 +1,7 @@
-//! Every rule has at least one test that asserts its exact rendered message: this test fails
-//! when a rule is added without one. It looks for `error[<code>-<name>]` in the test sources
-//! and expected-output files under `tests/`.
+//! Every rule has at least one test that asserts its exact rendered message, and a row in the
+//! rule tables of `docs/configuration.md`: these tests fail when a rule is added without them.
+//! The first looks for `error[<code>-<name>]` in the test sources and expected-output files
+//! under `tests/`, the second for `| <code> | <name> |`.
 
 use std::path::Path;
 
@@ -35,5 +36,21 @@ fn every_rule_has_a_message_test() {
     assert!(
         missing.is_empty(),
         "rules without a test asserting their message: {missing:?}"
+    );
+}
+
+#[test]
+fn every_rule_is_documented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let missing: Vec<_> = Rule::ALL
+        .iter()
+        .map(|r| format!("| {} | {} |", r.code(), r.name()))
+        .filter(|row| !doc.contains(row))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a row in docs/configuration.md: {missing:?}"
     );
 }

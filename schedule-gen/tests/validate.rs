@@ -69,7 +69,7 @@ fn unknown_field() {
     let text = TWO_PARTITIONS.replace("[module]\n", "[module]\nversion = 2\n");
     assert_eq!(
         errors(&text),
-        "sys.toml:2:1: error[E002-unknown-field]: unknown field `version`, expected one of `name`, `board`, `cores`, `counter_hz`, `shared_memory`, `hm`\n  help: remove or rename the key; the keys this table accepts are listed above"
+        "sys.toml:2:1: error[E002-unknown-field]: unknown field `version`, expected one of `name`, `board`, `cores`, `counter_hz`, `shared_memory`, `hm`, `console_input`\n  help: remove or rename the key; the keys this table accepts are listed above"
     );
 }
 

@@ -29,6 +29,10 @@ pub struct System {
     pub channels: &'static [Channel],
     /// The module HM table: what happens on module-level errors.
     pub module_hm: &'static [ModuleHmEntry],
+    /// The partition (by id) that receives what is typed on the board's console UART,
+    /// through the receive side of its virtual UART (`[module] console_input`); `None`:
+    /// input is discarded.
+    pub console_input: Option<u16>,
 }
 
 impl System {

@@ -11,7 +11,7 @@ use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use arm_pl011_uart::{DataBits, LineConfig, PL011Registers, Parity, StopBits, Uart};
+use arm_pl011_uart::{DataBits, Interrupts, LineConfig, PL011Registers, Parity, StopBits, Uart};
 use safe_mmio::UniqueMmioPointer;
 
 use crate::config::{Board, System};
@@ -129,6 +129,46 @@ pub fn drain(selected: Selection, mut budget: usize) {
                 return;
             }
         }
+    }
+}
+
+/// Reads what the UART received, up to `buf.len()` bytes (a byte received with an error,
+/// overrun, break, parity or framing, is skipped); returns how many. Waits only for the
+/// console lock, which no one holds for longer than a drain's budget.
+pub fn receive(buf: &mut [u8]) -> usize {
+    let mut console = CONSOLE.lock();
+    let Some(uart) = console.uart.as_mut() else {
+        return 0;
+    };
+    let mut count = 0;
+    // A bound on the bytes looked at, errors included: the FIFO holds at most 32.
+    for _ in 0..buf.len() + 32 {
+        if count == buf.len() {
+            break;
+        }
+        match uart.read_word() {
+            Ok(Some(byte)) => {
+                buf[count] = byte;
+                count += 1;
+            }
+            Ok(None) => break,
+            Err(_) => {}
+        }
+    }
+    count
+}
+
+/// Turns the UART's receive and receive-timeout interrupts on or off.
+pub fn receive_interrupt(enabled: bool) {
+    let mut console = CONSOLE.lock();
+    if let Some(uart) = console.uart.as_mut() {
+        let masks = uart.interrupt_masks();
+        let receive = Interrupts::RXI | Interrupts::RTI;
+        uart.set_interrupt_masks(if enabled {
+            masks | receive
+        } else {
+            masks - receive
+        });
     }
 }
 

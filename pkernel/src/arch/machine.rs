@@ -96,7 +96,12 @@ impl Machine for Hardware {
             // The same, for the partition whose vCPU is loaded here.
             return Some(Interrupt::VirtualTimer);
         }
+        // Level-sensitive: if the UART still has data when the kernel has read what it
+        // will, the interrupt is pending again.
         gic::deactivate(id);
+        if id == self.board().kernel_uart_interrupt {
+            return Some(Interrupt::ConsoleInput);
+        }
         Some(match id {
             timer::INTID => Interrupt::WindowTimer,
             gic::WAKEUP_SGI => Interrupt::Wakeup,
@@ -168,6 +173,29 @@ impl Machine for Hardware {
 
     fn inject(&mut self, intid: u32, priority: u8) -> bool {
         vcpu::inject(intid, priority)
+    }
+
+    fn inject_emulated(&mut self, intid: u32, priority: u8) -> bool {
+        vcpu::inject_emulated(intid, priority)
+    }
+
+    fn holds_virtual(&mut self, intid: u32) -> bool {
+        vcpu::holds(intid)
+    }
+
+    fn console_input(&self) -> Option<&'static Partition> {
+        let system = super::entry::system();
+        system
+            .console_input
+            .and_then(|id| system.partitions.get(usize::from(id)))
+    }
+
+    fn console_receive(&mut self, buf: &mut [u8]) -> usize {
+        console::receive(buf)
+    }
+
+    fn console_receive_interrupt(&mut self, enabled: bool) {
+        console::receive_interrupt(enabled);
     }
 
     fn stop_maintenance(&mut self) {

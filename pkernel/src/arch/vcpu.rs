@@ -167,6 +167,77 @@ pub fn inject(intid: u32, priority: u8) -> bool {
     true
 }
 
+/// This core's list registers (those beyond its count read as 0).
+fn read_list_registers() -> [u64; 16] {
+    let mut lr = [0u64; 16];
+    macro_rules! read {
+        ($index:literal, $name:literal) => {
+            // SAFETY: the list register exists; reading it has no side effects.
+            unsafe {
+                core::arch::asm!(concat!("mrs {}, ", $name), out(reg) lr[$index], options(nomem, nostack, preserves_flags))
+            };
+        };
+    }
+    each_list_register!(list_registers(), read);
+    lr
+}
+
+/// LR state field (bits 63:62): pending = 1, active = 2, both = 3.
+const LR_STATE_SHIFT: u32 = 62;
+
+/// Whether a list register of the vCPU loaded here holds virtual interrupt `intid`, pending
+/// or active.
+pub fn holds(intid: u32) -> bool {
+    read_list_registers()
+        .iter()
+        .any(|&lr| lr >> LR_STATE_SHIFT != 0 && lr & 0xffff_ffff == u64::from(intid))
+}
+
+/// Makes virtual interrupt `intid`, which no physical interrupt stands behind, pending for
+/// the vCPU loaded on this core: in the list register that holds it already (two list
+/// registers must never hold the same interrupt, Arm IHI 0069 4.4.6), else in a free one.
+/// False if there is none; then as [`inject`].
+pub fn inject_emulated(intid: u32, priority: u8) -> bool {
+    let lrs = read_list_registers();
+    let n = list_registers();
+    let held = lrs[..n]
+        .iter()
+        .position(|&lr| lr >> LR_STATE_SHIFT != 0 && lr & 0xffff_ffff == u64::from(intid));
+    let (index, value) = match held {
+        // Pending already, or active: pending and active (taken again after its end).
+        Some(i) => (i, lrs[i] | LR_PENDING),
+        None => {
+            let empty: u64;
+            // SAFETY: reading ICH_ELRSR_EL2 has no side effects.
+            unsafe {
+                core::arch::asm!("mrs {}, ich_elrsr_el2", out(reg) empty, options(nomem, nostack, preserves_flags))
+            };
+            let free = empty.trailing_zeros() as usize;
+            if free >= n {
+                set_ich_hcr(ICH_HCR_EN | ICH_HCR_UIE);
+                return false;
+            }
+            (
+                free,
+                LR_PENDING | LR_GROUP1 | (u64::from(priority) << 48) | u64::from(intid),
+            )
+        }
+    };
+    macro_rules! write_one {
+        ($index:literal, $name:literal) => {
+            if $index == index {
+                // SAFETY: the list register exists; it was free or held this interrupt of the
+                // vCPU loaded here, which the caller's policy (`vgic`) delivers to it.
+                unsafe {
+                    core::arch::asm!(concat!("msr ", $name, ", {}"), in(reg) value, options(nomem, nostack, preserves_flags))
+                };
+            }
+        };
+    }
+    each_list_register!(n, write_one);
+    true
+}
+
 /// Whether `gic`'s saved list registers hold the virtual timer's interrupt, pending or
 /// active: then the physical one is active for this vCPU.
 pub fn holds_virtual_timer(gic: &GicCpuRegs) -> bool {

@@ -19,7 +19,7 @@ use crate::module::ModuleEnd;
 use crate::partition::{self, Resident};
 use crate::trace::TraceEvent;
 use crate::trap::{self, Action};
-use crate::vgic;
+use crate::{vgic, vuart};
 
 use super::window::{BEFORE_FIRST_FRAME, WindowCursor};
 
@@ -127,6 +127,7 @@ fn wait(machine: &mut impl Machine, entry: &mut Resident, window_end: Option<u64
         }
         let own = match machine.take_interrupt() {
             Some(Interrupt::Device(intid)) => device_interrupt(machine, intid, Some(entry)),
+            Some(Interrupt::ConsoleInput) => console_input(machine, Some(entry)),
             Some(Interrupt::VirtualTimer) => {
                 vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine);
                 true
@@ -183,6 +184,24 @@ fn device_interrupt(
     }
 }
 
+/// The console UART received something: it goes into the input queue of the partition that
+/// takes console input, whose UART interrupt goes to it at once if it is `running` here.
+/// True if it is `running`'s.
+fn console_input(machine: &mut impl Machine, running: Option<&mut Resident>) -> bool {
+    let Some(partition) = machine.console_input() else {
+        return false;
+    };
+    if !vuart::receive(partition, machine) {
+        return false;
+    }
+    let loaded = running
+        .filter(|entry| entry.partition.id == partition.id)
+        .map(|entry| &mut *entry.vcpu);
+    let own = loaded.is_some();
+    vgic::raise_uart_interrupt(partition, loaded, vgic::Rise::Edge, machine);
+    own
+}
+
 /// Runs `entry` until its window ends at `deadline` (`None`: a dedicated core, no end),
 /// it stops, or the module ends.
 fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u64>) -> TurnEnd {
@@ -207,6 +226,9 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
                 Some(Interrupt::Wakeup) => {}
                 Some(Interrupt::Device(intid)) => {
                     device_interrupt(machine, intid, Some(&mut *entry));
+                }
+                Some(Interrupt::ConsoleInput) => {
+                    console_input(machine, Some(&mut *entry));
                 }
                 Some(Interrupt::VirtualTimer) => {
                     vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
@@ -255,6 +277,9 @@ fn idle_until(machine: &mut impl Machine, end: u64, mut loaded: Option<&mut Resi
             // For a partition whose window it is not: it waits for that window.
             Some(Interrupt::Device(intid)) => {
                 device_interrupt(machine, intid, None);
+            }
+            Some(Interrupt::ConsoleInput) => {
+                console_input(machine, None);
             }
             // Its virtual timer fired after its window: for its next one.
             Some(Interrupt::VirtualTimer) => match loaded.as_deref_mut() {
@@ -445,6 +470,10 @@ mod tests {
         spis: Vec<(u32, crate::machine::SpiOp)>,
         virtual_timer_interrupt: bool,
         virtual_timer_ended: usize,
+        /// The partition that takes console input, and what its UART has received.
+        console_input: Option<&'static Partition>,
+        typed: VecDeque<u8>,
+        receive_interrupt: bool,
     }
 
     impl Fake {
@@ -592,6 +621,8 @@ mod tests {
             if let Some(intid) = self.device_pending.take() {
                 return Some(if intid == crate::machine::VIRTUAL_TIMER_INTID {
                     Interrupt::VirtualTimer
+                } else if intid == bsp::QEMU_VIRT.kernel_uart_interrupt {
+                    Interrupt::ConsoleInput
                 } else {
                     Interrupt::Device(intid)
                 });
@@ -640,6 +671,28 @@ mod tests {
             let loaded = self.loaded.expect("injected with no vCPU loaded");
             self.injected.push((loaded, intid, self.now));
             true
+        }
+        fn inject_emulated(&mut self, intid: u32, priority: u8) -> bool {
+            self.inject(intid, priority)
+        }
+        fn holds_virtual(&mut self, intid: u32) -> bool {
+            let loaded = self.loaded;
+            self.injected
+                .iter()
+                .any(|&(p, i, _)| Some(p) == loaded && i == intid)
+        }
+        fn console_input(&self) -> Option<&'static Partition> {
+            self.console_input
+        }
+        fn console_receive(&mut self, buf: &mut [u8]) -> usize {
+            let n = buf.len().min(self.typed.len());
+            for b in &mut buf[..n] {
+                *b = self.typed.pop_front().unwrap();
+            }
+            n
+        }
+        fn console_receive_interrupt(&mut self, enabled: bool) {
+            self.receive_interrupt = enabled;
         }
         fn stop_maintenance(&mut self) {
             self.maintenance_asked = false;
@@ -743,7 +796,15 @@ mod tests {
         first_frame: u64,
         ring_while_asleep: Option<(u16, u16, u64)>,
     ) -> (Fake, CoreEnd) {
-        run_devices(scripts, start_at, first_frame, ring_while_asleep, &[], 4)
+        run_devices(
+            scripts,
+            start_at,
+            first_frame,
+            ring_while_asleep,
+            &[],
+            4,
+            None,
+        )
     }
 
     fn run_devices(
@@ -753,6 +814,7 @@ mod tests {
         ring_while_asleep: Option<(u16, u16, u64)>,
         device_irqs: &[(u64, u32)],
         free_list_registers: usize,
+        console_input: Option<(u16, &[u8])>,
     ) -> (Fake, CoreEnd) {
         let mut fake = Fake {
             now: start_at,
@@ -777,6 +839,9 @@ mod tests {
             spis: Vec::new(),
             virtual_timer_interrupt: false,
             virtual_timer_ended: 0,
+            console_input: None,
+            typed: VecDeque::new(),
+            receive_interrupt: true,
         };
         let mut partitions = CorePartitions::new();
         for id in 0..4u16 {
@@ -795,6 +860,10 @@ mod tests {
             )));
             vcpu.el1.tpidr_el1 = u64::from(id) + 100;
             partitions.insert(p, vcpu);
+        }
+        if let Some((id, typed)) = console_input {
+            fake.console_input = Some(fake.owners[usize::from(id)]);
+            fake.typed.extend(typed);
         }
         let end = run_time_partitioned(&mut fake, schedule(), &mut partitions, first_frame);
         (fake, end)
@@ -1193,6 +1262,7 @@ mod tests {
             None,
             &[(5, 27), (30, 27), (75, 27)],
             4,
+            None,
         );
         assert_eq!(fake.virtual_timer_ended, 1);
         assert_eq!(
@@ -1236,6 +1306,7 @@ mod tests {
             None,
             &[(5, 41), (130, 41)],
             4,
+            None,
         );
         // Delivered when b's window starts (20 + LATENCY), not before, and at once when b
         // runs: into b's vCPU both times.
@@ -1259,6 +1330,7 @@ mod tests {
             None,
             &[(30, 41)],
             4,
+            None,
         );
         assert_eq!(fake.injected, [], "b never enabled it");
         let state = crate::partition::state(1).unwrap();
@@ -1282,6 +1354,7 @@ mod tests {
             None,
             &[(5, 40)],
             0,
+            None,
         );
         assert_eq!(fake.injected, []);
         assert!(fake.maintenance_asked);
@@ -1293,5 +1366,87 @@ mod tests {
             1
         );
         devices_of(0, false);
+    }
+
+    /// Partition `id`'s virtual UART with its receive interrupts unmasked, as Linux's
+    /// amba-pl011 driver leaves it, and its input queue empty.
+    fn uart_receives(id: u16) {
+        let state = crate::partition::state(usize::from(id)).unwrap();
+        state
+            .vuart
+            .lock()
+            .access(0x038, Some(0x50), None, &mut |_| {});
+        *crate::vuart::CONSOLE_INPUT.lock() = crate::vuart::InputQueue::new();
+    }
+
+    /// What partition `id` reads from its UART's data register while its receiver has data.
+    fn uart_reads(id: u16) -> Vec<u8> {
+        let state = crate::partition::state(usize::from(id)).unwrap();
+        let mut uart = state.vuart.lock();
+        let mut queue = crate::vuart::CONSOLE_INPUT.lock();
+        let mut read = Vec::new();
+        while uart.access(0x018, None, Some(&mut queue), &mut |_| {}) & (1 << 4) == 0 {
+            read.push(uart.access(0x000, None, Some(&mut queue), &mut |_| {}) as u8);
+        }
+        read
+    }
+
+    #[test]
+    fn typed_input_reaches_only_the_partition_that_takes_it_in_its_window() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(1, true);
+        let uart = bsp::QEMU_VIRT.kernel_uart_interrupt;
+        guest_writes(1, crate::vgic::Frame::Distributor, 0x104, 1 << (uart % 32));
+        uart_receives(1);
+        // b takes console input; "ls\r" arrives in a's window (t = 5), "x" in b's (t = 130).
+        let (fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(3)],
+            0,
+            0,
+            None,
+            &[(5, uart), (130, uart)],
+            4,
+            Some((1, b"ls\rx")),
+        );
+        // Its UART interrupt, emulated: at b's window, then at once in b's own window (the
+        // Fake's UART gave everything typed at the first interrupt; the second finds the
+        // line already up and pending in the list register: one injection each time b runs).
+        assert_eq!(fake.injected[0], (1, uart, 20 + LATENCY));
+        assert!(fake.injected.iter().all(|&(p, i, _)| p == 1 && i == uart));
+        assert_eq!(uart_reads(1), b"ls\rx");
+        assert!(fake.receive_interrupt, "never throttled");
+        // Nobody's windows moved.
+        let (quiet, _) = run([vec![], vec![], vec![], shutdown_in_frame(3)], 0, 0);
+        assert_eq!(window_starts(&quiet), window_starts(&fake));
+        devices_of(1, false);
+    }
+
+    #[test]
+    fn typed_input_that_does_not_fit_waits_in_the_uart_and_nothing_is_lost() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(1, true);
+        uart_receives(1);
+        let uart = bsp::QEMU_VIRT.kernel_uart_interrupt;
+        let typed: Vec<u8> = (0..300u16).map(|i| b'a' + (i % 26) as u8).collect();
+        let (mut fake, _) = run_devices(
+            [vec![], vec![], vec![], shutdown_in_frame(1)],
+            0,
+            0,
+            None,
+            &[(5, uart)],
+            4,
+            Some((1, &typed)),
+        );
+        assert!(!fake.receive_interrupt, "throttled when the queue filled");
+        assert_eq!(fake.typed.len(), 300 - crate::vuart::INPUT_CAPACITY);
+        // b reads its queue: the kernel turns the receive interrupt back on (the Machine
+        // call happens in the trap path; here the queue says so), and the rest follows.
+        let mut read = uart_reads(1);
+        assert!(crate::vuart::CONSOLE_INPUT.lock().resume());
+        let p = fake.owners[1];
+        crate::vuart::receive(p, &mut fake);
+        read.extend(uart_reads(1));
+        assert_eq!(read, typed);
+        devices_of(1, false);
     }
 }

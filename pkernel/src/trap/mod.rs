@@ -209,6 +209,10 @@ fn virtual_gic_access(
         )
     };
     mmio.complete(regs, value);
+    if write.is_some() {
+        // It may have enabled an interrupt that waited, or set one pending.
+        vgic::deliver_pending(partition, resident.vcpu, machine);
+    }
     let mut action = Action::Resume;
     for violation in violations.into_iter().flatten() {
         action = gic_violation(resident, violation, machine);
@@ -294,17 +298,37 @@ fn virtual_uart_access(
         .filter(|&o| o < crate::vuart::SIZE)?;
     let mmio = Mmio::decode(abort)?;
     let state = partition::state(usize::from(partition.id))?;
+    let takes_input = machine
+        .console_input()
+        .is_some_and(|p| p.id == partition.id);
     let regs = &mut resident.vcpu.regs;
     let mut sent = None;
-    let value = state
-        .vuart
-        .lock()
-        .access(offset, mmio.value_written(&regs.x), &mut |byte| {
-            sent = Some(byte)
-        });
+    let (value, line) = {
+        // Lock order: its UART, then the input queue (see `vuart::CONSOLE_INPUT`).
+        let mut uart = state.vuart.lock();
+        let mut input = takes_input.then(|| crate::vuart::CONSOLE_INPUT.lock());
+        let value = uart.access(
+            offset,
+            mmio.value_written(&regs.x),
+            input.as_deref_mut(),
+            &mut |byte| sent = Some(byte),
+        );
+        if input.as_mut().is_some_and(|q| q.resume()) {
+            machine.console_receive_interrupt(true);
+        }
+        (value, uart.line(input.map_or(0, |q| q.len())))
+    };
     mmio.complete(regs, value);
     if let Some(byte) = sent {
         machine.console_write(partition.id, &[byte]);
+    }
+    if line {
+        vgic::raise_uart_interrupt(
+            partition,
+            Some(&mut *resident.vcpu),
+            vgic::Rise::Level,
+            machine,
+        );
     }
     Some(Action::Resume)
 }

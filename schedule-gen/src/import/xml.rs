@@ -20,16 +20,8 @@ pub(super) fn norm(s: &str) -> String {
         .collect()
 }
 
-/// `value` quoted for a message, cut to 40 characters so hostile input cannot flood the output.
-pub(super) fn shown(value: &str) -> String {
-    const MAX: usize = 40;
-    if value.chars().count() <= MAX {
-        format!("{value:?}")
-    } else {
-        let cut: String = value.chars().take(MAX).collect();
-        format!("{cut:?}…")
-    }
-}
+/// `value` quoted for a message, cut so hostile input cannot flood the output.
+pub(super) use crate::diag::shown;
 
 /// Whether `node` is an element whose local name is one of `names` (compared by [`norm`]).
 pub(super) fn is(node: Node<'_, '_>, names: &[&str]) -> bool {

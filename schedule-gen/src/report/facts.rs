@@ -73,6 +73,10 @@ pub struct Module {
     pub counter_hz: u64,
     /// One counter tick, e.g. `"16ns"`.
     pub tick: String,
+    /// The partition that receives what is typed on the kernel's console UART, through the
+    /// receiver of its virtual UART (`[module] console_input`); `null`: the kernel discards
+    /// console input.
+    pub console_input: Option<PartitionRef>,
 }
 
 /// SHA-256 digests, lower-case hex, as the kernel prints them at boot.
@@ -681,6 +685,7 @@ pub fn collect(cfg: &LoadedConfig) -> Facts {
             core_count: cfg.core_count(),
             counter_hz: hz,
             tick: tick_text(hz),
+            console_input: cfg.console_input().map(pref),
         },
         hashes: Hashes {
             config_sha256: cfg.sha256_hex(),

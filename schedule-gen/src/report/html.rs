@@ -963,7 +963,11 @@ fn devices(p: &mut Page, f: &Facts) {
     }
     p.end_table();
     p.line(format_args!(
-        "<p class=\"note\">The kernel owns its console UART and the GIC. A device's interrupts belong to the partition that owns the device and to no one else; <b>Cores</b> lists that partition's cores, the only ones its interrupts are meant for. Unassigned board devices are mapped by nobody. A bus master (<b>DMA</b>) reaches memory without its owner's stage-2 tables, and pkernel confines no DMA yet (no SMMU support): a partition owns a bus master of the board only where the configuration trusts it with all of memory (<code>dma = \"trusted\"</code>, rule E104). Whether a device the configuration describes (<code>mmio</code>) is a bus master, the board cannot say.</p>"
+        "<p class=\"note\">The kernel owns its console UART and the GIC. {} A device's interrupts belong to the partition that owns the device and to no one else; <b>Cores</b> lists that partition's cores, the only ones its interrupts are meant for. Unassigned board devices are mapped by nobody. A bus master (<b>DMA</b>) reaches memory without its owner's stage-2 tables, and pkernel confines no DMA yet (no SMMU support): a partition owns a bus master of the board only where the configuration trusts it with all of memory (<code>dma = \"trusted\"</code>, rule E104). Whether a device the configuration describes (<code>mmio</code>) is a bus master, the board cannot say.</p>",
+        esc(&super::words::console_input(f)).replace(
+            "[module] console_input",
+            "<code>[module] console_input</code>"
+        )
     ));
     p.line(format_args!("<h3>Interrupts</h3>"));
     p.table("data", &[">INTID", "Device", "Owner", "Owner's cores"]);

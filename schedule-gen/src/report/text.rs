@@ -534,6 +534,10 @@ pub fn render(f: &Facts) -> String {
     t.render(&mut out);
     note(
         &mut out,
+        &format!("\n{}", wrap(&super::words::console_input(f), 100, "")),
+    );
+    note(
+        &mut out,
         "\nA bus master (DMA) reaches memory without its owner's stage-2 tables, and pkernel confines no DMA\n\
          yet (no SMMU support): a partition owns a bus master of the board only where the configuration\n\
          trusts it with all of memory (dma = \"trusted\", rule E104). Whether a device the configuration\n\

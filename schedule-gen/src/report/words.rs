@@ -182,6 +182,18 @@ pub fn observed_units(mu: &str) -> String {
     )
 }
 
+/// Who receives what is typed on the kernel's console UART (`[module] console_input`), in one
+/// sentence.
+pub fn console_input(f: &Facts) -> String {
+    match &f.module.console_input {
+        Some(p) => format!(
+            "Console input (typed on the kernel's UART) goes to partition {}: its virtual UART receives it, with INTID {}.",
+            p.name, f.board.kernel_uart_interrupt
+        ),
+        None => "Console input (typed on the kernel's UART) is discarded: [module] console_input names no partition.".to_owned(),
+    }
+}
+
 /// A device's DMA status in words: `not a bus master`, or for a bus master what confines it
 /// and whether the configuration trusts its owner with it; `-` for the kernel's devices.
 pub fn dma(d: Option<&DmaFacts>) -> String {

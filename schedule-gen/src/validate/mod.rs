@@ -5,8 +5,9 @@
 //! [`partition`] (names, cores, regions, devices, images, time budgets) → [`schedule`]
 //! (windows and budgets per core) → [`ports`] (ports, channels, shared memory, port windows) →
 //! [`linux`] (Linux partitions: kind, command line, boot RAM, emulated devices' addresses) →
-//! [`hm`] (health-monitor tables). A later step only trusts what an earlier one accepted, and
-//! skips what it rejected, so one mistake gives one error rather than a cascade.
+//! [`hm`] (health-monitor tables); then, here, the partition `[module] console_input` names.
+//! A later step only trusts what an earlier one accepted, and skips what it rejected, so one
+//! mistake gives one error rather than a cascade.
 
 mod hm;
 mod linux;
@@ -22,8 +23,8 @@ use bsp::Board;
 use toml::Spanned;
 
 use crate::codegen::board_rust_path;
-use crate::config::{RawConfig, RawDuration};
-use crate::diag::{Diagnostic, Position, Rule};
+use crate::config::{RawConfig, RawDuration, RawPartition};
+use crate::diag::{Diagnostic, Position, Rule, shown};
 use crate::model::{
     Channel, CoreSchedule, HmEntry, ModuleAction, PartitionConfig, PhysRange, ns_to_ticks,
 };
@@ -81,6 +82,7 @@ pub(crate) struct Validated {
     pub schedules: Vec<CoreSchedule>,
     pub channels: Vec<Channel>,
     pub module_hm: Vec<HmEntry<ModuleAction>>,
+    pub console_input: Option<usize>,
 }
 
 /// Checks every rule on `raw` (read from `text`, reported as `file`); relative ELF paths are
@@ -152,6 +154,7 @@ pub(crate) fn validate(
     );
     linux::check_linux(&mut cx, &raw.partitions, &mut parts);
     let module_hm = hm::merge(&mut cx, &module_hm_raw, &raw.partitions, &mut parts);
+    let console_input = cx.console_input(module.console_input.as_ref(), &raw.partitions);
 
     if cx.diags.is_empty()
         && let Some(board) = cx.board
@@ -166,6 +169,7 @@ pub(crate) fn validate(
             schedules,
             channels,
             module_hm,
+            console_input,
         })
     } else {
         cx.diags.sort_by_key(|d| d.position);
@@ -282,6 +286,44 @@ impl Checker<'_> {
                 ),
             ),
         }
+    }
+
+    /// E112: `[module] console_input` names one of the partitions; returns its id (file
+    /// order), or `None` when the key is absent or wrong.
+    fn console_input(
+        &mut self,
+        name: Option<&Spanned<String>>,
+        partitions: &[Spanned<RawPartition>],
+    ) -> Option<usize> {
+        let name = name?;
+        let id = partitions
+            .iter()
+            .position(|p| p.get_ref().name.get_ref() == name.get_ref());
+        if id.is_none() {
+            // Names E014 refuses are left out: they have their own error, and could be long.
+            let known: Vec<_> = partitions
+                .iter()
+                .map(|p| p.get_ref().name.get_ref().as_str())
+                .filter(|n| is_valid_name(n, MAX_NAME_LEN))
+                .collect();
+            self.error(
+                Rule::ConsoleInputUnknown,
+                name.span(),
+                format!(
+                    "`console_input` names partition {}, which the configuration does not have",
+                    shown(name.get_ref())
+                ),
+                if known.is_empty() {
+                    "name a [[partition]] of this file, or leave `console_input` out to discard console input".to_owned()
+                } else {
+                    format!(
+                        "name one of the partitions: {}; or leave `console_input` out to discard console input",
+                        known.join(", ")
+                    )
+                },
+            );
+        }
+        id
     }
 
     /// E094: `what`, `[start, end)` in IPA space, must end at or below the information page;

@@ -121,6 +121,7 @@ pub static SYSTEM: System = System {
         ModuleHmEntry { error: HmError::PowerFail, action: ModuleAction::Shutdown },
         ModuleHmEntry { error: HmError::KernelFault, action: ModuleAction::Reset },
     ],
+    console_input: None,
 };
 pub const PARTITION_COUNT: usize = 3;
 // The partition information pages (apex_api::info), by partition id; the table linker
