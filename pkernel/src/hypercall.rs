@@ -135,6 +135,8 @@ pub enum RunLoopCall {
     PowerOff,
     /// PSCI SYSTEM_RESET.
     Reset,
+    /// PSCI SYSTEM_RESET2: the partition's operating system failed.
+    Failed,
     GetPartitionStatus,
     SetPartitionMode,
     Wait,
@@ -173,6 +175,7 @@ pub fn serve(
                 crate::psci::Call::Answer(value) => Ok(Reply::Value(value as u64)),
                 crate::psci::Call::PowerOff => Err(RunLoopCall::PowerOff),
                 crate::psci::Call::Reset => Err(RunLoopCall::Reset),
+                crate::psci::Call::Failed => Err(RunLoopCall::Failed),
             };
         }
         Err(id) => {
@@ -206,6 +209,13 @@ pub fn dispatch(
         RunLoopCall::PartitionStop => return Outcome::StopPartition { status: a1 },
         RunLoopCall::PowerOff => return Outcome::PowerOff,
         RunLoopCall::Reset => return Outcome::Reset,
+        RunLoopCall::Failed => {
+            services.application_error(
+                caller,
+                b"its operating system failed (PSCI SYSTEM_RESET2, e.g. a Linux panic)",
+            );
+            return Outcome::HealthMonitor(HmError::ApplicationError);
+        }
         RunLoopCall::GetPartitionStatus => {
             regs[0] = ReturnCode::NoError as u64;
             regs[1..=6].copy_from_slice(&status_of(caller, state).to_registers());

@@ -6,6 +6,11 @@
 //!   `MIGRATE_INFO_TYPE`: 2 (no trusted OS to migrate);
 //! - `SYSTEM_OFF` stops the partition (it becomes IDLE, as after `PartitionStop`), and
 //!   `SYSTEM_RESET` restarts it (a cold start of the partition alone);
+//! - `SYSTEM_RESET2` (PSCI 1.1, offered through `PSCI_FEATURES`) is the partition saying its
+//!   own operating system failed: a Linux partition's command line (`panic=-1
+//!   reboot=panic_warm`, see `docs/linux-partition.md`) makes every kernel panic end in a
+//!   warm `SYSTEM_RESET2`, and any other reset is a plain `SYSTEM_RESET`. It is an HM error
+//!   of the partition (`application_error`), handled as its HM table says;
 //! - `CPU_OFF` from its only vCPU stops it as `SYSTEM_OFF` does;
 //! - `AFFINITY_INFO` and `CPU_ON` about its own vCPUs: vCPU 0 is on; starting another is
 //!   `DENIED` for now (a partition runs one vCPU; see `docs/architecture.md`), and an MPIDR
@@ -26,6 +31,7 @@ pub const MIGRATE_INFO_TYPE: u32 = 0x8400_0006;
 pub const SYSTEM_OFF: u32 = 0x8400_0008;
 pub const SYSTEM_RESET: u32 = 0x8400_0009;
 pub const FEATURES: u32 = 0x8400_000A;
+pub const SYSTEM_RESET2: u32 = 0x8400_0012;
 
 /// PSCI 1.0 (major in bits 31:16).
 pub const VERSION_1_0: u64 = 1 << 16;
@@ -59,6 +65,8 @@ pub enum Call {
     PowerOff,
     /// The partition restarts (SYSTEM_RESET).
     Reset,
+    /// The partition's operating system failed (SYSTEM_RESET2): an HM error.
+    Failed,
 }
 
 /// Decodes and answers PSCI call `id` (x0, which [`is_psci`]) with arguments `a1`, `a2`
@@ -73,7 +81,7 @@ pub fn call(id: u64, a1: u64, caller: &Partition) -> Call {
         VERSION => VERSION_1_0 as i64,
         FEATURES => match a1 as u32 & !0x4000_0000 {
             VERSION | CPU_OFF | CPU_ON | AFFINITY_INFO | MIGRATE_INFO_TYPE | SYSTEM_OFF
-            | SYSTEM_RESET | FEATURES => SUCCESS,
+            | SYSTEM_RESET | SYSTEM_RESET2 | FEATURES => SUCCESS,
             _ => NOT_SUPPORTED,
         },
         MIGRATE_INFO_TYPE => NO_MIGRATION,
@@ -91,6 +99,7 @@ pub fn call(id: u64, a1: u64, caller: &Partition) -> Call {
         CPU_OFF => return Call::PowerOff,
         SYSTEM_OFF => return Call::PowerOff,
         SYSTEM_RESET => return Call::Reset,
+        SYSTEM_RESET2 => return Call::Failed,
         _ => NOT_SUPPORTED,
     })
 }
@@ -132,6 +141,10 @@ mod tests {
         assert_eq!(answer(0x8400_0008, 0), Call::PowerOff);
         assert_eq!(answer(0x8400_0002, 0), Call::PowerOff);
         assert_eq!(answer(0x8400_0009, 0), Call::Reset);
+        // SYSTEM_RESET2, offered, both forms: the partition's OS failed.
+        assert_eq!(answer(0x8400_000A, 0xC400_0012), Call::Answer(SUCCESS));
+        assert_eq!(answer(0xC400_0012, 0), Call::Failed);
+        assert_eq!(answer(0x8400_0012, 0), Call::Failed);
         assert_eq!(answer(0x8400_0006, 0), Call::Answer(2));
         assert_eq!(answer(0xC400_0001, 0), Call::Answer(NOT_SUPPORTED));
         assert!(is_psci(0x8400_0000) && is_psci(0xC400_001F));

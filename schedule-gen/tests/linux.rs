@@ -89,7 +89,7 @@ fn a_linux_partition_loads_with_its_bootargs() {
     );
     assert_eq!(
         schedule_gen::linux::bootargs(cfg.board(), linux),
-        "console=ttyAMA0 earlycon=pl011,0x09000000 rdinit=/init loglevel=8 quiet"
+        "console=ttyAMA0 earlycon=pl011,0x09000000 rdinit=/init panic=-1 reboot=panic_warm loglevel=8 quiet"
     );
     assert!(cfg.elf_images().is_empty());
     // The fixture loads too.
@@ -459,7 +459,9 @@ fn device_tree_of_the_fixture() {
     // Chosen.
     assert_eq!(
         fdt.strings("/chosen", "bootargs"),
-        ["console=ttyAMA0 earlycon=pl011,0x09000000 rdinit=/init loglevel=7"]
+        [
+            "console=ttyAMA0 earlycon=pl011,0x09000000 rdinit=/init panic=-1 reboot=panic_warm loglevel=7"
+        ]
     );
     assert_eq!(fdt.strings("/chosen", "stdout-path"), ["/pl011@9000000"]);
     assert_eq!(fdt.u64s("/chosen", "linux,initrd-start"), [INITRD.start]);

@@ -32,32 +32,19 @@ pub fn boot(test: &str, config: &Path) -> Option<RunLog> {
 
 /// Like [`boot`], but also stops at the first console line starting with `stop_when`.
 pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
-    boot_image_until(test, config, stop_when, &[]).map(|(_, log)| log)
-}
-
-/// Like [`boot_until`], typing on the console as it goes: each `(after, text)` is typed once
-/// a console line starting with `after` appears, in order; the stop line counts only after
-/// the last was typed (see `RunLimits::typed`).
-pub fn boot_typing(
-    test: &str,
-    config: &Path,
-    stop_when: &str,
-    typed: &[(&str, &str)],
-) -> Option<RunLog> {
-    boot_image_until(test, config, Some(stop_when), typed).map(|(_, log)| log)
+    boot_image_until(test, config, stop_when).map(|(_, log)| log)
 }
 
 /// Like [`boot`], also returning the image that ran (its directory holds the generated
 /// tables, segments and information pages it was built from).
 pub fn boot_image(test: &str, config: &Path) -> Option<(xtask::image::SystemImage, RunLog)> {
-    boot_image_until(test, config, None, &[])
+    boot_image_until(test, config, None)
 }
 
 fn boot_image_until(
     test: &str,
     config: &Path,
     stop_when: Option<&str>,
-    typed: &[(&str, &str)],
 ) -> Option<(xtask::image::SystemImage, RunLog)> {
     hil_tests::skip_or_fail(test)?;
     let _guard = one_at_a_time();
@@ -68,9 +55,6 @@ fn boot_image_until(
         .with_idle_timeout(Duration::from_secs(20));
     if let Some(needle) = stop_when {
         limits = limits.with_stop_when(needle);
-    }
-    for &(after, text) in typed {
-        limits = limits.with_typed(after, text);
     }
     let log = QemuVirt::new()
         .run(&image.kernel, &limits)

@@ -46,11 +46,13 @@ pub const MAX_BOOTARGS_LEN: usize = 1024;
 pub const GICR_FRAME_SIZE: u64 = 0x2_0000;
 
 /// The command line every Linux partition gets, before its `bootargs`: the console on the
-/// virtual PL011 (early console included, at the board's UART address) and `/init` of the
-/// initramfs as the first process.
+/// virtual PL011 (early console included, at the board's UART address), `/init` of the
+/// initramfs as the first process, and a panic that ends at once in a warm PSCI
+/// `SYSTEM_RESET2`, which pkernel takes as the partition's HM error `application_error`
+/// (an ordinary `reboot` stays a cold `SYSTEM_RESET`).
 pub fn default_bootargs(board: &bsp::Board) -> String {
     format!(
-        "console=ttyAMA0 earlycon=pl011,0x{:08x} rdinit=/init",
+        "console=ttyAMA0 earlycon=pl011,0x{:08x} rdinit=/init panic=-1 reboot=panic_warm",
         board.kernel_uart.base
     )
 }
