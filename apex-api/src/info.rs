@@ -90,6 +90,14 @@ use crate::partition::INFINITE_TIME;
 pub const INFO_PAGE_IPA: u64 = (1 << 39) - INFO_PAGE_SIZE as u64;
 /// Size of the page.
 pub const INFO_PAGE_SIZE: usize = 4096;
+/// The doorbell register page, just below the information page: a 32-bit store of one of
+/// the partition's own queuing port indices (its place in the information page) at offset 0
+/// rings the peer at the other end of that port, exactly as the `Doorbell` hypercall does.
+/// For code that cannot make hypercalls (Linux user space, through `/dev/mem`). The page is
+/// never mapped: the kernel emulates the store on the fault it takes; loads read 0, and a
+/// store of a port the partition does not have is refused like the hypercall (logged, no
+/// effect). Schedule-gen keeps it clear like the information page (rule E094).
+pub const DOORBELL_PAGE_IPA: u64 = INFO_PAGE_IPA - INFO_PAGE_SIZE as u64;
 /// `"PKINFOPG"`, little-endian.
 pub const INFO_MAGIC: u64 = u64::from_le_bytes(*b"PKINFOPG");
 /// Layout version; bumped on any change to the layout.

@@ -352,8 +352,9 @@ fn wait(
 }
 
 /// Rings the peer(s) at the other end of `caller`'s queuing port `port`: a source's
-/// destination, a destination's source. The peer's doorbell is its own port's index.
-fn doorbell(
+/// destination, a destination's source. The peer's doorbell is its own port's index. Also
+/// what a store to the doorbell register page does (`trap`).
+pub fn doorbell(
     caller: &Partition,
     port: u64,
     services: &mut impl KernelServices,

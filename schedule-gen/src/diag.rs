@@ -198,8 +198,9 @@ rules! {
     TooManyPorts = "E089", "too-many-ports";
     /// More channels than the kernel supports.
     TooManyChannels = "E090", "too-many-channels";
-    /// A region or port buffer overlaps the partition information page, which the kernel maps
-    /// at the last 4 KiB of every partition's IPA space (`apex_api::info::INFO_PAGE_IPA`).
+    /// A region or port buffer overlaps the kernel's pages at the top of every partition's
+    /// IPA space: the doorbell register page and the partition information page
+    /// (`apex_api::info::DOORBELL_PAGE_IPA`, `INFO_PAGE_IPA`).
     InfoPageCollision = "E094", "info-page-collision";
     /// An HM table names an error pkernel does not know.
     UnknownHmError = "E091", "unknown-hm-error";

@@ -793,14 +793,15 @@ fn port_window_on_the_info_page() {
     let from = "ports_ipa = 0x5000_0000\nmemory = [{ name = \"ram\", ipa = 0x4000_0000, phys = 0x4200_0000";
     assert_eq!(
         only_error(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_d000"))),
-        "sys.toml:14:13: error[E094-info-page-collision]: the port window of partition \"a\" (0x007f_ffff_d000..0x0080_0000_0000) overlaps the partition information page at 0x007f_ffff_f000\n  help: keep ports_ipa + 0x3000 at or below 0x007f_ffff_f000: the kernel maps each partition's information page (apex_api::info) at the last 4 KiB of its IPA space"
+        "sys.toml:14:13: error[E094-info-page-collision]: the port window of partition \"a\" (0x007f_ffff_d000..0x0080_0000_0000) overlaps the kernel's pages at 0x007f_ffff_e000 (the doorbell register page, then the partition information page at 0x007f_ffff_f000)\n  help: keep ports_ipa + 0x3000 at or below 0x007f_ffff_e000: the kernel keeps the last 8 KiB of each partition's IPA space for its doorbell register and information page (apex_api::info)"
     );
-    // One page lower, the window ends where the page begins.
-    let cfg = load(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_c000")))
+    // Two pages lower, the window ends where the kernel's pages begin (the doorbell register
+    // page, then the information page).
+    let cfg = load(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_b000")))
         .unwrap_or_else(|e| panic!("{e}"));
     let a = cfg.partition(0).unwrap();
     let last = a.ports.iter().flat_map(|p| &p.mappings).last().unwrap();
-    assert_eq!(last.ipa + last.size, apex_api::info::INFO_PAGE_IPA);
+    assert_eq!(last.ipa + last.size, apex_api::info::DOORBELL_PAGE_IPA);
 }
 
 #[test]

@@ -425,6 +425,9 @@ mod tests {
         },
         /// Touches memory it does not have after `after` ticks.
         Fault { after: u64 },
+        /// Stores the 32-bit `value` (from x5) at `ipa`, which is not mapped, after `after`
+        /// ticks.
+        Store { ipa: u64, value: u64, after: u64 },
     }
 
     impl Step {
@@ -583,6 +586,21 @@ mod tests {
                     vcpu.regs.x[1] = arg;
                     Exit::Hypercall { smc: false }
                 }
+                Step::Store { ipa, value, after } => {
+                    self.now += after;
+                    vcpu.regs.x[5] = value;
+                    // Data abort from a lower EL, ISV, word (SAS = 2), x5, write,
+                    // translation fault level 3.
+                    let esr = (0x24 << 26) | (1 << 25) | (1 << 24) | (2 << 22) | (5 << 16);
+                    Exit::decode(
+                        crate::arch::exit::Vector::Sync,
+                        Syndrome {
+                            esr: esr | (1 << 6) | 0x07,
+                            far: ipa,
+                            hpfar: (ipa >> 12) << 4,
+                        },
+                    )
+                }
                 Step::Fault { after } => {
                     self.now += after;
                     Exit::decode(
@@ -647,8 +665,23 @@ mod tests {
             self.reloads.push(partition.id);
             true
         }
-        fn channel(&self, _index: u16) -> Option<&'static crate::config::Channel> {
-            None
+        fn channel(&self, index: u16) -> Option<&'static crate::config::Channel> {
+            // Channel 0 (every partition's port 0 names it): from b to a.
+            static CHANNEL: crate::config::Channel = crate::config::Channel {
+                name: "b_to_a",
+                source: crate::config::PortId {
+                    partition: 1,
+                    port: 0,
+                },
+                destinations: &[crate::config::PortId {
+                    partition: 0,
+                    port: 0,
+                }],
+                max_message_size: 8,
+                data: crate::config::PhysRange::new(0x4800_0000, 0x1000),
+                ack: Some(crate::config::PhysRange::new(0x4800_1000, 0x1000)),
+            };
+            (index == 0).then_some(&CHANNEL)
         }
         fn wake(&mut self, core: usize) {
             self.wakes.push(core);
@@ -1448,5 +1481,45 @@ mod tests {
         read.extend(uart_reads(1));
         assert_eq!(read, typed);
         devices_of(1, false);
+    }
+
+    #[test]
+    fn a_store_to_the_doorbell_register_rings_like_the_hypercall() {
+        let b = crate::partition::state(1).unwrap();
+        b.take_doorbells(u64::MAX);
+        let register = apex_api::info::DOORBELL_PAGE_IPA;
+        let store = |ipa: u64, value: u64| Step::Store {
+            ipa,
+            value,
+            after: 1,
+        };
+        // a stores a port it does not have (refused: nothing rings), a store elsewhere in the
+        // page (nothing), then its port 0, whose source is b.
+        let (fake, _) = run(
+            [
+                vec![
+                    store(register, 7),
+                    store(register + 8, 0),
+                    Step::Spin,
+                    store(register, 0),
+                ],
+                vec![],
+                vec![],
+                shutdown_in_frame(2),
+            ],
+            0,
+            0,
+        );
+        assert!(b.has_doorbells(1), "b's port 0 rang");
+        assert_eq!(b.take_doorbells(u64::MAX), 1, "and nothing else");
+        assert!(
+            fake.log
+                .iter()
+                .all(|l| !l.contains("HM") && !l.contains("fault")),
+            "{:?}",
+            fake.log
+        );
+        // a ran on through all of it.
+        assert!(entries_of(&fake, 0, 1).len() >= 2, "{:?}", fake.entries);
     }
 }

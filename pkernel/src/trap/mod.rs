@@ -110,6 +110,7 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
         }
         Exit::Abort(abort) => match virtual_gic_access(abort, resident, machine)
             .or_else(|| virtual_uart_access(abort, resident, machine))
+            .or_else(|| doorbell_register_access(abort, resident, machine))
         {
             Some(action) => action,
             None => hm::partition_fault(resident, exit, machine),
@@ -329,6 +330,30 @@ fn virtual_uart_access(
             vgic::Rise::Level,
             machine,
         );
+    }
+    Some(Action::Resume)
+}
+
+/// Emulates `abort` if it is a load or store of `resident`'s doorbell register page
+/// (`apex_api::info::DOORBELL_PAGE_IPA`): a store at offset 0 rings the peer of the port it
+/// names, as the `Doorbell` hypercall does (refused the same way: logged, no effect); loads
+/// read 0 and other stores do nothing. `None` if it is not such an access.
+fn doorbell_register_access(
+    abort: Abort,
+    resident: &mut Resident,
+    machine: &mut impl Machine,
+) -> Option<Action> {
+    let offset = abort
+        .ipa
+        .checked_sub(apex_api::info::DOORBELL_PAGE_IPA)
+        .filter(|&o| o < apex_api::info::INFO_PAGE_SIZE as u64)?;
+    let mmio = Mmio::decode(abort)?;
+    let regs = &mut resident.vcpu.regs;
+    let written = mmio.value_written(&regs.x);
+    mmio.complete(regs, 0);
+    if let (Some(port), 0) = (written, offset) {
+        // Its answer has nowhere to go: a refusal is logged by the services.
+        let _ = hypercall::doorbell(resident.partition, port, &mut Services { machine });
     }
     Some(Action::Resume)
 }

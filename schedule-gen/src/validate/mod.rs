@@ -50,9 +50,13 @@ pub const PAGE_SIZE: u64 = 0x1000;
 /// Stage-2 input range: IPAs are below 2^39 (T0SZ = 25, three-level tables from level 1).
 pub const IPA_LIMIT: u64 = 1 << 39;
 /// Where the kernel maps every partition's information page (`apex_api::info`): the last
-/// 4 KiB of the IPA space. No region or port buffer may reach it (E094); devices cannot, being
-/// identity mapped inside the board's device space (E041), which every board keeps far below.
+/// 4 KiB of the IPA space.
 pub const INFO_PAGE_IPA: u64 = apex_api::info::INFO_PAGE_IPA;
+/// The kernel's pages at the top of every partition's IPA space: the doorbell register page
+/// (emulated, never mapped), then the information page. No region or port buffer may reach
+/// them (E094); devices cannot, being identity mapped inside the board's device space (E041),
+/// which every board keeps far below.
+pub const KERNEL_PAGES_IPA: u64 = apex_api::info::DOORBELL_PAGE_IPA;
 /// Longest partition, region, port and channel name.
 pub const MAX_NAME_LEN: usize = 24;
 /// Longest module name.
@@ -335,21 +339,22 @@ impl Checker<'_> {
         (start, end): (u64, u64),
         keep: &str,
     ) -> bool {
-        if end <= INFO_PAGE_IPA {
+        if end <= KERNEL_PAGES_IPA {
             return true;
         }
         self.error(
             Rule::InfoPageCollision,
             span,
             format!(
-                "{what} ({}..{}) overlaps the partition information page at {}",
+                "{what} ({}..{}) overlaps the kernel's pages at {} (the doorbell register page, then the partition information page at {})",
                 hex(start, true),
                 hex(end, true),
+                hex(KERNEL_PAGES_IPA, true),
                 hex(INFO_PAGE_IPA, true)
             ),
             format!(
-                "keep {keep} at or below {}: the kernel maps each partition's information page (apex_api::info) at the last 4 KiB of its IPA space",
-                hex(INFO_PAGE_IPA, true)
+                "keep {keep} at or below {}: the kernel keeps the last 8 KiB of each partition's IPA space for its doorbell register and information page (apex_api::info)",
+                hex(KERNEL_PAGES_IPA, true)
             ),
         );
         false
