@@ -54,7 +54,9 @@ use std::{error::Error, fmt, io, path::PathBuf, time::Duration};
 
 pub use log::{RunEnd, RunLog};
 pub use module_end::{KERNEL_PREFIX, MODULE_END_PREFIX, ModuleEnd};
-pub use qemu::{QemuVirt, find_qemu, memory_access_args, qemu_args, temp_socket_path};
+pub use qemu::{
+    Machine, QemuVirt, find_qemu, machine_args, memory_access_args, qemu_args, temp_socket_path,
+};
 pub use qmp::{MemoryRange, QmpProbe};
 pub use runner::{QEMU_STDERR_PREFIX, run_command};
 

@@ -26,13 +26,32 @@ const QEMU_BINARY: &str = "qemu-system-aarch64";
 ///   after its `[pkernel] module end: ...` line, which is what tells how the run ended.
 /// - No `-nographic`: the monitor must not see console bytes.
 pub fn qemu_args(image: &Path) -> Vec<String> {
+    machine_args(Machine::Pkernel, image)
+}
+
+/// How the `virt` machine is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// For pkernel: 4 cores entered at EL2 ([`qemu_args`]).
+    Pkernel,
+    /// For a guest run bare, without a hypervisor (benchmarks' reference): 1 core entered at
+    /// EL1, everything else as for pkernel.
+    Bare,
+}
+
+/// The arguments of [`qemu_args`], for `machine`.
+pub fn machine_args(machine: Machine, image: &Path) -> Vec<String> {
+    let (virt, cores) = match machine {
+        Machine::Pkernel => ("virt,virtualization=on,gic-version=3", "4"),
+        Machine::Bare => ("virt,gic-version=3", "1"),
+    };
     [
         "-M",
-        "virt,virtualization=on,gic-version=3",
+        virt,
         "-cpu",
         "cortex-a53",
         "-smp",
-        "4",
+        cores,
         "-m",
         "1G",
         "-display",

@@ -44,6 +44,18 @@ fn a_hostile_partition_cannot_observe_the_kernel_end_the_run_or_forge_its_end() 
     log.assert_line(
         "[pkernel] partition 'attacker': set/way cache maintenance access trapped at pc 0x",
     );
+    // SGIs reach its own vCPUs only (it has one): writing ICC_SGI1R_EL1 for every target
+    // it could name is no fault and reaches no one else (no "unexpected interrupt" on any
+    // core, checked below); CPU_ON of a vCPU it does not have is INVALID_PARAMETERS.
+    assert_eq!(
+        attack_result(&log, "sgi"),
+        "[attacker] attack sgi: returned, esr 0x0"
+    );
+    assert_eq!(
+        attack_result(&log, "psci-cpu-on"),
+        "[attacker] attack psci-cpu-on: x0 -2"
+    );
+    log.assert_no_line_containing("unexpected interrupt");
     // PSCI is the partition's own: version 1.0 by HVC, and SYSTEM_OFF by SMC powers off the
     // attacker alone (it never returns), after its 10th tick.
     assert_eq!(

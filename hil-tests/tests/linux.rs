@@ -10,8 +10,9 @@
 //!
 //! No supervisor: Linux takes several seconds of host time to boot, so the run follows the
 //! console (the test types at the shell's banner) and ends at the first tick of a
-//! bare-metal partition after Linux powered off. What is not shown yet: a second CPU (PSCI
-//! CPU_ON is `DENIED` for now) and the ports from Linux.
+//! bare-metal partition after Linux powered off. Linux runs on both its cores: its second
+//! vCPU is started by Linux itself (PSCI `CPU_ON`) on core 3, and /proc/cpuinfo shows two
+//! CPUs. The ports from Linux are `linux_ports.rs`.
 //!
 //! How it fails: no `[linux]` line at all (the partition was not entered with the device
 //! tree, or its console does not work), a boot that stops on the way (an emulation Linux
@@ -58,27 +59,37 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
         .with_typed("[pkernel] partition 'linux' powered itself off (PSCI)", "")
         // The bare-metal partition's first tick after Linux powered off.
         .with_stop_when("[ctrl] tick ");
-    let run = xtask::trace::run_traced(hil_tests::QemuVirt::new(), &image.kernel, &limits)
-        .expect("QEMU could not be started");
+    // Under icount: core 0's windows are then timed by the kernel alone, not by the host.
+    let run = xtask::trace::run_traced(
+        hil_tests::QemuVirt::new().with_icount(),
+        &image.kernel,
+        &limits,
+    )
+    .expect("QEMU could not be started");
     let log = &run.log;
     assert_kernel_healthy(log);
     log.assert_line("[pkernel] console input goes to partition 'linux'");
     log.assert_line("[pkernel] core 2: starting partition 'linux'");
-    log.assert_line("[pkernel] core 3: reserved for partition 'linux'");
+    log.assert_line("[pkernel] core 3: reserved for partition 'linux' (vCPU 1, started by it)");
     log.assert_line_containing("Booting Linux on physical CPU 0x0000000000");
     log.assert_line_containing("Machine model: pkernel partition linux of module linux-boot");
     log.assert_line_containing("psci: PSCIv1.0 detected in firmware.");
     log.assert_line_containing("GICv3: CPU0: found redistributor 0 region 0:0x00000000080a0000");
     log.assert_line_containing("arch_timer: cp15 timer(s) running at 62.50MHz (virt).");
-    // Its memory is exactly its 256 MiB region, and it runs on one CPU so far.
+    // Its memory is exactly its 256 MiB region, and it runs on its two cores: its second
+    // vCPU started through PSCI CPU_ON on core 3, with its own redistributor.
     log.assert_line_containing("node   0: [mem 0x0000000040000000-0x000000004fffffff]");
-    log.assert_line_containing("smp: Brought up 1 node, 1 CPU");
+    log.assert_line_containing("[pkernel] partition 'linux': vCPU 1 started on core 3 at 0x");
+    log.assert_line_containing("GICv3: CPU1: found redistributor 1 region 0:0x00000000080c0000");
+    log.assert_line_containing("CPU1: Booted secondary processor 0x0000000001");
+    log.assert_line_containing("smp: Brought up 1 node, 2 CPUs");
     log.assert_line_containing("ttyAMA0 at MMIO 0x9000000");
     log.assert_line("[linux] pkernel-linux: init");
     log.assert_line("[linux] BusyBox v1.35.0");
     // What was typed ran in its shell.
     log.assert_line("[linux] typed-42");
-    log.assert_line("[linux] 1");
+    // /proc/cpuinfo: exactly its two cores.
+    log.assert_line("[linux] 2");
     // /proc/iomem: its own RAM and the devices the kernel emulates for it, nothing else.
     let iomem: Vec<&str> = log
         .lines
@@ -99,6 +110,11 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
         ],
         "{log}"
     );
+    // Each of its three boots started its second vCPU again, after the restart dropped it.
+    let started = log
+        .lines_with_prefix("[pkernel] partition 'linux': vCPU 1 started on core 3")
+        .len();
+    assert_eq!(started, 3, "{log}");
     // `reboot -f`: Linux alone restarts, from its image, and boots to its shell again.
     log.assert_line("[pkernel] partition 'linux' reset itself (PSCI SYSTEM_RESET)");
     log.assert_line("[pkernel] partition 'linux': cold start (PARTITION_RESTART)");
@@ -126,7 +142,8 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
     log.assert_advancing("[ctrl] tick ", 10);
     log.assert_advancing("[sensor] tick ", 10);
 
-    // The trace: Linux's one HM event (application_error, cold start) on its core, and
+    // The trace: Linux's one HM event (application_error, cold start) on one of its cores
+    // (the CPU that panicked), and
     // core 0's windows, every one in order and on plan, through Linux's boots, reboot,
     // panic and power-off.
     let trace = run.assert_trace();
@@ -134,16 +151,23 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
         .rows
         .iter()
         .filter(|r| r.kind == TraceKind::HealthMonitor as u8)
-        .map(|r| (r.core, r.partition, r.detail, r.arg))
+        .map(|r| (r.partition, r.detail, r.arg))
         .collect();
     assert_eq!(
         hm_events,
         [(
-            2,
             Some(LINUX),
             HmError::ApplicationError.code(),
             u32::from(PartitionAction::ColdStart.code())
         )]
+    );
+    assert!(
+        trace
+            .rows
+            .iter()
+            .filter(|r| r.kind == TraceKind::HealthMonitor as u8)
+            .all(|r| r.core == 2 || r.core == 3),
+        "on Linux's own cores"
     );
     let starts: Vec<_> = trace
         .rows
@@ -153,9 +177,14 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
     // ctrl, a gap, sensor, a gap (`arg`: the window a gap precedes).
     let cycle = [(Some(CTRL), 0), (None, 1), (Some(SENSOR), 1), (None, 2)];
     const MAJOR: u64 = 6_250_000; // 100 ms at 62.5 MHz
-    // As in isolation.rs: QEMU without icount, on a small shared host, with Linux busy on
-    // two other vCPU threads: the kernel's own latency is a few ticks, host scheduling is not.
-    const TOLERANCE: u64 = 62_500 * 100;
+    // Under icount the host's load plays no part (without it, QEMU's core-0 thread waits for
+    // host time whenever Linux keeps two others busy: 105 ms late was seen on this 2-core
+    // machine with a build beside). What is left is the kernel's switch (a few ticks) and
+    // QEMU itself: it runs every vCPU in one thread, and moves on from a vCPU that runs
+    // without pause (core 2 inflating Linux's image again at a restart) only at its kick
+    // period, 100 ms of virtual time; 95 ms late was seen then. 150 ms bounds that; the
+    // order and grid checks above catch any window lost or moved.
+    const TOLERANCE: u64 = 62_500 * 150;
     assert!(
         starts.len() >= 4 * 50,
         "only {} window starts traced",
@@ -179,4 +208,9 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
         let late = r.actual - r.planned;
         assert!(late <= TOLERANCE, "start {i} is {late} ticks late: {r:?}");
     }
+    let latest = starts[first..].iter().map(|r| r.actual - r.planned).max();
+    eprintln!(
+        "core 0: {} window starts, the latest {latest:?} ticks after plan",
+        starts.len() - first
+    );
 }

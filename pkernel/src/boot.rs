@@ -16,7 +16,9 @@ use crate::config::{Partition, RegionKind, System};
 use crate::kprintln;
 use crate::module::{Failure, ModuleEnd};
 use crate::partition;
-use crate::sched::run::{CoreEnd, CorePartitions, run_dedicated, run_time_partitioned};
+use crate::sched::run::{
+    CoreEnd, CorePartitions, run_dedicated, run_secondary, run_time_partitioned,
+};
 use crate::sched::{self, CorePlan};
 use crate::vgic;
 use apex_api::info::{INFO_PAGE_IPA, INFO_PAGE_SIZE};
@@ -177,7 +179,14 @@ fn check_el2_map(cores: usize) {
 /// The first-entry context of `partition`'s vCPU 0, claimed by this core.
 fn claim_vcpu(partition: &'static Partition) -> Option<&'static mut VcpuContext> {
     let vcpu = partition::state(usize::from(partition.id))?.take_vcpu()?;
-    *vcpu = VcpuContext::first_entry(
+    *vcpu = first_entry(partition)?;
+    Some(vcpu)
+}
+
+/// `partition`'s vCPU 0 at its first instruction: its entry, boot argument, stage 2 and
+/// debug controls (a secondary vCPU takes the last two from it).
+fn first_entry(partition: &'static Partition) -> Option<VcpuContext> {
+    let mut vcpu = VcpuContext::first_entry(
         partition.image.entry_ipa,
         partition::entry_x0(partition),
         0,
@@ -243,12 +252,20 @@ fn run_core(core: usize) -> ! {
             )
         }
         CorePlan::Reserved(owner) => {
-            // Secondary vCPUs are started by their partition through PSCI (a later increment).
+            // Its secondary vCPU, which the partition starts through PSCI CPU_ON.
+            let index = owner
+                .cores
+                .iter()
+                .position(|&c| usize::from(c) == core)
+                .unwrap_or(0);
             kprintln!(
-                "core {core}: reserved for partition '{}' (secondary vCPU, not started)",
+                "core {core}: reserved for partition '{}' (vCPU {index}, started by it)",
                 owner.name
             );
-            CoreEnd::Idle
+            let Some(template) = first_entry(owner) else {
+                fail(Failure::BootError)
+            };
+            run_secondary(&mut machine, owner, index, &template)
         }
         CorePlan::Idle => {
             kprintln!("core {core}: idle");

@@ -9,7 +9,7 @@
 use apex_api::health::{HmAction, HmError, ModuleAction, PartitionAction};
 
 use apex_api::hypercall::ReturnCode;
-use apex_api::partition::{OperatingMode, StartCondition};
+use apex_api::partition::StartCondition;
 
 use crate::module::{Failure, ModuleEnd};
 
@@ -72,7 +72,7 @@ pub fn apply(resident: &mut Resident, error: HmError, machine: &mut impl Machine
         HmAction::Partition(PartitionAction::Idle) => {
             machine.end_console_line(partition.id);
             klog!(machine, "HM: action: stop partition '{name}'");
-            resident.mode = OperatingMode::Idle;
+            resident.stop(machine);
             Action::Stop
         }
         HmAction::Partition(
@@ -152,6 +152,6 @@ pub fn partition_fault(resident: &mut Resident, exit: Exit, machine: &mut impl M
         trace_code(HmAction::Partition(PartitionAction::Idle)),
         now,
     ));
-    resident.mode = OperatingMode::Idle;
+    resident.stop(machine);
     Action::Stop
 }

@@ -19,6 +19,7 @@ use apex_api::partition::{
 use crate::config::{Channel, Partition, PortDirection, PortId, PortKind};
 use crate::guest_memory::{GuestRange, RangeError, Use};
 use crate::partition::Wait;
+use crate::psci::Call as Psci;
 
 /// What the kernel does for a hypercall besides computing its result.
 pub trait KernelServices {
@@ -72,6 +73,8 @@ pub enum Refusal {
 /// What the kernel knows about the caller at the time of the call, beyond its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallerState {
+    /// The calling vCPU (0 for a partition with one).
+    pub vcpu: usize,
     pub mode: OperatingMode,
     pub start_condition: StartCondition,
     /// System counter frequency, to give times in nanoseconds.
@@ -92,6 +95,11 @@ pub enum Outcome {
     PowerOff,
     /// The caller reset itself (PSCI SYSTEM_RESET): it restarts, cold.
     Reset,
+    /// PSCI CPU_ON of the caller's secondary vCPU `vcpu` was accepted (x0 says so): its core
+    /// is to be woken to start it.
+    StartVcpu { vcpu: usize },
+    /// The calling secondary vCPU went off (PSCI CPU_OFF).
+    VcpuOff,
     /// A system partition asked to power the module off.
     ShutdownModule { status: u64 },
     /// The caller blocks until a doorbell or a deadline (its registers get the answer when
@@ -131,12 +139,8 @@ impl Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunLoopCall {
     PartitionStop,
-    /// PSCI SYSTEM_OFF (or CPU_OFF of its only vCPU).
-    PowerOff,
-    /// PSCI SYSTEM_RESET.
-    Reset,
-    /// PSCI SYSTEM_RESET2: the partition's operating system failed.
-    Failed,
+    /// A PSCI call (it may need x3 or the partition's vCPU states).
+    Psci,
     GetPartitionStatus,
     SetPartitionMode,
     Wait,
@@ -170,14 +174,7 @@ pub fn serve(
         Ok(Hypercall::Doorbell) => doorbell(caller, a1, services).map(|()| (0, 0)),
         Ok(Hypercall::RaiseApplicationError) => return Err(RunLoopCall::RaiseApplicationError),
         Ok(Hypercall::ModuleShutdown) => return Err(RunLoopCall::ModuleShutdown),
-        Err(id) if crate::psci::is_psci(id) => {
-            return match crate::psci::call(id, a1, caller) {
-                crate::psci::Call::Answer(value) => Ok(Reply::Value(value as u64)),
-                crate::psci::Call::PowerOff => Err(RunLoopCall::PowerOff),
-                crate::psci::Call::Reset => Err(RunLoopCall::Reset),
-                crate::psci::Call::Failed => Err(RunLoopCall::Failed),
-            };
-        }
+        Err(id) if crate::psci::is_psci(id) => return Err(RunLoopCall::Psci),
         Err(id) => {
             services.refused(caller, Refusal::UnknownFunction { id });
             return Ok(Reply::Failed(SMCCC_NOT_SUPPORTED as u64));
@@ -207,14 +204,34 @@ pub fn dispatch(
     };
     let reply = match call {
         RunLoopCall::PartitionStop => return Outcome::StopPartition { status: a1 },
-        RunLoopCall::PowerOff => return Outcome::PowerOff,
-        RunLoopCall::Reset => return Outcome::Reset,
-        RunLoopCall::Failed => {
-            services.application_error(
+        RunLoopCall::Psci => {
+            let Some(partition) = crate::partition::state(usize::from(caller.id)) else {
+                return Outcome::Resume;
+            };
+            let call = crate::psci::call(
+                regs[0],
+                [regs[1], regs[2], regs[3]],
                 caller,
-                b"its operating system failed (PSCI SYSTEM_RESET2, e.g. a Linux panic)",
+                state.vcpu,
+                &mut partition.secondaries.lock(),
             );
-            return Outcome::HealthMonitor(HmError::ApplicationError);
+            match call {
+                Psci::Answer(value) => Reply::Value(value as u64),
+                Psci::PowerOff => return Outcome::PowerOff,
+                Psci::Reset => return Outcome::Reset,
+                Psci::Failed => {
+                    services.application_error(
+                        caller,
+                        b"its operating system failed (PSCI SYSTEM_RESET2, e.g. a Linux panic)",
+                    );
+                    return Outcome::HealthMonitor(HmError::ApplicationError);
+                }
+                Psci::Start { vcpu } => {
+                    regs[0] = crate::psci::SUCCESS as u64;
+                    return Outcome::StartVcpu { vcpu };
+                }
+                Psci::VcpuOff => return Outcome::VcpuOff,
+            }
         }
         RunLoopCall::GetPartitionStatus => {
             regs[0] = ReturnCode::NoError as u64;
@@ -466,6 +483,7 @@ mod tests {
     }
 
     const STATE: CallerState = CallerState {
+        vcpu: 0,
         mode: OperatingMode::Normal,
         start_condition: StartCondition::NormalStart,
         counter_hz: 62_500_000,
@@ -606,6 +624,7 @@ mod tests {
             Hypercall::ModuleShutdown,
         ];
         let idle = CallerState {
+            vcpu: 0,
             mode: OperatingMode::Idle,
             start_condition: StartCondition::HmModuleRestart,
             counter_hz: 1,

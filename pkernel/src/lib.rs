@@ -32,6 +32,7 @@ pub mod module;
 pub mod partition;
 pub mod psci;
 pub mod sched;
+pub mod smp;
 pub mod sync;
 pub mod trace;
 pub mod trap;

@@ -3,16 +3,17 @@
 //! core that runs it keeps ([`Resident`]: its context, operating mode and start condition);
 //! and the kernel operations on a partition: changing its mode, restarting it.
 
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use apex_api::partition::{OperatingMode, StartCondition};
 use apex_api::trace::TraceKind;
 
 use crate::arch::context::VcpuContext;
-use crate::config::{MAX_PARTITIONS, Partition};
+use crate::config::{MAX_CORES, MAX_PARTITIONS, Partition};
 use crate::console::PartitionConsole;
 use crate::klog;
 use crate::machine::Machine;
+use crate::smp::{Request, Secondaries};
 use crate::sync::{SpinLock, TakeOnce};
 use crate::trace::TraceEvent;
 use crate::vgic::VirtualDistributor;
@@ -46,6 +47,17 @@ pub struct PartitionState {
     pub gic_violations: AtomicU32,
     /// Its virtual UART.
     pub vuart: SpinLock<VirtualUart>,
+    /// The power states of its secondary vCPUs (see `smp`).
+    pub secondaries: SpinLock<Secondaries>,
+    /// Advances whenever the partition stops or restarts: a secondary vCPU started in an
+    /// earlier epoch is off.
+    epoch: AtomicU32,
+    /// What a secondary vCPU asked of vCPU 0's core, not carried out yet (see `smp`).
+    request: SpinLock<Option<Request>>,
+    /// Whether `request` holds one (read without the lock on every exit of vCPU 0).
+    has_request: AtomicBool,
+    /// SGIs waiting for delivery, per vCPU: one bit per SGI INTID (0-15).
+    sgi_pending: [AtomicU16; MAX_CORES],
 }
 
 impl PartitionState {
@@ -62,6 +74,65 @@ impl PartitionState {
             takes_virtual_timer: AtomicBool::new(false),
             gic_violations: AtomicU32::new(0),
             vuart: SpinLock::new(VirtualUart::new()),
+            secondaries: SpinLock::new(Secondaries::new()),
+            epoch: AtomicU32::new(0),
+            request: SpinLock::new(None),
+            has_request: AtomicBool::new(false),
+            sgi_pending: [const { AtomicU16::new(0) }; MAX_CORES],
+        }
+    }
+
+    /// The current epoch (see `epoch`).
+    pub fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The partition stops or restarts: every secondary vCPU goes off. Returns whether any
+    /// was on (or starting): then their cores are to be woken to drop them.
+    pub fn end_secondaries(&self) -> bool {
+        let any = self.secondaries.lock().all_off();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for pending in &self.sgi_pending {
+            pending.store(0, Ordering::Relaxed);
+        }
+        any
+    }
+
+    /// A secondary vCPU asks vCPU 0's core for `request` (a later one replaces an earlier
+    /// one not yet carried out: both end the partition's current run).
+    pub fn post_request(&self, request: Request) {
+        *self.request.lock() = Some(request);
+        self.has_request.store(true, Ordering::Release);
+    }
+
+    /// For vCPU 0's core: the request waiting, if any.
+    #[inline]
+    pub fn take_request(&self) -> Option<Request> {
+        if !self.has_request.load(Ordering::Acquire) {
+            return None;
+        }
+        self.has_request.store(false, Ordering::Relaxed);
+        self.request.lock().take()
+    }
+
+    /// Makes SGIs `sgis` (one bit per INTID) pending for vCPU `vcpu`.
+    pub fn send_sgis(&self, vcpu: usize, sgis: u16) {
+        if let Some(pending) = self.sgi_pending.get(vcpu) {
+            pending.fetch_or(sgis, Ordering::AcqRel);
+        }
+    }
+
+    /// The SGIs pending for vCPU `vcpu` (without taking them).
+    pub fn pending_sgis(&self, vcpu: usize) -> u16 {
+        self.sgi_pending
+            .get(vcpu)
+            .map_or(0, |p| p.load(Ordering::Acquire))
+    }
+
+    /// Takes SGIs `sgis` of vCPU `vcpu` (delivered).
+    pub fn take_sgis(&self, vcpu: usize, sgis: u16) {
+        if let Some(pending) = self.sgi_pending.get(vcpu) {
+            pending.fetch_and(!sgis, Ordering::AcqRel);
         }
     }
 
@@ -133,6 +204,9 @@ pub fn state(id: usize) -> Option<&'static PartitionState> {
 pub struct Resident<'a> {
     pub partition: &'static Partition,
     pub vcpu: &'a mut VcpuContext,
+    /// Which of its vCPUs this is: 0, which carries the partition's mode, or a secondary
+    /// (see `smp`).
+    pub vcpu_index: usize,
     pub mode: OperatingMode,
     pub start_condition: StartCondition,
     /// The wait it is blocked in (its Wait hypercall not yet answered), if any.
@@ -153,9 +227,63 @@ impl<'a> Resident<'a> {
         Self {
             partition,
             vcpu,
+            vcpu_index: 0,
             mode: OperatingMode::ColdStart,
             start_condition: StartCondition::NormalStart,
             waiting: None,
+        }
+    }
+
+    /// Secondary vCPU `index` of a partition in NORMAL mode, started by it (see `smp`).
+    pub fn secondary(
+        partition: &'static Partition,
+        vcpu: &'a mut VcpuContext,
+        index: usize,
+    ) -> Self {
+        Self {
+            partition,
+            vcpu,
+            vcpu_index: index,
+            mode: OperatingMode::Normal,
+            start_condition: StartCondition::NormalStart,
+            waiting: None,
+        }
+    }
+
+    /// On a secondary vCPU: `request` is for vCPU 0's core, which is woken for it; this vCPU
+    /// stops.
+    fn forward(&mut self, request: Request, machine: &mut impl Machine) {
+        if let Some(state) = state(usize::from(self.partition.id)) {
+            state.post_request(request);
+        }
+        if let Some(&core) = self.partition.cores.first() {
+            machine.wake(usize::from(core));
+        }
+        self.mode = OperatingMode::Idle;
+    }
+
+    /// It stops (IDLE) without a mode-change record (it stopped itself, or the health
+    /// monitor stopped it, and said so); on a secondary vCPU, forwarded to vCPU 0's core.
+    pub fn stop(&mut self, machine: &mut impl Machine) {
+        if self.vcpu_index != 0 {
+            self.forward(Request::Stop, machine);
+            return;
+        }
+        self.end_secondaries(machine);
+        self.mode = OperatingMode::Idle;
+    }
+
+    /// On vCPU 0, as the partition stops or restarts: its secondary vCPUs go off, their
+    /// cores woken to drop them.
+    fn end_secondaries(&self, machine: &mut impl Machine) {
+        let p = self.partition;
+        if p.cores.len() > 1
+            && let Some(state) = state(usize::from(p.id))
+            && state.end_secondaries()
+        {
+            for &core in &p.cores[1..] {
+                machine.wake(usize::from(core));
+            }
         }
     }
 
@@ -164,8 +292,18 @@ impl<'a> Resident<'a> {
         self.mode != OperatingMode::Idle
     }
 
-    /// Changes its operating mode, tracing and logging the change.
+    /// Changes its operating mode, tracing and logging the change. On a secondary vCPU, IDLE
+    /// is forwarded to vCPU 0's core (the partition stops there).
     pub fn set_mode(&mut self, mode: OperatingMode, machine: &mut impl Machine) {
+        if self.vcpu_index != 0 {
+            if mode == OperatingMode::Idle {
+                self.forward(Request::Stop, machine);
+            }
+            return;
+        }
+        if mode == OperatingMode::Idle {
+            self.end_secondaries(machine);
+        }
         let previous = self.mode;
         self.mode = mode;
         let now = machine.now();
@@ -192,6 +330,11 @@ impl<'a> Resident<'a> {
     /// is. Either way every register and all EL1 state start afresh, as at module start.
     /// Only the partition's own memory and its own core's time are touched.
     pub fn restart(&mut self, cold: bool, condition: StartCondition, machine: &mut impl Machine) {
+        if self.vcpu_index != 0 {
+            self.forward(Request::Restart { cold, condition }, machine);
+            return;
+        }
+        self.end_secondaries(machine);
         let p = self.partition;
         machine.end_console_line(p.id);
         // Drop whatever EL1 state of the old run the CPU holds, then reset the context.

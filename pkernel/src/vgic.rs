@@ -708,7 +708,7 @@ pub fn virtual_timer_fired(
     running: bool,
     machine: &mut impl crate::machine::Machine,
 ) {
-    if !takes_virtual_timer(partition) {
+    if !takes_virtual_timer(partition, vcpu.index()) {
         machine.end_virtual_timer();
         return;
     }
@@ -731,23 +731,40 @@ pub fn vcpu_loaded(
     let Some(state) = partition::state(usize::from(partition.id)) else {
         return;
     };
-    machine.set_virtual_timer_interrupt(state.takes_virtual_timer.load(Ordering::Relaxed));
-    if vcpu.virtual_timer_pending != 0 || state.virq_pending.load(Ordering::Relaxed) != 0 {
+    let index = vcpu.index();
+    let takes = if index == 0 {
+        state.takes_virtual_timer.load(Ordering::Relaxed)
+    } else {
+        takes_virtual_timer(partition, index)
+    };
+    machine.set_virtual_timer_interrupt(takes);
+    // SGIs wait only in partitions with several vCPUs (one with a single vCPU gets its own
+    // when it sends them, or when it enables them: `trap` delivers after each GIC write).
+    if vcpu.virtual_timer_pending != 0
+        || state.virq_pending.load(Ordering::Relaxed) != 0
+        || (partition.cores.len() > 1 && state.pending_sgis(index) != 0)
+    {
         deliver_pending(partition, vcpu, machine);
     }
 }
 
-/// Whether `partition`'s vCPU 0 takes its virtual timer's interrupt (the flag its virtual
-/// distributor keeps up to date, read without the distributor's lock).
-fn takes_virtual_timer(partition: &Partition) -> bool {
-    partition::state(usize::from(partition.id))
-        .is_some_and(|s| s.takes_virtual_timer.load(Ordering::Relaxed))
+/// Whether `partition`'s vCPU `index` takes its virtual timer's interrupt: for vCPU 0, the
+/// flag its virtual distributor keeps up to date, read without the distributor's lock (on
+/// every window switch); for a secondary (on a dedicated core), its redistributor's state.
+fn takes_virtual_timer(partition: &Partition, index: usize) -> bool {
+    partition::state(usize::from(partition.id)).is_some_and(|s| {
+        if index == 0 {
+            s.takes_virtual_timer.load(Ordering::Relaxed)
+        } else {
+            s.vgic.lock().virtual_timer(index).is_some()
+        }
+    })
 }
 
 /// Delivers what waits for `partition`, whose vCPU `vcpu` is loaded on this core, into its
-/// list registers: its virtual timer's interrupt and each pending device interrupt it has
-/// enabled (with its distributor's group 1), as long as there is room. What does not fit
-/// waits for the maintenance interrupt.
+/// list registers: its virtual timer's interrupt, the SGIs sent to it, and each pending
+/// device interrupt routed to it that it has enabled (with its distributor's group 1), as
+/// long as there is room. What does not fit waits for the maintenance interrupt.
 pub fn deliver_pending(
     partition: &Partition,
     vcpu: &mut VcpuContext,
@@ -756,8 +773,10 @@ pub fn deliver_pending(
     let Some(state) = partition::state(usize::from(partition.id)) else {
         return;
     };
+    let index = vcpu.index();
     let pending = state.virq_pending.load(Ordering::Relaxed);
-    if pending == 0 && vcpu.virtual_timer_pending == 0 {
+    let sgis = state.pending_sgis(index);
+    if pending == 0 && sgis == 0 && vcpu.virtual_timer_pending == 0 {
         return;
     }
     // Held while the list registers are written (no other lock is taken meanwhile).
@@ -767,7 +786,7 @@ pub fn deliver_pending(
     }
     let mut left = false;
     if vcpu.virtual_timer_pending != 0
-        && let Some(priority) = dist.virtual_timer(0)
+        && let Some(priority) = dist.virtual_timer(index)
     {
         if machine.inject(VIRTUAL_TIMER_INTID, priority) {
             vcpu.virtual_timer_pending = 0;
@@ -776,15 +795,29 @@ pub fn deliver_pending(
             left = true;
         }
     }
-    for (index, intid) in owned_lines(partition, machine.board()) {
+    // SGIs, emulated (no physical interrupt behind them), if enabled in its redistributor.
+    if let Some(r) = dist.redistributors.get(index) {
+        // Only the set bits: this runs on every delivery, SGIs or not.
+        let mut deliverable = u32::from(sgis) & r.enabled;
+        while deliverable != 0 && !left {
+            let sgi = deliverable.trailing_zeros();
+            deliverable &= deliverable - 1;
+            if machine.inject_emulated(sgi, r.priority[sgi as usize]) {
+                state.take_sgis(index, 1 << sgi);
+            } else {
+                left = true;
+            }
+        }
+    }
+    for (line_index, intid) in owned_lines(partition, machine.board()) {
         if left {
             break;
         }
-        let line = dist.lines[index];
-        if pending >> index & 1 == 0 || !line.enabled {
+        let line = dist.lines[line_index];
+        if pending >> line_index & 1 == 0 || !line.enabled || usize::from(line.vcpu) != index {
             continue;
         }
-        let delivered = if index == UART_LINE {
+        let delivered = if line_index == UART_LINE {
             machine.inject_emulated(intid, line.priority)
         } else {
             machine.inject(intid, line.priority)
@@ -792,7 +825,7 @@ pub fn deliver_pending(
         if delivered {
             state
                 .virq_pending
-                .fetch_and(!(1 << index), Ordering::Relaxed);
+                .fetch_and(!(1 << line_index), Ordering::Relaxed);
         } else {
             left = true;
             break;

@@ -50,7 +50,8 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-fn images_target_dir() -> PathBuf {
+/// Where every image part is built (partition packages, the kernel, the Linux tools).
+pub(crate) fn images_target_dir() -> PathBuf {
     crate::workspace_root().join("target/pkernel-images")
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Contents: busybox at `/bin/busybox` with `/bin/sh` linked to it, the directories a shell
 //! needs, `/dev/console` (the kernel opens it for `/init` before any file system is mounted),
-//! the `/init` script ([`INIT_SCRIPT`]) and any [`InitramfsFile`] passed in (the hook for
-//! partition tools, see [`extra_files`]).
+//! the `/init` script ([`INIT_SCRIPT`]) and any [`InitramfsFile`] passed in: the partition
+//! tools of [`extra_files`], today `/bin/ports` (linux-tools/ports).
 //!
 //! Reproducible: entries sorted by path, every time stamp 0, owner root, inode numbers in
 //! order; the same inputs give the same bytes.
@@ -48,11 +48,96 @@ pub struct InitramfsFile {
     pub data: Vec<u8>,
 }
 
-/// Files every Linux partition's initramfs gets besides busybox and `/init`. None yet: the
-/// tool that reads and writes ports from Linux goes here once it exists (its binary built for
-/// `aarch64-unknown-linux-musl` and added as `/bin/<name>` with mode `0o755`).
-pub fn extra_files() -> Vec<InitramfsFile> {
-    Vec::new()
+/// Target the Linux user-space tools are built for: a static binary (musl, its C runtime and
+/// libc linked in by rust-lld, see .cargo/config.toml) runs on any Linux, with no library
+/// from the initramfs.
+pub const LINUX_TOOLS_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// The port tool: its package, binary and place in the partition.
+const PORTS_PACKAGE: &str = "pkernel-ports";
+const PORTS_BINARY: &str = "ports";
+const PORTS_PATH: &str = "/bin/ports";
+
+/// Files every Linux partition's initramfs gets besides busybox and `/init`: `/bin/ports`,
+/// which lists, reads and writes the partition's ports (linux-tools/ports), built here (release,
+/// [`LINUX_TOOLS_TARGET`]) in the image build's own target directory.
+pub fn extra_files() -> Result<Vec<InitramfsFile>, String> {
+    // A toolchain installed before rust-toolchain.toml listed the target gets it here.
+    crate::setup::ensure_targets()?;
+    let target_dir = crate::image::images_target_dir();
+    let mut cmd = crate::image::cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        LINUX_TOOLS_TARGET,
+        "-p",
+        PORTS_PACKAGE,
+        "--bin",
+        PORTS_BINARY,
+        "--target-dir",
+    ])
+    .arg(&target_dir);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start cargo to build {PORTS_PATH}: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building {PORTS_PATH} ({PORTS_PACKAGE}, {LINUX_TOOLS_TARGET}) failed ({status}); see the output above"
+        ));
+    }
+    let built = target_dir
+        .join(LINUX_TOOLS_TARGET)
+        .join("release")
+        .join(PORTS_BINARY);
+    let data =
+        std::fs::read(&built).map_err(|e| format!("cannot read {}: {e}", built.display()))?;
+    check_static_aarch64(&data).map_err(|why| format!("{}: {why}", built.display()))?;
+    Ok(vec![InitramfsFile {
+        path: PORTS_PATH.to_owned(),
+        mode: 0o755,
+        data,
+    }])
+}
+
+/// Checks that `elf` is a 64-bit little-endian AArch64 executable with no program
+/// interpreter (`PT_INTERP`): statically linked, so it runs from the initramfs, which has
+/// no dynamic loader.
+fn check_static_aarch64(elf: &[u8]) -> Result<(), String> {
+    const EM_AARCH64: u16 = 183;
+    const PT_INTERP: u32 = 3;
+    let u16_at = |at: usize| {
+        elf.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        elf.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |at: usize| {
+        elf.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    // 64-bit (class 2), little-endian (data 1).
+    if elf.get(..6) != Some(b"\x7fELF\x02\x01") || u16_at(18) != Some(EM_AARCH64) {
+        return Err("not a 64-bit little-endian AArch64 ELF file".to_owned());
+    }
+    let table = u64_at(0x20).and_then(|off| usize::try_from(off).ok());
+    let (Some(table), Some(size), Some(count)) = (table, u16_at(0x36), u16_at(0x38)) else {
+        return Err("ELF header cut short".to_owned());
+    };
+    for i in 0..usize::from(count) {
+        let entry = table.saturating_add(i * usize::from(size));
+        match u32_at(entry) {
+            None => return Err("program header table cut short".to_owned()),
+            Some(PT_INTERP) => {
+                return Err("dynamically linked (it names a program interpreter)".to_owned());
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 const S_IFDIR: u32 = 0o040_000;
@@ -290,6 +375,51 @@ mod tests {
         assert!(opt < tools && tools < port);
         assert_eq!(members[port].4, [1, 2, 3]);
         assert_eq!(members[port].1, 0o100_755);
+    }
+
+    /// An ELF header for AArch64 with program headers of the given types.
+    fn elf(machine: u16, types: &[u32]) -> Vec<u8> {
+        let mut elf = vec![0u8; 64];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[18..20].copy_from_slice(&machine.to_le_bytes());
+        elf[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        elf[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        elf[0x38..0x3a].copy_from_slice(&(types.len() as u16).to_le_bytes());
+        for t in types {
+            let mut entry = vec![0u8; 56];
+            entry[..4].copy_from_slice(&t.to_le_bytes());
+            elf.extend(entry);
+        }
+        elf
+    }
+
+    #[test]
+    fn only_static_aarch64_programs_go_in() {
+        // PT_PHDR, PT_LOAD, PT_NOTE, PT_TLS, PT_GNU_STACK: a static program.
+        assert_eq!(
+            check_static_aarch64(&elf(183, &[6, 1, 1, 4, 7, 0x6474_e551])),
+            Ok(())
+        );
+        // PT_INTERP: a dynamic one.
+        assert!(
+            check_static_aarch64(&elf(183, &[6, 3, 1]))
+                .unwrap_err()
+                .contains("dynamically linked")
+        );
+        assert!(
+            check_static_aarch64(&elf(62, &[1]))
+                .unwrap_err()
+                .contains("AArch64")
+        );
+        assert!(check_static_aarch64(b"#!/bin/sh\n").is_err());
+        let mut cut = elf(183, &[1, 1]);
+        cut.truncate(64 + 56 + 2);
+        assert!(
+            check_static_aarch64(&cut)
+                .unwrap_err()
+                .contains("cut short")
+        );
+        assert!(check_static_aarch64(&elf(183, &[])[..0x30]).is_err());
     }
 
     #[test]

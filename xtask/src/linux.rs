@@ -103,7 +103,7 @@ fn fetch_debian() -> Result<Material, String> {
             busybox_path.display()
         ));
     }
-    let initramfs = initramfs(&busybox, &extra_files())?;
+    let initramfs = initramfs(&busybox, &extra_files()?)?;
     Ok(Material {
         kernel_package,
         busybox_package,

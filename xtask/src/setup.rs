@@ -44,9 +44,15 @@ pub fn ensure_qemu() -> Result<PathBuf, String> {
     hil_tests::find_qemu().ok_or(hint)
 }
 
-/// The bare-metal targets images are built for. rust-toolchain.toml lists them so rustup
-/// installs them with the toolchain; a toolchain installed earlier without them gets them here.
-pub const TARGETS: [&str; 2] = [crate::image::KERNEL_TARGET, crate::image::PARTITION_TARGET];
+/// The targets images are built for: the kernel's and the bare-metal partitions', and the
+/// static Linux one of the tools in a Linux partition's initramfs. rust-toolchain.toml lists
+/// them so rustup installs them with the toolchain; a toolchain installed earlier without
+/// them gets them here.
+pub const TARGETS: [&str; 3] = [
+    crate::image::KERNEL_TARGET,
+    crate::image::PARTITION_TARGET,
+    crate::initramfs::LINUX_TOOLS_TARGET,
+];
 
 /// Adds any of [`TARGETS`] the active toolchain lacks (through rustup, when it is there).
 pub fn ensure_targets() -> Result<(), String> {

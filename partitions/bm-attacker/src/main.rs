@@ -154,6 +154,7 @@ fn attack_set_way() {
 /// PSCI VERSION and SYSTEM_OFF (SMC32 function IDs).
 const PSCI_VERSION: u64 = 0x8400_0000;
 const PSCI_SYSTEM_OFF: u64 = 0x8400_0008;
+const PSCI_CPU_ON: u64 = 0xC400_0003;
 
 /// Ticks before the PSCI power-off.
 const TICKS_BEFORE_POWER_OFF: u64 = 10;
@@ -171,6 +172,29 @@ fn attack_power_off() {
             out("x9") _, out("x10") _, out("x11") _, options(nostack));
     }
     println!("attack psci-system-off-smc: returned x0 {}", x0 as i64);
+}
+
+/// SGIs to everyone it could name: every SGI to "all but self" (IRM), to every Aff0 of
+/// cluster 0 and of cluster 1, and another partition's cores by their physical affinity.
+/// An SGI reaches only the sender's own vCPUs (it has one), so nothing happens elsewhere;
+/// the write itself is no fault. Then PSCI CPU_ON of a vCPU it does not have.
+fn attack_sgi() {
+    let esr = exception_of(|| {
+        for sgi in 0..16u64 {
+            for value in [1 << 40, 0xffff, (1 << 16) | 0xffff, (1 << 32) | 0xf] {
+                let value = value | sgi << 24;
+                // SAFETY: writing ICC_SGI1R_EL1 asks for SGIs; the kernel traps it
+                // (HCR_EL2.IMO); if it faults, the vector records it.
+                unsafe {
+                    core::arch::asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value,
+                        out("x9") _, out("x10") _, out("x11") _, options(nostack));
+                }
+            }
+        }
+    });
+    println!("attack sgi: returned, esr {esr:#x}");
+    let r = raw(PSCI_CPU_ON, 1, 0x4000_0000, 0);
+    println!("attack psci-cpu-on: x0 {}", r.x0 as i64);
 }
 
 fn attack_semihosting() {
@@ -197,6 +221,7 @@ fn main(_info: BootInfo) -> ! {
     attack_pmu();
     attack_debug();
     attack_set_way();
+    attack_sgi();
     attack_semihosting();
     // A line shaped like the kernel's last one: it must reach the console as this
     // partition's line, and no test runner may take it for the end of the run.

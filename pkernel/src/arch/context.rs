@@ -196,6 +196,11 @@ impl VcpuContext {
         virtual_timer_delivered: 0,
     };
 
+    /// Which vCPU of its partition this is (MPIDR Aff0, see [`VcpuContext::first_entry`]).
+    pub fn index(&self) -> usize {
+        (self.vmpidr & 0xff) as usize
+    }
+
     /// A vCPU that has never run: about to execute its first instruction at `entry` with
     /// `x0` = `argument` (see `partition::entry_x0`) and `x1` = vCPU index, every other
     /// register zero, EL1 in its reset state (MMU off), the virtual timer off.

@@ -13,8 +13,8 @@ pub enum CorePlan {
     Dedicated(&'static Partition),
     /// Shares itself between partitions through the windows of `schedule`.
     TimePartitioned(&'static CoreSchedule),
-    /// Belongs to `partition` as a further vCPU, which is not started yet (no PSCI for
-    /// partitions yet).
+    /// Belongs to `partition` as a further vCPU, which the partition starts itself (PSCI
+    /// `CPU_ON`, see `smp`).
     Reserved(&'static Partition),
     /// Belongs to no partition.
     Idle,

@@ -17,6 +17,7 @@ use crate::klog;
 use crate::machine::{Interrupt, Machine};
 use crate::module::ModuleEnd;
 use crate::partition::{self, Resident};
+use crate::smp::Request;
 use crate::trace::TraceEvent;
 use crate::trap::{self, Action};
 use crate::{vgic, vuart};
@@ -204,8 +205,24 @@ fn console_input(machine: &mut impl Machine, running: Option<&mut Resident>) -> 
 
 /// Runs `entry` until its window ends at `deadline` (`None`: a dedicated core, no end),
 /// it stops, or the module ends.
+// Inlined into the window walk: a call here would cost every window switch its prologue and
+// epilogue (measured: about 30 instructions of `cargo xtask bench`'s switch figure).
+#[inline(always)]
 fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u64>) -> TurnEnd {
     loop {
+        // What a secondary vCPU asked (only partitions with several cores have any).
+        if entry.partition.cores.len() > 1
+            && let Some(request) =
+                partition::state(usize::from(entry.partition.id)).and_then(|s| s.take_request())
+        {
+            match request {
+                Request::Stop => entry.stop(machine),
+                Request::Restart { cold, condition } => entry.restart(cold, condition, machine),
+            }
+            if !entry.is_running() {
+                return stopped(machine, entry, deadline);
+            }
+        }
         if entry.waiting.is_some() {
             match wait(machine, entry, deadline) {
                 WaitEnd::Answered => {}
@@ -222,8 +239,11 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
                     Some(end) => machine.set_deadline(end),
                     None => {}
                 },
-                // A doorbell for a partition that is no longer waiting here: nothing to do.
-                Some(Interrupt::Wakeup) => {}
+                // SGIs from its other vCPUs, or a doorbell for a partition that is no longer
+                // waiting here (nothing to deliver then).
+                Some(Interrupt::Wakeup) => {
+                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
+                }
                 Some(Interrupt::Device(intid)) => {
                     device_interrupt(machine, intid, Some(&mut *entry));
                 }
@@ -250,19 +270,126 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
         match trap::handle(exit, entry, machine) {
             Action::Resume => {}
             Action::Wait(w) => entry.waiting = Some(w),
-            Action::Stop => {
-                let name = entry.partition.name;
-                match deadline {
-                    Some(_) => klog!(machine, "partition '{name}' stopped; its windows stay idle"),
-                    None => klog!(
-                        machine,
-                        "partition '{name}' stopped; core {} idle",
-                        machine.core()
-                    ),
-                }
-                return TurnEnd::Stopped;
-            }
+            Action::Stop => return stopped(machine, entry, deadline),
             Action::EndModule(end) => return TurnEnd::Halt(end),
+        }
+    }
+}
+
+/// `entry` stopped (IDLE): says so, and its turn is over for good.
+#[cold]
+fn stopped(machine: &mut impl Machine, entry: &Resident, deadline: Option<u64>) -> TurnEnd {
+    let name = entry.partition.name;
+    match deadline {
+        Some(_) => klog!(machine, "partition '{name}' stopped; its windows stay idle"),
+        None => klog!(
+            machine,
+            "partition '{name}' stopped; core {} idle",
+            machine.core()
+        ),
+    }
+    TurnEnd::Stopped
+}
+
+/// A core reserved for secondary vCPU `index` of `partition` (see `smp`): waits until the
+/// partition starts it (PSCI `CPU_ON`), runs it until it goes off or the partition stops or
+/// restarts, and waits again, until the module ends. `template` gives the partition's stage
+/// 2 (VTTBR) and debug controls (MDCR), as vCPU 0 has them.
+pub fn run_secondary(
+    machine: &mut impl Machine,
+    partition: &'static Partition,
+    index: usize,
+    template: &VcpuContext,
+) -> CoreEnd {
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return CoreEnd::Idle;
+    };
+    let core = machine.core();
+    loop {
+        let start = state.secondaries.lock().take_start(index);
+        let Some((entry, context)) = start else {
+            // Woken for a CPU_ON (or by a stray wake-up: look again).
+            machine.wait_for_interrupt();
+            match machine.take_interrupt() {
+                // The timer of a vCPU this core ran before (the switch below turns it off;
+                // one that fired just before is ended here, not left active).
+                Some(Interrupt::VirtualTimer) => machine.end_virtual_timer(),
+                Some(Interrupt::Other(intid)) => {
+                    klog!(machine, "core {core}: unexpected interrupt {intid}")
+                }
+                _ => {}
+            }
+            continue;
+        };
+        let epoch = state.epoch();
+        let mut vcpu = VcpuContext::first_entry(entry, context, index as u64, template.vttbr);
+        vcpu.partition = template.partition;
+        vcpu.mdcr = template.mdcr;
+        klog!(
+            machine,
+            "partition '{}': vCPU {index} started on core {core} at {entry:#x}",
+            partition.name
+        );
+        machine.load_vcpu(&vcpu);
+        let mut resident = Resident::secondary(partition, &mut vcpu, index);
+        vgic::vcpu_loaded(partition, resident.vcpu, machine);
+        if let Some(end) = run_secondary_vcpu(machine, &mut resident, epoch) {
+            return CoreEnd::Halt(end);
+        }
+        // Its EL1 state leaves the CPU with it, and its virtual timer, which may still be
+        // armed, no longer reaches this core (it would keep waking it for no one).
+        machine.save_vcpu(&mut vcpu);
+        machine.set_virtual_timer_interrupt(false);
+        klog!(machine, "partition '{}': vCPU {index} off", partition.name);
+    }
+}
+
+/// Runs secondary vCPU `entry` until it goes off (`None`) or the module ends. It goes off
+/// when it says so (PSCI `CPU_OFF`), when it stops or restarts the partition (forwarded to
+/// vCPU 0's core), or when the partition leaves `epoch` (it stopped or restarted).
+fn run_secondary_vcpu(
+    machine: &mut impl Machine,
+    entry: &mut Resident,
+    epoch: u32,
+) -> Option<ModuleEnd<'static>> {
+    let state = partition::state(usize::from(entry.partition.id))?;
+    loop {
+        let exit = machine.run_vcpu(entry.vcpu);
+        if state.epoch() != epoch {
+            return None;
+        }
+        if exit == Exit::Interrupt {
+            match machine.take_interrupt() {
+                Some(Interrupt::Device(intid)) => {
+                    device_interrupt(machine, intid, Some(&mut *entry));
+                }
+                Some(Interrupt::ConsoleInput) => {
+                    console_input(machine, Some(&mut *entry));
+                }
+                Some(Interrupt::VirtualTimer) => {
+                    vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
+                }
+                // SGIs from its other vCPUs, or room in the list registers.
+                Some(Interrupt::Wakeup | Interrupt::Maintenance) => {
+                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
+                }
+                Some(Interrupt::Other(intid)) => {
+                    klog!(
+                        machine,
+                        "core {}: unexpected interrupt {intid}",
+                        machine.core()
+                    )
+                }
+                Some(Interrupt::WindowTimer) | None => {}
+            }
+            continue;
+        }
+        match trap::handle(exit, entry, machine) {
+            Action::Resume => {}
+            // Blocking calls (the doorbells they wait for are the partition's) are vCPU 0's.
+            Action::Wait(_) => entry.vcpu.regs.x[0] = ReturnCode::InvalidMode as u64,
+            Action::Stop => return None,
+            Action::EndModule(end) => return Some(end),
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
             }
             let core = machine.core();
             let state = CallerState {
+                vcpu: resident.vcpu_index,
                 mode: resident.mode,
                 start_condition: resident.start_condition,
                 counter_hz: machine.counter_hz(),
@@ -81,6 +82,18 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                     );
                     restart(resident, true, machine)
                 }
+                Outcome::StartVcpu { vcpu } => {
+                    if let Some(&core) = partition.cores.get(vcpu) {
+                        machine.wake(usize::from(core));
+                    }
+                    Action::Resume
+                }
+                Outcome::VcpuOff => {
+                    if let Some(state) = partition::state(usize::from(partition.id)) {
+                        state.secondaries.lock().set_off(resident.vcpu_index);
+                    }
+                    Action::Stop
+                }
                 Outcome::StopPartition { status } => stopped_itself(
                     resident,
                     format_args!(
@@ -97,6 +110,16 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
                     })
                 }
             }
+        }
+        Exit::SysReg { access, .. } if sysreg::is_sgi_generation(&access) => {
+            let value = if access.rt < 31 {
+                regs.x[usize::from(access.rt)]
+            } else {
+                0
+            };
+            regs.elr = regs.elr.wrapping_add(4);
+            send_sgi(resident, value, machine);
+            Action::Resume
         }
         Exit::SysReg { access, .. } => {
             let emulation = sysreg::emulate(&access);
@@ -130,7 +153,7 @@ fn stopped_itself(
 ) -> Action {
     machine.end_console_line(resident.partition.id);
     machine.log(why);
-    resident.mode = OperatingMode::Idle;
+    resident.stop(machine);
     Action::Stop
 }
 
@@ -192,10 +215,9 @@ fn virtual_gic_access(
             size,
             write,
         };
-        // vCPU 0: a partition has one vCPU so far.
         vgic::emulate(
             partition,
-            0,
+            resident.vcpu_index,
             board,
             &mut dist,
             frame,
@@ -332,6 +354,26 @@ fn virtual_uart_access(
         );
     }
     Some(Action::Resume)
+}
+
+/// A write of `ICC_SGI1R_EL1` (or its alias `ICC_ASGI1R_EL1`) of `value` by `resident`: the
+/// SGI it names becomes pending for the targets among the partition's own vCPUs (see `smp`),
+/// at once for itself, and the other targets' cores are woken to deliver it.
+fn send_sgi(resident: &mut Resident, value: u64, machine: &mut impl Machine) {
+    let partition = resident.partition;
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return;
+    };
+    let sender = resident.vcpu_index;
+    let (targets, intid) = crate::smp::sgi_targets(value, sender, partition.cores.len());
+    for vcpu in (0..partition.cores.len()).filter(|v| targets >> v & 1 == 1) {
+        state.send_sgis(vcpu, 1 << intid);
+        if vcpu == sender {
+            vgic::deliver_pending(partition, resident.vcpu, machine);
+        } else if let Some(&core) = partition.cores.get(vcpu) {
+            machine.wake(usize::from(core));
+        }
+    }
 }
 
 /// Emulates `abort` if it is a load or store of `resident`'s doorbell register page

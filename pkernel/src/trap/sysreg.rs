@@ -18,6 +18,16 @@
 
 use crate::arch::exit::SysRegAccess;
 
+/// Whether `access` writes `ICC_SGI1R_EL1` or `ICC_ASGI1R_EL1` (op0 3, op1 0, CRn 12,
+/// CRm 11, op2 5 or 6): a partition sending an SGI, trapped with HCR_EL2.IMO and emulated
+/// by `trap` (group 1 only: `ICC_SGI0R_EL1`, group 0, is not for partitions and stays a
+/// fault).
+pub fn is_sgi_generation(access: &SysRegAccess) -> bool {
+    !access.read
+        && (access.op0, access.op1, access.crn, access.crm) == (3, 0, 12, 11)
+        && matches!(access.op2, 5 | 6)
+}
+
 /// What a trapped access is, for policy and logs.
 pub fn kind(access: &SysRegAccess) -> TrappedKind {
     let SysRegAccess {
@@ -120,6 +130,18 @@ mod tests {
             | (rt << 5)
             | (crm << 1)
             | u64::from(read)
+    }
+
+    #[test]
+    fn sgi_generation_is_a_write_of_icc_sgi1r_or_asgi1r() {
+        let access = |op2, read| SysRegAccess::from_esr(esr(3, 0, 12, 11, op2, 1, read));
+        assert!(is_sgi_generation(&access(5, false)));
+        assert!(is_sgi_generation(&access(6, false)));
+        assert!(
+            !is_sgi_generation(&access(7, false)),
+            "ICC_SGI0R_EL1: group 0"
+        );
+        assert!(!is_sgi_generation(&access(5, true)));
     }
 
     #[test]
