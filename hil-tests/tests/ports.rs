@@ -820,16 +820,22 @@ fn a_reader_survives_a_hostile_writer_and_reads_again_when_it_is_honest() {
             }
         }
         // Every message read during a phase is one the writer wrote honestly: during the
-        // corruptions an old one, after them a new one.
-        let in_phase = |t: &(u64, String, Option<u64>)| *c0 < t.0 && t.0 <= *c1;
+        // corruptions an old one, after them a new one. The same slack as above: a read
+        // started before `c0 + 2` may see what was there before the phase (CI once saw
+        // the last honest message at the start of honest-again).
+        let in_phase = |t: &(u64, String, Option<u64>)| c0 + 2 < t.0 && t.0 <= *c1;
         for (k, what, n) in samples.iter().filter(|t| in_phase(t)) {
             if let Some(n) = n {
                 match name.as_str() {
                     "odd-sequence" | "racing-sequence" => assert!(
                         *n <= last_honest,
-                        "read {k}: message {n} {what} during {name}, after {last_honest}"
+                        "read {k}: message {n} {what} during {name}, after {last_honest}\n{log}"
                     ),
-                    "honest-again" => assert!(*n >= first_again, "read {k}: message {n}"),
+                    "honest-again" => assert!(
+                        *n >= first_again,
+                        "read {k}: message {n} during honest-again (reads {c0} to {c1}), \
+                         before {first_again}\n{log}"
+                    ),
                     _ => {}
                 }
             }
