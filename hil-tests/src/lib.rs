@@ -104,6 +104,10 @@ pub struct RunLimits {
     /// this text appears (a whole-line prefix, like every needle of [`RunLog`]); that line is
     /// the last console line of the log. Lines from the target's stderr never count.
     pub stop_when: Option<String>,
+    /// With `stop_when`: the stop line must also contain this (a partition's line that
+    /// says something in particular: the prefix names the partition, which no other can
+    /// fake, the rest what it said).
+    pub stop_when_containing: Option<String>,
     /// What is typed on the console, in order: when a console line starting with the first
     /// text of the next pair appears, the second is written to the target's stdin (QEMU's
     /// `-serial stdio`). Each pair is used once; none: stdin is empty. With typed text, the
@@ -118,6 +122,7 @@ impl Default for RunLimits {
             timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(20),
             stop_when: None,
+            stop_when_containing: None,
             typed: Vec::new(),
         }
     }
@@ -139,6 +144,18 @@ impl RunLimits {
     /// Ends the run as soon as a console line starting with `prefix` appears.
     pub fn with_stop_when(mut self, prefix: impl Into<String>) -> Self {
         self.stop_when = Some(prefix.into());
+        self
+    }
+
+    /// Ends the run as soon as a console line starting with `prefix` and containing `text`
+    /// appears.
+    pub fn with_stop_when_line(
+        mut self,
+        prefix: impl Into<String>,
+        containing: impl Into<String>,
+    ) -> Self {
+        self.stop_when = Some(prefix.into());
+        self.stop_when_containing = Some(containing.into());
         self
     }
 

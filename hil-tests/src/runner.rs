@@ -226,7 +226,11 @@ pub(crate) fn run_probed(
                     && limits
                         .stop_when
                         .as_deref()
-                        .is_some_and(|s| line.starts_with(s));
+                        .is_some_and(|s| line.starts_with(s))
+                    && limits
+                        .stop_when_containing
+                        .as_deref()
+                        .is_none_or(|c| line.contains(c));
                 if let Some((after, text)) = next_typed
                     && line.starts_with(after.as_str())
                 {
@@ -520,6 +524,15 @@ mod tests {
         assert_eq!(
             log.lines,
             ["ready", "got one", "ready", "got two", "ready"],
+            "{log}"
+        );
+        // A stop line that must also say something: not the "ready" lines, "got bye".
+        let limits = limits.with_stop_when_line("got", "bye");
+        let log = run(script, &limits);
+        assert_eq!(log.end, RunEnd::StopLineSeen);
+        assert_eq!(
+            log.lines.last().map(String::as_str),
+            Some("got bye"),
             "{log}"
         );
     }

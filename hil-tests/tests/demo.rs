@@ -23,23 +23,30 @@ fn age_in(line: &str) -> Option<u64> {
     line[start..].split(' ').next()?.parse().ok()
 }
 
-#[test]
-fn the_demo_publishes_reads_and_replies_through_its_channels() {
-    let test = "the_demo_publishes_reads_and_replies_through_its_channels";
-    if hil_tests::skip_or_fail(test).is_none() {
-        return;
-    }
+/// Boots the demo (unless `test` is skipped) under `limits`.
+fn boot_demo(test: &str, limits: &RunLimits) -> Option<hil_tests::RunLog> {
+    hil_tests::skip_or_fail(test)?;
     let _guard = one_at_a_time();
     let image = xtask::image::build_system(&xtask::demo_config()).unwrap();
+    Some(
+        QemuVirt::new()
+            .run(&image.kernel, limits)
+            .expect("QEMU could not be started"),
+    )
+}
+
+#[test]
+fn the_demo_publishes_reads_and_replies_through_its_channels() {
     // The demo runs until stopped: a few seconds give some 20 major frames of 100 ms.
-    let log = QemuVirt::new()
-        .run(
-            &image.kernel,
-            &RunLimits::default()
-                .with_timeout(Duration::from_secs(4))
-                .with_idle_timeout(Duration::from_secs(4)),
-        )
-        .expect("QEMU could not be started");
+    let limits = RunLimits::default()
+        .with_timeout(Duration::from_secs(4))
+        .with_idle_timeout(Duration::from_secs(4));
+    let Some(log) = boot_demo(
+        "the_demo_publishes_reads_and_replies_through_its_channels",
+        &limits,
+    ) else {
+        return;
+    };
     assert_kernel_healthy(&log);
     log.assert_no_line("[pkernel] HM:");
     for name in ["ctrl", "nav", "logger", "sensor"] {
@@ -122,4 +129,38 @@ fn the_demo_publishes_reads_and_replies_through_its_channels() {
             "replies from {from} lost their order: {replies:?}"
         );
     }
+}
+
+/// The demo's Linux partition (cores 2-3) boots to its shell beside the bare-metal ones, and
+/// what is typed there goes through the same channels: `ports read speed` gets ctrl's
+/// sampling message (a frame ctrl published, with its age), and `ports send to_ctrl` reaches
+/// ctrl, which prints it. No supervisor and no icount: the run follows the console and ends
+/// at ctrl's next line after the message arrived.
+///
+/// How it fails: Linux not reaching its shell (a stuck boot), the tool failing to find its
+/// ports or read the channel (an error line instead of a frame), or ctrl never receiving the
+/// message (the line never comes: the run times out).
+#[test]
+fn the_demo_linux_reads_speed_and_sends_to_ctrl() {
+    let limits = RunLimits::default()
+        .with_timeout(Duration::from_secs(180))
+        .with_idle_timeout(Duration::from_secs(30))
+        .with_typed(
+            "[linux] Enter 'help' for a list of built-in commands.",
+            "ports read speed\nports send to_ctrl hello-from-linux\n",
+        )
+        .with_stop_when_line("[ctrl] at ", "received 'hello-from-linux'");
+    let Some(log) = boot_demo("the_demo_linux_reads_speed_and_sends_to_ctrl", &limits) else {
+        return;
+    };
+    assert_kernel_healthy(&log);
+    log.assert_no_line("[pkernel] HM:");
+    log.assert_line("[pkernel] core 3: reserved for partition 'linux' (vCPU 1, started by it)");
+    log.assert_line_containing("smp: Brought up 1 node, 2 CPUs");
+    let read = log.assert_line("[linux] / # ports read speed");
+    let frame = log.assert_line_after(read, "[linux] frame ");
+    log.assert_line_after(frame, "[linux] age ");
+    log.assert_line("[linux] sent 16 bytes to 'to_ctrl'");
+    // The run ended at ctrl's line saying it received the message (or timed out).
+    assert_eq!(log.end, hil_tests::RunEnd::StopLineSeen, "{log}");
 }
