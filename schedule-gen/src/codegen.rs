@@ -447,6 +447,11 @@ pub fn system_tables(cfg: &LoadedConfig) -> String {
         };
         w(format_args!("//   {}: {what}\n", info_page::file_name(p)));
     }
+    // A const, 4 KiB a partition: the kernel copies it once into the static the table linker
+    // places (pkernel/src/main.rs), so its size is no cost.
+    w(format_args!(
+        "#[allow(clippy::large_const_arrays)] // copied once into a placed static (pkernel main.rs)\n"
+    ));
     w(format_args!(
         "pub const INFO_PAGES: [::system_tables::translation::InfoPageBytes; {}] = [\n",
         cfg.partitions().count()

@@ -129,6 +129,7 @@ pub const PARTITION_COUNT: usize = 3;
 //   ctrl.info.bin: sha256 665d1b5a827ab57f34b9d2ce021a8aa59e06510031ff05788d60e87191ad189f
 //   spare.info.bin: sha256 e0517589f5a7cf1e98ad101bfe629f9bfe65cc6cb8533a0fdfbe80fcedf0e881
 //   nav.info.bin: sha256 09009b24940c60914e373d3be1e52d88e95e0b721a3bed9fdd6e4ef90efb3d34
+#[allow(clippy::large_const_arrays)] // copied once into a placed static (pkernel main.rs)
 pub const INFO_PAGES: [::system_tables::translation::InfoPageBytes; 3] = [
     ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/ctrl.info.bin"))),
     ::system_tables::translation::InfoPageBytes(*include_bytes!(concat!(env!("PKERNEL_SYSTEM_DIR"), "/spare.info.bin"))),
