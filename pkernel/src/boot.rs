@@ -88,11 +88,12 @@ pub fn primary(system: &'static System, info_pages: &'static [InfoPageBytes]) ->
     }
     // Each partition's device interrupts go to its first core, disabled until it enables
     // them through its virtual distributor.
+    let first_core_mpidr = |partition: &Partition| {
+        let core = *partition.cores.first()?;
+        board.core_mpidrs.get(usize::from(core))
+    };
     for partition in system.partitions {
-        let mpidr = partition
-            .cores
-            .first()
-            .and_then(|&core| board.core_mpidrs.get(usize::from(core)));
+        let mpidr = first_core_mpidr(partition);
         for &intid in partition.interrupts {
             let routed = mpidr
                 .filter(|_| partition.interrupts.len() <= vgic::MAX_INTERRUPTS)
@@ -108,16 +109,11 @@ pub fn primary(system: &'static System, info_pages: &'static [InfoPageBytes]) ->
     }
     // What is typed on the console goes to one partition (if the configuration names one):
     // the UART's receive interrupt is taken on its first core.
-    if let Some(partition) = system
-        .console_input
-        .and_then(|id| system.partitions.get(usize::from(id)))
-    {
+    if let Some(partition) = system.console_input_partition() {
         let intid = board.kernel_uart_interrupt;
-        let mpidr = partition
-            .cores
-            .first()
-            .and_then(|&core| board.core_mpidrs.get(usize::from(core)));
-        if mpidr.is_none_or(|&mpidr| gic::configure_partition_spi(intid, mpidr).is_err()) {
+        if first_core_mpidr(partition)
+            .is_none_or(|&mpidr| gic::configure_partition_spi(intid, mpidr).is_err())
+        {
             kprintln!(
                 "console input: interrupt {intid} cannot be routed to '{}'",
                 partition.name

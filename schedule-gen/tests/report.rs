@@ -295,7 +295,10 @@ fn demo_cores_are_reported_by_their_use_and_idle_cores_idle() {
     // The demo uses every core: core 0 shared, core 1 and Linux's cores 2-3 dedicated.
     let f = facts::collect(&demo());
     let usage: Vec<_> = f.cores.iter().map(|c| c.usage).collect();
-    assert_eq!(usage, ["time-partitioned", "dedicated", "dedicated", "dedicated"]);
+    assert_eq!(
+        usage,
+        ["time-partitioned", "dedicated", "dedicated", "dedicated"]
+    );
     // `tests/report/dma.toml` uses core 0 only: the others are idle.
     let cfg = load(&manifest_dir().join("tests/report/dma.toml")).unwrap_or_else(|e| panic!("{e}"));
     let f = facts::collect(&cfg);

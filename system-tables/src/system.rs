@@ -41,6 +41,11 @@ impl System {
         self.schedules.iter().find(|s| s.core == core)
     }
 
+    /// The partition that receives console input (`console_input`), if any.
+    pub fn console_input_partition(&self) -> Option<&'static Partition> {
+        self.partitions.get(usize::from(self.console_input?))
+    }
+
     /// The action for a module-level error.
     pub fn module_action(&self, error: HmError) -> Option<ModuleAction> {
         self.module_hm

@@ -184,10 +184,7 @@ impl Machine for Hardware {
     }
 
     fn console_input(&self) -> Option<&'static Partition> {
-        let system = super::entry::system();
-        system
-            .console_input
-            .and_then(|id| system.partitions.get(usize::from(id)))
+        super::entry::system().console_input_partition()
     }
 
     fn console_receive(&mut self, buf: &mut [u8]) -> usize {

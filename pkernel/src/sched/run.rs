@@ -203,6 +203,40 @@ fn console_input(machine: &mut impl Machine, running: Option<&mut Resident>) -> 
     own
 }
 
+/// Takes the interrupt that made `entry`, running on this core, exit, and delivers what it
+/// brings to it (or, for another partition's, to that one when it runs). True if it is the
+/// window timer, which the caller acts on.
+// Inlined: the window timer's path is every window switch's.
+#[inline(always)]
+fn interrupt_while_running(machine: &mut impl Machine, entry: &mut Resident) -> bool {
+    match machine.take_interrupt() {
+        Some(Interrupt::WindowTimer) => return true,
+        // SGIs from its other vCPUs, room in the list registers, or a doorbell for a
+        // partition that is no longer waiting here (nothing to deliver then).
+        Some(Interrupt::Wakeup | Interrupt::Maintenance) => {
+            vgic::deliver_pending(entry.partition, entry.vcpu, machine)
+        }
+        Some(Interrupt::Device(intid)) => {
+            device_interrupt(machine, intid, Some(entry));
+        }
+        Some(Interrupt::ConsoleInput) => {
+            console_input(machine, Some(entry));
+        }
+        Some(Interrupt::VirtualTimer) => {
+            vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
+        }
+        Some(Interrupt::Other(intid)) => {
+            klog!(
+                machine,
+                "core {}: unexpected interrupt {intid}",
+                machine.core()
+            )
+        }
+        None => {}
+    }
+    false
+}
+
 /// Runs `entry` until its window ends at `deadline` (`None`: a dedicated core, no end),
 /// it stops, or the module ends.
 // Inlined into the window walk: a call here would cost every window switch its prologue and
@@ -231,39 +265,14 @@ fn run_turn(machine: &mut impl Machine, entry: &mut Resident, deadline: Option<u
         }
         let exit = machine.run_vcpu(entry.vcpu);
         if exit == Exit::Interrupt {
-            match machine.take_interrupt() {
-                Some(Interrupt::WindowTimer) => match deadline {
+            if interrupt_while_running(machine, entry) {
+                match deadline {
                     Some(end) if machine.now() >= end => return TurnEnd::WindowOver,
-                    // Early (cannot happen with a correct timer) or a dedicated core:
-                    // re-arm and go on.
+                    // Early (cannot happen with a correct timer): re-arm and go on.
                     Some(end) => machine.set_deadline(end),
+                    // A dedicated core has no window to end.
                     None => {}
-                },
-                // SGIs from its other vCPUs, or a doorbell for a partition that is no longer
-                // waiting here (nothing to deliver then).
-                Some(Interrupt::Wakeup) => {
-                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
                 }
-                Some(Interrupt::Device(intid)) => {
-                    device_interrupt(machine, intid, Some(&mut *entry));
-                }
-                Some(Interrupt::ConsoleInput) => {
-                    console_input(machine, Some(&mut *entry));
-                }
-                Some(Interrupt::VirtualTimer) => {
-                    vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
-                }
-                Some(Interrupt::Maintenance) => {
-                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
-                }
-                Some(Interrupt::Other(intid)) => {
-                    klog!(
-                        machine,
-                        "core {}: unexpected interrupt {intid}",
-                        machine.core()
-                    )
-                }
-                None => {}
             }
             continue;
         }
@@ -359,29 +368,8 @@ fn run_secondary_vcpu(
             return None;
         }
         if exit == Exit::Interrupt {
-            match machine.take_interrupt() {
-                Some(Interrupt::Device(intid)) => {
-                    device_interrupt(machine, intid, Some(&mut *entry));
-                }
-                Some(Interrupt::ConsoleInput) => {
-                    console_input(machine, Some(&mut *entry));
-                }
-                Some(Interrupt::VirtualTimer) => {
-                    vgic::virtual_timer_fired(entry.partition, entry.vcpu, true, machine)
-                }
-                // SGIs from its other vCPUs, or room in the list registers.
-                Some(Interrupt::Wakeup | Interrupt::Maintenance) => {
-                    vgic::deliver_pending(entry.partition, entry.vcpu, machine)
-                }
-                Some(Interrupt::Other(intid)) => {
-                    klog!(
-                        machine,
-                        "core {}: unexpected interrupt {intid}",
-                        machine.core()
-                    )
-                }
-                Some(Interrupt::WindowTimer) | None => {}
-            }
+            // A dedicated core: no window timer to act on.
+            let _ = interrupt_while_running(machine, entry);
             continue;
         }
         match trap::handle(exit, entry, machine) {
