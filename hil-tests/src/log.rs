@@ -59,6 +59,11 @@ pub struct RunLog {
     /// ([`Target::run_reading`](crate::Target::run_reading)): its bytes, or why it could not
     /// be read. `None` when no memory was asked for.
     pub memory: Option<Result<Vec<u8>, String>>,
+    /// Where each CPU was when a run that hung was killed ([`RunEnd::Idle`] or
+    /// [`RunEnd::TimedOut`]): one line per CPU (program counter, link register, stack
+    /// pointer and exception level), for a target that can say (QEMU with QMP). Empty
+    /// otherwise. Map a kernel PC to its function with `llvm-addr2line -f -e pkernel.elf`.
+    pub cpu_states: Vec<String>,
 }
 
 impl RunLog {
@@ -282,6 +287,9 @@ impl fmt::Display for RunLog {
             self.end,
             self.elapsed.as_secs_f64()
         )?;
+        for state in &self.cpu_states {
+            write!(f, "\n--- at the end: {state}")?;
+        }
         match &self.memory {
             None => Ok(()),
             Some(Ok(bytes)) => write!(f, "\n--- {} bytes of memory read ---", bytes.len()),
@@ -302,6 +310,7 @@ mod tests {
             end,
             elapsed: Duration::from_millis(1234),
             memory: None,
+            cpu_states: Vec::new(),
         }
     }
 

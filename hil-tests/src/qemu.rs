@@ -145,6 +145,10 @@ impl EndOfRun for QemuEnd {
     fn release(&mut self) {
         self.probe.quit();
     }
+
+    fn cpu_states(&mut self) -> Vec<String> {
+        self.probe.cpu_states()
+    }
 }
 
 impl QemuVirt {
@@ -512,6 +516,13 @@ mod tests {
         fs::remove_file(&image).unwrap();
         assert_eq!(log.end, RunEnd::TimedOut, "{log}");
         assert!(contains_mark(log.assert_memory()), "{log}");
+        // Where each CPU was: the first one in the spin loop, in RAM.
+        assert_eq!(log.cpu_states.len(), 4, "{log}");
+        assert!(log.cpu_states[0].starts_with("CPU#0 PC=000000004"), "{log}");
+        assert!(
+            log.cpu_states.iter().all(|s| s.contains(" PSTATE=")),
+            "{log}"
+        );
         assert!(log.elapsed < Duration::from_secs(10), "{log}");
         assert_eq!(left, Vec::<String>::new(), "QEMU left running\n{log}");
     }

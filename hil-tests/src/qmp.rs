@@ -212,6 +212,16 @@ impl Qmp {
         self.execute("stop", None).map(drop)
     }
 
+    /// Runs a human monitor command (`info registers -a`, ...) and returns its text.
+    pub fn human_monitor(&mut self, command_line: &str) -> Result<String, QmpError> {
+        let args = format!("{{\"command-line\":{}}}", json::quote(command_line));
+        let reply = self.execute("human-monitor-command", Some(&args))?;
+        reply
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| QmpError::Protocol(format!("human-monitor-command returned {reply:?}")))
+    }
+
     /// Writes `range` of guest-physical memory to `file` (QEMU writes it).
     pub fn pmemsave(&mut self, range: MemoryRange, file: &Path) -> Result<(), QmpError> {
         let args = format!(
@@ -335,6 +345,18 @@ impl QmpProbe {
         Ok(bytes)
     }
 
+    /// Where each CPU is, one line per CPU (see [`cpu_summaries`]); empty if QEMU cannot be
+    /// reached or does not answer.
+    pub fn cpu_states(&mut self) -> Vec<String> {
+        match self.connected().and_then(|qmp| {
+            qmp.human_monitor("info registers -a")
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(text) => cpu_summaries(&text),
+            Err(why) => vec![format!("CPU states not read: {why}")],
+        }
+    }
+
     /// Asks QEMU to exit (best effort: the caller still kills it if it does not).
     pub fn quit(&mut self) {
         if let Ok(qmp) = self.connected() {
@@ -367,9 +389,61 @@ impl QmpProbe {
     }
 }
 
+/// One line per CPU from QEMU's `info registers -a` for AArch64: `CPU#n`, then its PC, X30
+/// (the link register), SP and PSTATE with the exception level, e.g.
+/// `CPU#2 PC=0000000040081234 X30=0000000040080f00 SP=0000000040123f80 PSTATE=600003c9 -ZC- EL2h`.
+pub fn cpu_summaries(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("CPU#") {
+            out.push(line.to_owned());
+            continue;
+        }
+        let Some(current) = out.last_mut() else {
+            continue;
+        };
+        if let Some(pstate) = line.strip_prefix("PSTATE=") {
+            // `PSTATE=600003c9 -ZC- EL2h     FPCR=...`: the flags and the level, not the FP.
+            let kept: Vec<&str> = pstate.split_whitespace().take(3).collect();
+            current.push_str(&format!(" PSTATE={}", kept.join(" ")));
+            continue;
+        }
+        for token in line.split_whitespace() {
+            if token.starts_with("PC=") || token.starts_with("X30=") || token.starts_with("SP=") {
+                current.push(' ');
+                current.push_str(token);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_summaries_keep_pc_lr_sp_and_level_of_each_cpu() {
+        let text = "\r\nCPU#0\r\n PC=0000000040081234 X00=0000000000000001 X01=0000000000000002\r\n\
+X29=0000000000000000 X30=0000000040080f00  SP=0000000040123f80\r\n\
+PSTATE=600003c9 -ZC- EL2h     FPCR=00000000 FPSR=00000000\r\n\
+Q00=0000000000000000:0000000000000000 Q01=0000000000000000:0000000000000000\r\n\r\n\
+CPU#1\r\n PC=0000000040cfd2c8 X00=0000000000000000 X01=0000000000000000\r\n\
+X29=0000000000000000 X30=0000000000000000  SP=0000000000000000\r\n\
+PSTATE=000003c5 ---- EL1h     FPCR=00000000 FPSR=00000000\r\n";
+        assert_eq!(
+            cpu_summaries(text),
+            [
+                "CPU#0 PC=0000000040081234 X30=0000000040080f00 SP=0000000040123f80 \
+                 PSTATE=600003c9 -ZC- EL2h",
+                "CPU#1 PC=0000000040cfd2c8 X30=0000000000000000 SP=0000000000000000 \
+                 PSTATE=000003c5 ---- EL1h",
+            ]
+        );
+        // Nothing recognisable: nothing.
+        assert!(cpu_summaries("unknown command").is_empty());
+    }
     use std::io::{BufRead, BufReader};
     use std::os::unix::net::UnixListener;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -59,6 +59,12 @@ pub(crate) trait EndOfRun {
     fn read_memory(&mut self) -> Option<Result<Vec<u8>, String>>;
     /// Asks the process to exit by itself (after a power-off).
     fn release(&mut self);
+    /// Where each CPU is, one line per CPU, for the log of a run that hung; empty if the
+    /// target cannot say. Called at most once, while the process still exists; bounded in
+    /// time.
+    fn cpu_states(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Kills and reaps the child unless it has already been reaped.
@@ -253,9 +259,14 @@ pub(crate) fn run_probed(
         }
     };
 
+    let mut cpu_states = Vec::new();
     if let Some(p) = probe
         && !released
     {
+        // A run that hung: where it hung, read before the memory (which stops the machine).
+        if matches!(end, RunEnd::Idle | RunEnd::TimedOut) {
+            cpu_states = p.cpu_states();
+        }
         memory = match end {
             // Nothing left to read (and no socket to wait for).
             RunEnd::Exited { .. } => p.wants_memory().then(|| {
@@ -286,6 +297,7 @@ pub(crate) fn run_probed(
         end,
         elapsed,
         memory,
+        cpu_states,
     })
 }
 
@@ -728,6 +740,10 @@ mod tests {
             self.released = true;
             std::fs::write(self.dir.join("quit"), "").unwrap();
         }
+
+        fn cpu_states(&mut self) -> Vec<String> {
+            vec!["CPU#0 PC=0000000040080000".to_owned()]
+        }
     }
 
     fn run_probe(script: &str, limits: &RunLimits, probe: &mut FakeProbe) -> RunLog {
@@ -787,6 +803,8 @@ mod tests {
         assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
         assert_eq!(log.memory, Some(Ok(b"state\n".to_vec())), "{log}");
         assert!(!probe.released);
+        // A run that ended as planned did not hang: no CPU states.
+        assert!(log.cpu_states.is_empty(), "{log}");
         assert!(!process_exists(printed_pid(&log)), "{log}");
         // Timeout (output keeps the idle watchdog quiet).
         let mut probe = FakeProbe::new("timeout");
@@ -798,6 +816,7 @@ mod tests {
         assert_eq!(log.end, RunEnd::TimedOut, "{log}");
         assert_eq!(log.memory, Some(Ok(b"late\n".to_vec())), "{log}");
         assert!(probe.polls > 0);
+        assert_eq!(log.cpu_states, ["CPU#0 PC=0000000040080000"], "{log}");
         assert!(!process_exists(printed_pid(&log)), "{log}");
         // Idle watchdog.
         let mut probe = FakeProbe::new("idle");
@@ -808,6 +827,13 @@ mod tests {
         );
         assert_eq!(log.end, RunEnd::Idle, "{log}");
         assert_eq!(probe.reads, 1);
+        // Where it hung is in the log's text.
+        assert_eq!(log.cpu_states, ["CPU#0 PC=0000000040080000"], "{log}");
+        assert!(
+            log.to_string()
+                .contains("--- at the end: CPU#0 PC=0000000040080000"),
+            "{log}"
+        );
         assert!(!process_exists(printed_pid(&log)), "{log}");
     }
 

@@ -52,8 +52,10 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
             SHELL,
             "echo typed-$((6*7))\ngrep -c ^processor /proc/cpuinfo\ncat /proc/iomem\nreboot -f\n",
         )
-        // Linux again, after its restart: a kernel panic, through sysrq.
-        .with_typed(SHELL, "echo c > /proc/sysrq-trigger\n")
+        // Linux again, after its restart: a kernel panic, through sysrq, on its second CPU
+        // (core 3), so that the restart its HM table orders is forwarded to vCPU 0's core,
+        // which must first get vCPU 1 off core 3. (`reboot -f` moves to CPU 0 itself.)
+        .with_typed(SHELL, "taskset 2 sh -c 'echo c > /proc/sysrq-trigger'\n")
         // Linux again, restarted by its HM table.
         .with_typed(SHELL, "poweroff -f\n")
         .with_typed("[pkernel] partition 'linux' powered itself off (PSCI)", "")
@@ -120,6 +122,7 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
     log.assert_line("[pkernel] partition 'linux': cold start (PARTITION_RESTART)");
     // The panic: reported by Linux's own last words, then handled by its HM table.
     log.assert_line_containing("Kernel panic - not syncing: sysrq triggered crash");
+    log.assert_line_containing("] CPU: 1 PID: ");
     log.assert_line(
         "[pkernel] HM: partition 'linux' raised an application error: its operating system \
          failed (PSCI SYSTEM_RESET2, e.g. a Linux panic)",

@@ -196,6 +196,7 @@ fn first_entry(partition: &'static Partition) -> Option<VcpuContext> {
     );
     vcpu.partition = u64::from(partition.id);
     vcpu.mdcr = vcpu::mdcr_for(partition.pmu);
+    vcpu.fast_interrupts = partition::state(usize::from(partition.id))?.fast_interrupts_address(0);
     Some(vcpu)
 }
 

@@ -72,11 +72,16 @@ pub trait Machine {
     fn load_vcpu(&mut self, vcpu: &VcpuContext);
     /// Saves the EL1 state of the vCPU loaded by [`Machine::load_vcpu`] into `vcpu`.
     fn save_vcpu(&mut self, vcpu: &mut VcpuContext);
-    /// Runs the loaded `vcpu` until it exits; its general registers are saved in it.
+    /// Runs the loaded `vcpu` until it exits; its general registers are saved in it. An
+    /// [`Exit::Interrupt`] must be followed by [`Machine::take_interrupt`] (the exit may have
+    /// acknowledged the interrupt already) before the core sleeps. Interrupts the vCPU is
+    /// to get at once (its own timer and device interrupts) may be delivered without an exit.
     fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit;
-    /// Sleeps with interrupts masked until one is pending.
+    /// Sleeps with interrupts masked until one is pending (or returns at once if one is
+    /// acknowledged and not taken yet).
     fn wait_for_interrupt(&mut self);
-    /// Acknowledges and ends the pending interrupt; `None` if there was none (spurious).
+    /// Acknowledges and ends the pending interrupt (or the one the last interrupt exit
+    /// acknowledged); `None` if there was none (spurious).
     fn take_interrupt(&mut self) -> Option<Interrupt>;
     /// Records an event in this core's trace.
     fn trace(&mut self, event: TraceEvent);

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, 
 use apex_api::partition::{OperatingMode, StartCondition};
 use apex_api::trace::TraceKind;
 
-use crate::arch::context::VcpuContext;
+use crate::arch::context::{FastInterrupts, VcpuContext};
 use crate::config::{MAX_CORES, MAX_PARTITIONS, Partition};
 use crate::console::PartitionConsole;
 use crate::klog;
@@ -52,12 +52,17 @@ pub struct PartitionState {
     /// Advances whenever the partition stops or restarts: a secondary vCPU started in an
     /// earlier epoch is off.
     epoch: AtomicU32,
+    /// One bit per secondary vCPU whose core has it loaded (from its start until its core
+    /// dropped it): a restart waits for none to be left before it touches the partition.
+    secondaries_loaded: AtomicU32,
     /// What a secondary vCPU asked of vCPU 0's core, not carried out yet (see `smp`).
     request: SpinLock<Option<Request>>,
     /// Whether `request` holds one (read without the lock on every exit of vCPU 0).
     has_request: AtomicBool,
     /// SGIs waiting for delivery, per vCPU: one bit per SGI INTID (0-15).
     sgi_pending: [AtomicU16; MAX_CORES],
+    /// Per vCPU: the interrupts its core's exit vector delivers by itself (kept by `vgic`).
+    pub fast_interrupts: [FastInterrupts; MAX_CORES],
 }
 
 impl PartitionState {
@@ -76,10 +81,20 @@ impl PartitionState {
             vuart: SpinLock::new(VirtualUart::new()),
             secondaries: SpinLock::new(Secondaries::new()),
             epoch: AtomicU32::new(0),
+            secondaries_loaded: AtomicU32::new(0),
             request: SpinLock::new(None),
             has_request: AtomicBool::new(false),
             sgi_pending: [const { AtomicU16::new(0) }; MAX_CORES],
+            fast_interrupts: [const { FastInterrupts::new() }; MAX_CORES],
         }
+    }
+
+    /// Where the exit vector of vCPU `index` finds its [`FastInterrupts`]
+    /// (`VcpuContext::fast_interrupts`).
+    pub fn fast_interrupts_address(&self, index: usize) -> u64 {
+        self.fast_interrupts
+            .get(index)
+            .map_or(0, FastInterrupts::address)
     }
 
     /// The current epoch (see `epoch`).
@@ -90,12 +105,37 @@ impl PartitionState {
     /// The partition stops or restarts: every secondary vCPU goes off. Returns whether any
     /// was on (or starting): then their cores are to be woken to drop them.
     pub fn end_secondaries(&self) -> bool {
-        let any = self.secondaries.lock().all_off();
+        // The epoch advances under the lock `start_secondary` reads it under: a secondary
+        // started before this is in the old epoch, and none starts after it.
+        let mut secondaries = self.secondaries.lock();
+        let any = secondaries.all_off();
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        drop(secondaries);
         for pending in &self.sgi_pending {
             pending.store(0, Ordering::Relaxed);
         }
         any
+    }
+
+    /// For secondary vCPU `vcpu`'s core: the start waiting for it, if any (entry, context
+    /// ID, and the epoch it belongs to); from now on the vCPU counts as loaded on its core.
+    pub fn start_secondary(&self, vcpu: usize) -> Option<(u64, u64, u32)> {
+        let mut secondaries = self.secondaries.lock();
+        let (entry, context) = secondaries.take_start(vcpu)?;
+        let bit = 1u32.checked_shl(vcpu as u32).unwrap_or(0);
+        self.secondaries_loaded.fetch_or(bit, Ordering::AcqRel);
+        Some((entry, context, self.epoch()))
+    }
+
+    /// For secondary vCPU `vcpu`'s core: it dropped the vCPU (saved and unloaded it).
+    pub fn secondary_dropped(&self, vcpu: usize) {
+        let bit = 1u32.checked_shl(vcpu as u32).unwrap_or(0);
+        self.secondaries_loaded.fetch_and(!bit, Ordering::AcqRel);
+    }
+
+    /// Whether any secondary vCPU is still loaded on its core.
+    pub fn any_secondary_loaded(&self) -> bool {
+        self.secondaries_loaded.load(Ordering::Acquire) != 0
     }
 
     /// A secondary vCPU asks vCPU 0's core for `request` (a later one replaces an earlier
@@ -336,6 +376,14 @@ impl<'a> Resident<'a> {
         }
         self.end_secondaries(machine);
         let p = self.partition;
+        // Its other vCPUs must be out of the CPUs before its memory and state start afresh
+        // (as on hardware, where a system reset stops every core): their cores were woken
+        // and drop them at once, in a few hundred instructions.
+        if let Some(state) = state(usize::from(p.id)) {
+            while state.any_secondary_loaded() {
+                core::hint::spin_loop();
+            }
+        }
         machine.end_console_line(p.id);
         // Drop whatever EL1 state of the old run the CPU holds, then reset the context.
         machine.save_vcpu(self.vcpu);
@@ -360,6 +408,8 @@ impl<'a> Resident<'a> {
         let (vttbr, mdcr) = (self.vcpu.vttbr, self.vcpu.mdcr);
         *self.vcpu = VcpuContext::first_entry(p.image.entry_ipa, entry_x0(p), 0, vttbr);
         self.vcpu.partition = u64::from(p.id);
+        self.vcpu.fast_interrupts =
+            state(usize::from(p.id)).map_or(0, |s| s.fast_interrupts_address(0));
         self.vcpu.mdcr = mdcr;
         machine.load_vcpu(self.vcpu);
         let now = machine.now();

@@ -37,7 +37,7 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::arch::context::VcpuContext;
+use crate::arch::context::{VcpuContext, hw_list_register};
 use crate::config::{Board, Partition};
 use crate::machine::{SpiOp, SpiState, VIRTUAL_TIMER_INTID};
 use crate::partition;
@@ -836,6 +836,36 @@ pub fn deliver_pending(
     }
 }
 
+/// Publishes, for each of `partition`'s vCPUs, the interrupts the exit vector of the core
+/// running it delivers by itself (`FastInterrupts`): exactly those [`deliver_pending`]
+/// would deliver to it the moment they fire while it runs, its virtual timer's first (the
+/// most frequent), then each of its device interrupts routed to it and enabled, all only
+/// while its distributor's group 1 is. Called after every change of `dist` (with its lock
+/// held, so two publications never interleave).
+pub fn publish_fast_interrupts(partition: &Partition, dist: &VirtualDistributor) {
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return;
+    };
+    for (vcpu, list) in state
+        .fast_interrupts
+        .iter()
+        .enumerate()
+        .take(partition.cores.len())
+    {
+        let timer = dist
+            .virtual_timer(vcpu)
+            .map(|priority| hw_list_register(VIRTUAL_TIMER_INTID, priority));
+        let lines = partition
+            .interrupts
+            .iter()
+            .take(MAX_INTERRUPTS)
+            .zip(dist.lines)
+            .filter(move |(_, line)| dist.group1 && line.enabled && usize::from(line.vcpu) == vcpu)
+            .map(|(&intid, line)| hw_list_register(intid, line.priority));
+        list.publish(timer.into_iter().chain(lines));
+    }
+}
+
 /// Puts `partition`'s interrupts back in their boot state when it restarts: disabled,
 /// neither pending nor active, nothing waiting for delivery, its distributor reset (its list
 /// registers go with its vCPU context, which a restart replaces).
@@ -855,7 +885,10 @@ pub fn reset(partition: &Partition, spis: &mut impl Spis) {
         clear_pending_virtually(partition, index);
     }
     if let Some(s) = partition::state(usize::from(partition.id)) {
-        *s.vgic.lock() = VirtualDistributor::new();
+        let mut dist = s.vgic.lock();
+        *dist = VirtualDistributor::new();
+        publish_fast_interrupts(partition, &dist);
+        drop(dist);
         s.virq_pending.store(0, Ordering::Relaxed);
         s.takes_virtual_timer.store(false, Ordering::Relaxed);
     }
@@ -1118,6 +1151,88 @@ mod tests {
         assert_eq!(g.read(0x7ff0 + 0x1_0000), 0);
         g.write(0x2000, 1);
         assert_eq!(g.spis.ops.len(), 3);
+    }
+
+    #[test]
+    fn the_exit_vector_delivers_exactly_what_would_be_delivered_at_once() {
+        // Partition 11: used by no other test.
+        let p: &'static Partition = Box::leak(Box::new(Partition {
+            id: 11,
+            name: "fast",
+            cores: &[2, 3],
+            interrupts: &[34, 70],
+            ..PARTITION
+        }));
+        let mut g = Gic { p, ..Gic::new() };
+        let state = partition::state(11).unwrap();
+        let lists = || -> Vec<Vec<u64>> {
+            state.fast_interrupts[..3]
+                .iter()
+                .map(|l| l.values().collect())
+                .collect()
+        };
+        // As `trap` does after each write.
+        let write = |g: &mut Gic, frame: Frame, offset: u64, size: u8, value: u64| {
+            g.access(frame, offset, size, Some(value));
+            publish_fast_interrupts(g.p, &g.dist);
+        };
+        let sgi0 = Frame::RedistributorSgi { vcpu: 0 };
+        let sgi1 = Frame::RedistributorSgi { vcpu: 1 };
+        let none: Vec<Vec<u64>> = vec![vec![], vec![], vec![]];
+        // 34, its UART's line and vCPU 0's timer enabled, with priorities; group 1 still
+        // off: nothing.
+        let uart = u64::from(bsp::QEMU_VIRT.kernel_uart_interrupt);
+        write(
+            &mut g,
+            Frame::Distributor,
+            0x104,
+            4,
+            (1 << 2) | (1 << (uart % 32)),
+        );
+        write(&mut g, Frame::Distributor, 0x400 + 34, 1, 0xa0);
+        write(&mut g, sgi0, 0x100, 4, 1 << 27);
+        write(&mut g, sgi0, 0x400 + 27, 1, 0x90);
+        assert_eq!(lists(), none);
+        // Group 1 on: vCPU 0 gets its timer first, then 34; never the UART's emulated line
+        // (no physical interrupt of its own stands behind it).
+        write(&mut g, Frame::Distributor, 0, 4, 2);
+        let timer0 = hw_list_register(27, 0x90);
+        assert_eq!(
+            lists(),
+            [vec![timer0, hw_list_register(34, 0xa0)], vec![], vec![]]
+        );
+        // 34 routed to vCPU 1, 70 enabled (on vCPU 0), vCPU 1's timer enabled.
+        write(&mut g, Frame::Distributor, 0x6000 + 8 * 34, 8, 1);
+        write(&mut g, Frame::Distributor, 0x108, 4, 1 << 6);
+        write(&mut g, sgi1, 0x100, 4, 1 << 27);
+        assert_eq!(
+            lists(),
+            [
+                vec![timer0, hw_list_register(70, 0)],
+                vec![hw_list_register(27, 0), hw_list_register(34, 0xa0)],
+                vec![]
+            ]
+        );
+        // Disabled again (34, vCPU 0's timer): gone, the others stay.
+        write(&mut g, Frame::Distributor, 0x184, 4, 1 << 2);
+        write(&mut g, sgi0, 0x180, 4, 1 << 27);
+        assert_eq!(
+            lists(),
+            [
+                vec![hw_list_register(70, 0)],
+                vec![hw_list_register(27, 0)],
+                vec![]
+            ]
+        );
+        // Group 1 off: nothing at all.
+        write(&mut g, Frame::Distributor, 0, 4, 0);
+        assert_eq!(lists(), none);
+        // A restart empties them (it publishes the reset distributor).
+        write(&mut g, Frame::Distributor, 0, 4, 2);
+        assert_ne!(lists(), none);
+        *state.vgic.lock() = g.dist;
+        reset(p, &mut Recorder::default());
+        assert_eq!(lists(), none);
     }
 
     #[test]

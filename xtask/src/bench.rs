@@ -483,6 +483,7 @@ mod tests {
             end: RunEnd::Exited { code: Some(0) },
             elapsed: Duration::ZERO,
             memory: None,
+            cpu_states: Vec::new(),
         }
     }
 

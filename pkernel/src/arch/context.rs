@@ -9,6 +9,8 @@
 //! CPU interface (virtual, since HCR_EL2.IMO/FMO route its ICC_* accesses to ICV_*), and the
 //! identity the kernel gives it (VMID, MPIDR).
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 /// General registers and the exception return state, saved by the exit assembly.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,6 +118,88 @@ pub struct VcpuContext {
     /// 1 while its virtual timer's interrupt may be in one of its list registers (delivered,
     /// and not known to be finished): set on delivery, brought up to date at each save.
     pub virtual_timer_delivered: u64,
+    /// Address of its [`FastInterrupts`] (0: none), which the IRQ exit vector reads.
+    pub fast_interrupts: u64,
+    /// The INTID the IRQ exit vector acknowledged and left for the run loop, when it did not
+    /// deliver it itself (1023: none was pending).
+    pub acknowledged: u64,
+}
+
+/// The interrupts the IRQ exit vector delivers to a running vCPU by itself, without the run
+/// loop (`exceptions.rs`): each entry is the list register value that delivers one (see
+/// [`hw_list_register`]; its low 32 bits are the INTID), the first 0 ends the list. The
+/// virtual GIC (`vgic`) keeps it equal to what the run loop would deliver at once: the
+/// vCPU's virtual timer and each device interrupt routed to it, where its distributor's
+/// group 1 and the interrupt are enabled. Written by whichever core emulates the
+/// partition's GIC access, read by the vector of the core that runs the vCPU, one whole
+/// entry at a time (a list being rewritten is read as the old or the new entry, each of
+/// which is an interrupt the vCPU took a moment before or after).
+#[repr(C)]
+pub struct FastInterrupts {
+    entries: [AtomicU64; FAST_INTERRUPTS + 1],
+}
+
+/// Entries of a [`FastInterrupts`]: the virtual timer and every device interrupt a
+/// partition may own.
+pub const FAST_INTERRUPTS: usize = 1 + crate::config::MAX_PARTITION_INTERRUPTS;
+
+impl FastInterrupts {
+    pub const fn new() -> Self {
+        Self {
+            entries: [const { AtomicU64::new(0) }; FAST_INTERRUPTS + 1],
+        }
+    }
+
+    /// Replaces the list with `values` (list register values; at most [`FAST_INTERRUPTS`]
+    /// are kept, zeros are skipped).
+    pub fn publish(&self, values: impl IntoIterator<Item = u64>) {
+        let mut count = 0;
+        for value in values.into_iter().filter(|&v| v != 0).take(FAST_INTERRUPTS) {
+            self.entries[count].store(value, Ordering::Relaxed);
+            count += 1;
+        }
+        for entry in &self.entries[count..] {
+            entry.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The list, in order.
+    pub fn values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries
+            .iter()
+            .map(|e| e.load(Ordering::Relaxed))
+            .take_while(|&v| v != 0)
+    }
+
+    /// Where the IRQ exit vector finds it (`VcpuContext::fast_interrupts`).
+    pub fn address(&self) -> u64 {
+        self.entries.as_ptr() as u64
+    }
+}
+
+impl Default for FastInterrupts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// List register (ICH_LR<n>_EL2) state: pending.
+pub const LR_PENDING: u64 = 1 << 62;
+/// List register: a hardware interrupt (pINTID is the physical one, which the guest's
+/// deactivation of the virtual one deactivates).
+pub const LR_HW: u64 = 1 << 61;
+/// List register: group 1.
+pub const LR_GROUP1: u64 = 1 << 60;
+
+/// The list register value that makes physical interrupt `intid` pending for the vCPU as
+/// the same virtual INTID, group 1, at `priority`, linked to the physical one (the HW bit).
+pub const fn hw_list_register(intid: u32, priority: u8) -> u64 {
+    LR_PENDING
+        | LR_HW
+        | LR_GROUP1
+        | ((priority as u64) << 48)
+        | (((intid & 0x3ff) as u64) << 32)
+        | intid as u64
 }
 
 /// Offset of [`VcpuContext::host`], used by the exit assembly.
@@ -194,6 +278,8 @@ impl VcpuContext {
         partition: 0,
         virtual_timer_pending: 0,
         virtual_timer_delivered: 0,
+        fast_interrupts: 0,
+        acknowledged: 0,
     };
 
     /// Which vCPU of its partition this is (MPIDR Aff0, see [`VcpuContext::first_entry`]).
@@ -234,5 +320,32 @@ mod tests {
         assert_eq!(ctx.vmpidr, 0x8000_0000);
         assert_eq!(ctx.fp, FpRegs::default());
         assert_eq!(VcpuContext::ZERO, VcpuContext::default());
+    }
+
+    #[test]
+    fn a_fast_interrupt_list_ends_at_its_first_zero() {
+        let list = FastInterrupts::new();
+        assert_eq!(list.values().count(), 0);
+        list.publish([hw_list_register(27, 0xa0), 0, hw_list_register(40, 0x80)]);
+        assert_eq!(
+            list.values().collect::<Vec<_>>(),
+            [hw_list_register(27, 0xa0), hw_list_register(40, 0x80)]
+        );
+        // Shorter again: the rest is cleared, and never more than it holds.
+        list.publish([hw_list_register(41, 0)]);
+        assert_eq!(list.values().collect::<Vec<_>>(), [hw_list_register(41, 0)]);
+        list.publish((0..100).map(|i| hw_list_register(32 + i, 0)));
+        assert_eq!(list.values().count(), FAST_INTERRUPTS);
+        // The vector's terminator is always there.
+        assert_eq!(list.entries[FAST_INTERRUPTS].load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_hardware_list_register_names_the_interrupt_twice() {
+        let lr = hw_list_register(27, 0xa0);
+        assert_eq!(lr as u32, 27, "vINTID, what the vector compares");
+        assert_eq!(lr >> 32 & 0x3ff, 27, "pINTID");
+        assert_eq!(lr >> 48 & 0xff, 0xa0);
+        assert_eq!(lr >> 60, 0b0111, "pending, HW, group 1");
     }
 }

@@ -15,10 +15,16 @@
 //! masked, and an exception taken at EL2 never returns). If the call was served, the
 //! partition resumes at once; otherwise the rest is saved and the exit goes to the run loop
 //! as any other.
+//!
+//! The interrupt fast path: an IRQ acknowledges the interrupt in the vector itself; one the
+//! running vCPU is to get at once (its `FastInterrupts`, kept by `vgic`: its virtual timer,
+//! its device interrupts routed to it and enabled) goes straight into a free list register
+//! and the partition resumes, in about 30 instructions and four saved registers. Anything
+//! else exits to the run loop with the acknowledged INTID in the context.
 
 use core::arch::global_asm;
 
-use super::context::{GUEST_REGS_SIZE, GuestRegs, HOST_SP_OFFSET};
+use super::context::{GUEST_REGS_SIZE, GuestRegs, HOST_SP_OFFSET, VcpuContext};
 
 unsafe extern "C" {
     /// The vector table (2 KiB aligned), installed in VBAR_EL2 by `boot`.
@@ -33,6 +39,11 @@ global_asm!(
 .macro SAVE_X0_X19
     stp     x0, x1, [sp, #16 * 0]
     stp     x2, x3, [sp, #16 * 1]
+    SAVE_X4_X19
+.endm
+
+// Saves x4..x19 at SP (the IRQ vector saved x0..x3 already).
+.macro SAVE_X4_X19
     stp     x4, x5, [sp, #16 * 2]
     stp     x6, x7, [sp, #16 * 3]
     stp     x8, x9, [sp, #16 * 4]
@@ -133,8 +144,57 @@ lower_sync_entry:
     mov     x0, #0
     b       pkernel_vcpu_exit
 
+// An interrupt while a partition runs. The fast path: acknowledge it here and, if it is in
+// the running vCPU's list of interrupts to deliver at once (`FastInterrupts`: its virtual
+// timer, its device interrupts routed to it and enabled) and a list register is free, put
+// it there, linked to the physical one, drop the physical priority (EOImode = 1: it stays
+// active until the partition deactivates the virtual one) and return, having used x0..x3
+// only. Anything else (the window timer, a wake-up, another partition's interrupt, no free
+// list register) exits to the run loop as before, with the INTID acknowledged here in the
+// context (`acknowledged`) for `take_interrupt`.
 lower_irq_entry:
-    GUEST_EXIT 1
+    str     x30, [sp, #16 * 15]
+    stp     x0, x1, [sp, #16 * 0]
+    stp     x2, x3, [sp, #16 * 1]
+    mrs     x0, icc_iar1_el1
+    ldr     x1, [sp, #{fast_interrupts}]
+    cbz     x1, 3f
+    // Find the INTID among the entries' low 32 bits; the first 0 ends the list.
+1:  ldr     x2, [x1], #8
+    cbz     x2, 3f
+    cmp     w2, w0
+    b.ne    1b
+    // The lowest free list register (none free: the run loop waits for room).
+    mrs     x3, ich_elrsr_el2
+    cbz     x3, 3f
+    rbit    x3, x3
+    clz     x3, x3
+    adr     x1, 2f
+    add     x1, x1, x3, lsl #3
+    br      x1
+    // Eight bytes per list register: `msr`, then `b 4f`. ICH_ELRSR_EL2 has bits only for
+    // the list registers the GIC implements (at most 16).
+2:
+    .irp    n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    msr     ich_lr\n\()_el2, x2
+    b       4f
+    .endr
+4:  msr     icc_eoir1_el1, x0
+    // Its virtual timer's interrupt is now in a list register (see `save_vcpu`).
+    cmp     w0, #{virtual_timer}
+    b.ne    5f
+    mov     x3, #1
+    str     x3, [sp, #{virtual_timer_delivered}]
+5:  ldp     x2, x3, [sp, #16 * 1]
+    ldp     x0, x1, [sp, #16 * 0]
+    ldr     x30, [sp, #16 * 15]
+    eret
+    // For the run loop: the INTID, and the rest of the registers.
+3:  str     x0, [sp, #{acknowledged}]
+    SAVE_X4_X19
+    SAVE_REST
+    mov     x0, #1
+    b       pkernel_vcpu_exit
 
 lower_serror_entry:
     GUEST_EXIT 2
@@ -166,9 +226,20 @@ el2_fault_entry:
     blocks_size = const super::core_block::CORE_BLOCK_SIZE * super::MAX_CORES,
     block_size = const super::core_block::CORE_BLOCK_SIZE,
     fault_stack_top = const super::core_block::FAULT_STACK_TOP_OFFSET,
+    fast_interrupts = const core::mem::offset_of!(VcpuContext, fast_interrupts),
+    acknowledged = const core::mem::offset_of!(VcpuContext, acknowledged),
+    virtual_timer_delivered = const core::mem::offset_of!(VcpuContext, virtual_timer_delivered),
+    virtual_timer = const crate::machine::VIRTUAL_TIMER_INTID,
 );
 
 const _: () = assert!(GUEST_REGS_SIZE == 16 * 17);
+// The IRQ vector's loads and stores of these reach them with an unsigned 12-bit offset
+// scaled by 8.
+const _: () = assert!(
+    core::mem::offset_of!(VcpuContext, fast_interrupts) < 8 * 4096
+        && core::mem::offset_of!(VcpuContext, acknowledged) < 8 * 4096
+        && core::mem::offset_of!(VcpuContext, virtual_timer_delivered) < 8 * 4096
+);
 // The offsets the assembly stores ELR_EL2 and SPSR_EL2 at, as one pair.
 const _: () = assert!(
     core::mem::offset_of!(GuestRegs, elr) == 16 * 15 + 8

@@ -101,6 +101,31 @@ fn set_split_eoi() {
     };
 }
 
+/// INTIDs from this one up are special (1023: none pending), never an interrupt.
+pub const SPECIAL_INTIDS: u32 = 1020;
+
+/// Acknowledges the highest-priority pending group 1 interrupt on this core's CPU interface
+/// (ICC_IAR1_EL1): its INTID, or a special one (>= [`SPECIAL_INTIDS`]) if none.
+pub fn acknowledge() -> u32 {
+    let iar: u64;
+    // SAFETY: reading ICC_IAR1_EL1 acknowledges the interrupt it returns (it becomes active
+    // on this core), which the caller then ends; it touches nothing else.
+    unsafe {
+        core::arch::asm!("mrs {}, icc_iar1_el1", out(reg) iar, options(nomem, nostack, preserves_flags))
+    };
+    (iar & 0xff_ffff) as u32
+}
+
+/// Drops the running priority of interrupt `intid`, acknowledged on this core
+/// (ICC_EOIR1_EL1; with EOImode = 1 it stays active until deactivated).
+pub fn end_priority(intid: u32) {
+    // SAFETY: the priority drop of an interrupt this core acknowledged; it touches nothing
+    // else.
+    unsafe {
+        core::arch::asm!("msr icc_eoir1_el1, {}", in(reg) u64::from(intid), options(nomem, nostack, preserves_flags))
+    };
+}
+
 /// Deactivates interrupt `intid` on this core's CPU interface (ICC_DIR_EL1): the kernel's own
 /// interrupts, after it ended them.
 pub fn deactivate(intid: u32) {

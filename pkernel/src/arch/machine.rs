@@ -2,8 +2,6 @@
 //! interface, vCPU entry, trace ring and console.
 
 use aarch64_cpu::registers::{CNTFRQ_EL0, Readable};
-use arm_gic::InterruptGroup;
-use arm_gic::gicv3::GicCpuInterface;
 
 use super::context::VcpuContext;
 use super::exit::Exit;
@@ -19,7 +17,13 @@ pub struct Hardware {
     core: usize,
     /// Whether the virtual timer's interrupt is enabled on this core's redistributor now.
     virtual_timer_interrupt: bool,
+    /// The INTID the IRQ exit vector acknowledged at the last interrupt exit and left for
+    /// [`Machine::take_interrupt`] (see `exceptions`), or [`NOT_ACKNOWLEDGED`].
+    acknowledged: u32,
 }
+
+/// [`Hardware::acknowledged`] when no interrupt waits to be taken (no INTID is this large).
+const NOT_ACKNOWLEDGED: u32 = u32::MAX;
 
 impl Hardware {
     /// This core (its index, as in TPIDR_EL2).
@@ -27,6 +31,7 @@ impl Hardware {
         Self {
             core,
             virtual_timer_interrupt: false,
+            acknowledged: NOT_ACKNOWLEDGED,
         }
     }
 }
@@ -70,24 +75,39 @@ impl Machine for Hardware {
     }
 
     fn run_vcpu(&mut self, vcpu: &mut VcpuContext) -> Exit {
-        vcpu::run(vcpu)
+        let exit = vcpu::run(vcpu);
+        if exit == Exit::Interrupt {
+            // The vector acknowledged it (and did not deliver it itself).
+            self.acknowledged = vcpu.acknowledged as u32;
+        }
+        exit
     }
 
     fn wait_for_interrupt(&mut self) {
+        // One acknowledged already is the caller's to take first: no sleep.
+        if self.acknowledged != NOT_ACKNOWLEDGED {
+            return;
+        }
         // Interrupts stay masked at EL2: WFI still wakes when one is pending, and
         // `take_interrupt` then takes it without an exception.
         aarch64_cpu::asm::wfi();
     }
 
     fn take_interrupt(&mut self) -> Option<Interrupt> {
-        let intid = GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)?;
-        let id = u32::from(intid);
+        let id = match core::mem::replace(&mut self.acknowledged, NOT_ACKNOWLEDGED) {
+            NOT_ACKNOWLEDGED => gic::acknowledge(),
+            // Left by the IRQ exit vector.
+            id => id,
+        };
+        if id >= gic::SPECIAL_INTIDS {
+            return None;
+        }
         if id == timer::INTID {
             // Level-sensitive: stop it asserting before ending it; the next window re-arms.
             timer::mask();
         }
         // Priority drop only (EOImode = 1): see `gic`.
-        GicCpuInterface::end_interrupt(intid, InterruptGroup::Group1);
+        gic::end_priority(id);
         if self.interrupt_owner(id).is_some() {
             // Stays active until its owner deactivates the virtual interrupt linked to it.
             return Some(Interrupt::Device(id));

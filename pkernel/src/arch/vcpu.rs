@@ -11,7 +11,9 @@ use aarch64_cpu::registers::{
     VTCR_EL2, Writeable,
 };
 
-use super::context::{GicCpuRegs, HOST_OFFSET, VcpuContext};
+use super::context::{
+    GicCpuRegs, HOST_OFFSET, LR_GROUP1, LR_PENDING, VcpuContext, hw_list_register,
+};
 use super::exit::{Exit, Syndrome, Vector};
 use super::sysregs;
 
@@ -123,12 +125,6 @@ const ICH_HCR_EN: u64 = 1 << 0;
 /// ICH_HCR_EL2.UIE: a maintenance interrupt while at most one list register is in use.
 const ICH_HCR_UIE: u64 = 1 << 1;
 
-/// List register bits (Arm IHI 0069, ICH_LR<n>_EL2): State = pending, HW (the physical
-/// interrupt is deactivated when the guest deactivates the virtual one), Group 1.
-const LR_PENDING: u64 = 1 << 62;
-const LR_HW: u64 = 1 << 61;
-const LR_GROUP1: u64 = 1 << 60;
-
 /// Puts physical interrupt `intid` into a free list register of the vCPU loaded on this
 /// core, as the same virtual interrupt ID, pending, with `priority`, linked to the physical
 /// one. False if every list register is in use: then a maintenance interrupt is asked for,
@@ -145,12 +141,7 @@ pub fn inject(intid: u32, priority: u8) -> bool {
         set_ich_hcr(ICH_HCR_EN | ICH_HCR_UIE);
         return false;
     }
-    let value = LR_PENDING
-        | LR_HW
-        | LR_GROUP1
-        | (u64::from(priority) << 48)
-        | (u64::from(intid & 0x3ff) << 32)
-        | u64::from(intid);
+    let value = hw_list_register(intid, priority);
     macro_rules! write_free {
         ($index:literal, $name:literal) => {
             if $index == free {

@@ -315,8 +315,7 @@ pub fn run_secondary(
     };
     let core = machine.core();
     loop {
-        let start = state.secondaries.lock().take_start(index);
-        let Some((entry, context)) = start else {
+        let Some((entry, context, epoch)) = state.start_secondary(index) else {
             // Woken for a CPU_ON (or by a stray wake-up: look again).
             machine.wait_for_interrupt();
             match machine.take_interrupt() {
@@ -330,10 +329,10 @@ pub fn run_secondary(
             }
             continue;
         };
-        let epoch = state.epoch();
         let mut vcpu = VcpuContext::first_entry(entry, context, index as u64, template.vttbr);
         vcpu.partition = template.partition;
         vcpu.mdcr = template.mdcr;
+        vcpu.fast_interrupts = state.fast_interrupts_address(index);
         klog!(
             machine,
             "partition '{}': vCPU {index} started on core {core} at {entry:#x}",
@@ -349,6 +348,7 @@ pub fn run_secondary(
         // armed, no longer reaches this core (it would keep waking it for no one).
         machine.save_vcpu(&mut vcpu);
         machine.set_virtual_timer_interrupt(false);
+        state.secondary_dropped(index);
         klog!(machine, "partition '{}': vCPU {index} off", partition.name);
     }
 }
@@ -364,12 +364,15 @@ fn run_secondary_vcpu(
     let state = partition::state(usize::from(entry.partition.id))?;
     loop {
         let exit = machine.run_vcpu(entry.vcpu);
+        if exit == Exit::Interrupt {
+            // Taken before anything else (it is acknowledged already, and may be the
+            // wake-up that says the epoch changed). A dedicated core: no window timer.
+            let _ = interrupt_while_running(machine, entry);
+        }
         if state.epoch() != epoch {
             return None;
         }
         if exit == Exit::Interrupt {
-            // A dedicated core: no window timer to act on.
-            let _ = interrupt_while_running(machine, entry);
             continue;
         }
         match trap::handle(exit, entry, machine) {

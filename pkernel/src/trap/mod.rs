@@ -215,7 +215,7 @@ fn virtual_gic_access(
             size,
             write,
         };
-        vgic::emulate(
+        let value = vgic::emulate(
             partition,
             resident.vcpu_index,
             board,
@@ -229,7 +229,11 @@ fn virtual_gic_access(
                     count += 1;
                 }
             },
-        )
+        );
+        if write.is_some() {
+            vgic::publish_fast_interrupts(partition, &dist);
+        }
+        value
     };
     mmio.complete(regs, value);
     if write.is_some() {
