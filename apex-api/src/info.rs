@@ -98,6 +98,27 @@ pub const INFO_PAGE_SIZE: usize = 4096;
 /// store of a port the partition does not have is refused like the hypercall (logged, no
 /// effect). Schedule-gen keeps it clear like the information page (rule E094).
 pub const DOORBELL_PAGE_IPA: u64 = INFO_PAGE_IPA - INFO_PAGE_SIZE as u64;
+/// Lines of one doorbell GPIO controller (an Arm PL061 has 8).
+pub const DOORBELL_GPIO_LINES: usize = 8;
+/// Doorbell GPIO controllers a partition may have: one per 8 ports, enough for every port.
+pub const DOORBELL_GPIO_CONTROLLERS: usize = MAX_PORTS / DOORBELL_GPIO_LINES;
+/// Size of one doorbell GPIO controller's window (a PL061's).
+pub const DOORBELL_GPIO_SIZE: u64 = 4096;
+/// The doorbell GPIO controllers, consecutive pages just below the doorbell register page:
+/// each an emulated Arm PL061 whose input line `i` of controller `k` has a rising edge each
+/// time the doorbell of the partition's port `8k + i` rings, with the PL061's interrupt, so
+/// that an operating system with a PL061 driver (Linux: gpio-pl061 and the GPIO character
+/// device) can wait for a doorbell in its interrupt handling instead of polling. A partition
+/// has as many as its ports need (none without ports); the kernel emulates their accesses
+/// (never mapped), and the partition's device tree describes them (schedule-gen). Their
+/// raw interrupt status is the partition's pending doorbells, which an interrupt clear
+/// (GPIOIC) takes, as a `Wait` that returns them would.
+pub const DOORBELL_GPIO_IPA: u64 =
+    DOORBELL_PAGE_IPA - DOORBELL_GPIO_CONTROLLERS as u64 * DOORBELL_GPIO_SIZE;
+/// The lowest of the pages the kernel keeps at the top of every partition's IPA space (the
+/// doorbell GPIO controllers, the doorbell register page, the information page): every
+/// region and port buffer ends at or below it (schedule-gen rule E094).
+pub const KERNEL_PAGES_IPA: u64 = DOORBELL_GPIO_IPA;
 /// `"PKINFOPG"`, little-endian.
 pub const INFO_MAGIC: u64 = u64::from_le_bytes(*b"PKINFOPG");
 /// Layout version; bumped on any change to the layout.

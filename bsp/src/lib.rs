@@ -90,6 +90,12 @@ pub struct Board {
     pub kernel_uart: PhysRange,
     /// The kernel console's interrupt (GIC INTID). Never given to a partition.
     pub kernel_uart_interrupt: u32,
+    /// The interrupts (GIC INTIDs, SPIs, `[first, end)`) of the doorbell GPIO controllers the
+    /// kernel emulates for every partition (`apex_api::info::DOORBELL_GPIO_IPA`): controller
+    /// `k` has `first + k`, so there must be one per controller (the kernel and schedule-gen
+    /// check). Virtual only: no device of the board raises them, and they are never given to
+    /// a partition.
+    pub doorbell_interrupts: (u32, u32),
     /// UART reference clock in Hz, for baud-rate setup.
     pub uart_clock_hz: u32,
     /// Frequency of the Arm generic timer's system counter (CNTFRQ_EL0) in Hz: schedules are
@@ -120,6 +126,17 @@ impl Board {
     /// Whether `intid` is a shared peripheral interrupt of this board's GIC.
     pub const fn is_spi(&self, intid: u32) -> bool {
         intid >= self.spi_intids.0 && intid < self.spi_intids.1
+    }
+
+    /// Whether `intid` is one of the doorbell GPIO controllers' (virtual) interrupts.
+    pub const fn is_doorbell_interrupt(&self, intid: u32) -> bool {
+        intid >= self.doorbell_interrupts.0 && intid < self.doorbell_interrupts.1
+    }
+
+    /// Whether `intid` is the kernel's own (its console's, or a doorbell controller's):
+    /// never given to a partition.
+    pub const fn is_kernel_interrupt(&self, intid: u32) -> bool {
+        intid == self.kernel_uart_interrupt || self.is_doorbell_interrupt(intid)
     }
 }
 
@@ -186,8 +203,22 @@ mod tests {
             );
             for &intid in d.interrupts {
                 assert!(b.is_spi(intid), "{} interrupt {intid}", d.name);
-                assert_ne!(intid, b.kernel_uart_interrupt, "{}", d.name);
+                assert!(
+                    !b.is_kernel_interrupt(intid),
+                    "{} interrupt {intid}",
+                    d.name
+                );
             }
         }
+        // The doorbell controllers' interrupts are SPIs the GIC has, and the console's is not
+        // among them.
+        let (first, end) = b.doorbell_interrupts;
+        assert!(first < end);
+        for intid in first..end {
+            assert!(b.is_spi(intid));
+            assert!(b.is_kernel_interrupt(intid));
+        }
+        assert!(!b.is_doorbell_interrupt(b.kernel_uart_interrupt));
+        assert!(!b.is_doorbell_interrupt(first - 1) && !b.is_doorbell_interrupt(end));
     }
 }

@@ -17,6 +17,8 @@ pub const QEMU_VIRT: Board = Board {
     kernel_reserved: PhysRange::new(0x4000_0000, 32 * MIB),
     kernel_uart: PhysRange::new(0x0900_0000, 0x1000),
     kernel_uart_interrupt: 32 + 1,
+    // The last four SPIs of VIRT_GIC's 256, which no device of `virt` uses.
+    doorbell_interrupts: (32 + 252, 32 + 256),
     uart_clock_hz: 24_000_000,
     // QEMU 7.2 runs the A53's generic timer at 1 GHz / 16 (GTIMER_SCALE = 16 ns per tick).
     counter_hz: 62_500_000,

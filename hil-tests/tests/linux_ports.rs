@@ -28,8 +28,11 @@ const STEPS: [&str; 7] = [
     "ports list; echo step-1\n",
     "ports read speed; echo step-2\n",
     "ports write status hello-from-linux; ports send to_ctrl 'command from linux'; echo step-3\n",
-    // pong waits with no timeout: only the doorbell of the send wakes it.
-    "ports send to_pong 'ping 1'; ports receive from_pong --timeout 5000; echo step-4\n",
+    // pong waits with no timeout: only the doorbell of the send wakes it. Linux waits first
+    // (2 s before the ping), on its doorbell GPIO line: only the doorbell of pong's answer,
+    // an interrupt, wakes it (with a line, `ports` never polls).
+    "(sleep 2; ports send to_pong 'ping 1') & time ports receive from_pong --timeout 20000; \
+     wait; echo step-4\n",
     // display answers once per 500 ms period, once it has read `status`.
     "ports receive from_display --timeout 3000; echo step-5\n",
     // Meanwhile display fills the queue (depth 4) and has answers refused: an overflow.
@@ -99,9 +102,25 @@ fn linux_user_space_reads_and_writes_ports_of_bare_metal_partitions() {
         log.lines[sent]
     );
     log.assert_line("[pong] receive from_ping (timeout INFINITE): NO_ERROR 'ping 1'");
-    log.assert_line("[linux] pong 1");
+    let pong = log.assert_line("[linux] pong 1");
+    // Linux's receive waited for the answer on the line, and its doorbell ended the wait:
+    // about 2 s (the ping's delay), far from the 20 s timeout; no fallback to polling.
+    // busybox `time`: `real\t0m 2.01s`.
+    let real = log.assert_line_after(pong, "[linux] real");
+    let seconds = log.lines[real]
+        .trim_start_matches("[linux] real")
+        .split_once('m')
+        .and_then(|(minutes, rest)| {
+            let minutes: f64 = minutes.trim().parse().ok()?;
+            let seconds: f64 = rest.trim().trim_end_matches('s').parse().ok()?;
+            Some(minutes * 60.0 + seconds)
+        })
+        .unwrap_or_else(|| panic!("{}", log.lines[real]));
+    assert!((1.5..10.0).contains(&seconds), "{}\n{log}", log.lines[real]);
+    log.assert_no_line("[linux] ports: no doorbell line");
+    log.assert_no_line("[linux] ports: cannot wait on the doorbell line");
 
-    // display's answers: the first while `ports receive` polls, the next after the queue
+    // display's answers: the first while `ports receive` waits on its line, the next after the queue
     // overflowed (reported with the message, as ARINC 653 does), then the rest cleared.
     let first = log.assert_line("[linux] display saw: hello-from-linux");
     let second = log.assert_line_after(first, "[linux] display saw: hello-from-linux");

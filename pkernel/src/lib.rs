@@ -23,6 +23,7 @@ pub mod boot;
 pub mod boot_checks;
 pub mod config;
 pub mod console;
+pub mod doorbell_gpio;
 pub mod guest_memory;
 pub mod hm;
 pub mod hypercall;

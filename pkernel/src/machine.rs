@@ -100,6 +100,8 @@ pub trait Machine {
     fn reload_image(&mut self, partition: &Partition) -> bool;
     /// Channel `index` of the system's tables.
     fn channel(&self, index: u16) -> Option<&'static Channel>;
+    /// Partition `id` of the system.
+    fn partition(&self, id: u16) -> Option<&'static Partition>;
     /// Interrupts core `core` (a partition waiting there has a doorbell); this core too.
     fn wake(&mut self, core: usize);
     /// The board the module runs on.

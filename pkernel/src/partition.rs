@@ -11,6 +11,7 @@ use apex_api::trace::TraceKind;
 use crate::arch::context::{FastInterrupts, VcpuContext};
 use crate::config::{MAX_CORES, MAX_PARTITIONS, Partition};
 use crate::console::PartitionConsole;
+use crate::doorbell_gpio::DoorbellGpio;
 use crate::klog;
 use crate::machine::Machine;
 use crate::smp::{Request, Secondaries};
@@ -63,6 +64,11 @@ pub struct PartitionState {
     sgi_pending: [AtomicU16; MAX_CORES],
     /// Per vCPU: the interrupts its core's exit vector delivers by itself (kept by `vgic`).
     pub fast_interrupts: [FastInterrupts; MAX_CORES],
+    /// Its doorbell GPIO controllers (see `doorbell_gpio`).
+    pub doorbell_gpio: SpinLock<DoorbellGpio>,
+    /// The doorbells (one bit per port) whose GPIO interrupt it unmasked, for the cores that
+    /// ring them (kept from `doorbell_gpio`, read without its lock).
+    doorbells_unmasked: AtomicU64,
 }
 
 impl PartitionState {
@@ -86,6 +92,8 @@ impl PartitionState {
             has_request: AtomicBool::new(false),
             sgi_pending: [const { AtomicU16::new(0) }; MAX_CORES],
             fast_interrupts: [const { FastInterrupts::new() }; MAX_CORES],
+            doorbell_gpio: SpinLock::new(DoorbellGpio::new()),
+            doorbells_unmasked: AtomicU64::new(0),
         }
     }
 
@@ -190,6 +198,24 @@ impl PartitionState {
         // again after announcing itself, or this sees the waiter and wakes its core.
         self.doorbells.fetch_or(bit, Ordering::SeqCst);
         self.waiting_core()
+    }
+
+    /// The doorbells that have rung and not been taken (one bit per port).
+    pub fn pending_doorbells(&self) -> u64 {
+        self.doorbells.load(Ordering::SeqCst)
+    }
+
+    /// Publishes which doorbells' GPIO interrupt is unmasked (`doorbell_gpio`). SeqCst pairs
+    /// with `ring`: either the ringer sees the unmask and raises the interrupt, or the
+    /// unmasking access sees the doorbell when it looks at its lines afterwards.
+    pub fn set_doorbells_unmasked(&self, mask: u64) {
+        self.doorbells_unmasked.store(mask, Ordering::SeqCst);
+    }
+
+    /// Whether the GPIO interrupt of port `port`'s doorbell is unmasked.
+    pub fn doorbell_unmasked(&self, port: u16) -> bool {
+        let bit = 1u64.checked_shl(u32::from(port)).unwrap_or(0);
+        self.doorbells_unmasked.load(Ordering::SeqCst) & bit != 0
     }
 
     /// Whether a doorbell in `mask` has rung (and not been taken).
@@ -378,9 +404,19 @@ impl<'a> Resident<'a> {
         let p = self.partition;
         // Its other vCPUs must be out of the CPUs before its memory and state start afresh
         // (as on hardware, where a system reset stops every core): their cores were woken
-        // and drop them at once, in a few hundred instructions.
+        // and drop them at once, in a few hundred instructions. A core that has not after
+        // 100 ms would be a kernel fault: said, and the restart goes on.
         if let Some(state) = state(usize::from(p.id)) {
+            let give_up = machine.now() + machine.counter_hz() / 10;
             while state.any_secondary_loaded() {
+                if machine.now() > give_up {
+                    klog!(
+                        machine,
+                        "partition '{}': a secondary vCPU did not leave its core for the restart",
+                        p.name
+                    );
+                    break;
+                }
                 core::hint::spin_loop();
             }
         }
@@ -402,6 +438,8 @@ impl<'a> Resident<'a> {
         self.waiting = None;
         if let Some(state) = state(usize::from(p.id)) {
             state.clear_doorbells();
+            *state.doorbell_gpio.lock() = DoorbellGpio::new();
+            state.set_doorbells_unmasked(0);
         }
         crate::vgic::reset(p, machine);
         crate::vuart::reset(p, machine);

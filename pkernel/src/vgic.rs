@@ -39,8 +39,10 @@ use core::sync::atomic::Ordering;
 
 use crate::arch::context::{VcpuContext, hw_list_register};
 use crate::config::{Board, Partition};
+use crate::doorbell_gpio;
 use crate::machine::{SpiOp, SpiState, VIRTUAL_TIMER_INTID};
 use crate::partition;
+use apex_api::info::DOORBELL_GPIO_CONTROLLERS;
 
 /// Most interrupts one partition may own (one bit each in its pending set; schedule-gen
 /// refuses more, rule E105).
@@ -49,6 +51,19 @@ pub const MAX_INTERRUPTS: usize = crate::config::MAX_PARTITION_INTERRUPTS;
 /// The distributor line (and pending bit) of the virtual UART's interrupt, after those of
 /// the partition's device interrupts.
 pub const UART_LINE: usize = MAX_INTERRUPTS;
+/// The lines of the doorbell GPIO controllers' interrupts (`doorbell_gpio`), after the
+/// UART's: controller `k` has `FIRST_DOORBELL_LINE + k`.
+pub const FIRST_DOORBELL_LINE: usize = UART_LINE + 1;
+/// Every line of a distributor: the device interrupts', then the emulated ones (the UART's
+/// and the doorbell controllers').
+const LINES: usize = FIRST_DOORBELL_LINE + DOORBELL_GPIO_CONTROLLERS;
+// One pending bit per line (`PartitionState::virq_pending`).
+const _: () = assert!(LINES <= 64);
+
+/// Whether line `index` is emulated: no physical interrupt stands behind it.
+const fn is_emulated(index: usize) -> bool {
+    index >= UART_LINE
+}
 
 /// Size of the distributor's window.
 pub const DISTRIBUTOR_SIZE: u64 = 0x1_0000;
@@ -93,8 +108,8 @@ const MAX_VCPUS: usize = crate::config::MAX_CORES;
 pub struct VirtualDistributor {
     group1: bool,
     /// Its device interrupts' lines, by index in `Partition::interrupts`, then
-    /// [`UART_LINE`].
-    lines: [Line; MAX_INTERRUPTS + 1],
+    /// [`UART_LINE`] and the doorbell controllers' ([`FIRST_DOORBELL_LINE`]).
+    lines: [Line; LINES],
     redistributors: [Redistributor; MAX_VCPUS],
 }
 
@@ -114,7 +129,7 @@ impl VirtualDistributor {
                 priority: 0,
                 vcpu: 0,
                 edge: false,
-            }; MAX_INTERRUPTS + 1],
+            }; LINES],
             redistributors: [Redistributor {
                 enabled: 0,
                 priority: [0; 32],
@@ -334,14 +349,14 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
     /// `op` at the distributor on `intid`, the interrupt of line `index`, if a physical
     /// interrupt stands behind it.
     fn physical(&mut self, intid: u32, index: usize, op: SpiOp) {
-        if index != UART_LINE {
+        if !is_emulated(index) {
             self.spis.spi(intid, op);
         }
     }
 
     /// Whether the physical interrupt behind line `index` (`intid`) is pending and active.
     fn physical_state(&mut self, intid: u32, index: usize) -> SpiState {
-        if index == UART_LINE {
+        if is_emulated(index) {
             SpiState::default()
         } else {
             self.spis.spi_state(intid)
@@ -464,7 +479,7 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
                 value,
                 Violation::SetPending,
                 |g, intid, i| {
-                    if i == UART_LINE {
+                    if is_emulated(i) {
                         set_pending_virtually(g.partition, i);
                     } else {
                         g.spis.spi(intid, SpiOp::SetPending);
@@ -619,11 +634,15 @@ impl<S: Spis, R: FnMut(Violation)> Emulation<'_, S, R> {
 }
 
 /// The lines of `partition`'s distributor: (line, INTID) of each device interrupt it owns,
-/// then the virtual UART's.
+/// then the virtual UART's, then its doorbell controllers' (one per 8 ports).
 fn owned_lines<'a>(
     partition: &'a Partition,
     board: &Board,
 ) -> impl Iterator<Item = (usize, u32)> + use<'a> {
+    let (first_doorbell, end_doorbell) = board.doorbell_interrupts;
+    let doorbells = (0..doorbell_gpio::controllers_for(partition.ports.len()))
+        .map(move |k| (FIRST_DOORBELL_LINE + k, first_doorbell + k as u32))
+        .filter(move |&(_, intid)| intid < end_doorbell);
     partition
         .interrupts
         .iter()
@@ -631,6 +650,19 @@ fn owned_lines<'a>(
         .copied()
         .enumerate()
         .chain(core::iter::once((UART_LINE, board.kernel_uart_interrupt)))
+        .chain(doorbells)
+}
+
+/// The INTID of emulated line `line` on `board`, if it is one.
+fn emulated_intid(line: usize, board: &Board) -> Option<u32> {
+    match line {
+        UART_LINE => Some(board.kernel_uart_interrupt),
+        _ => {
+            let k = u32::try_from(line.checked_sub(FIRST_DOORBELL_LINE)?).ok()?;
+            let intid = board.doorbell_interrupts.0.checked_add(k)?;
+            (line < LINES && intid < board.doorbell_interrupts.1).then_some(intid)
+        }
+    }
 }
 
 /// Whether the partition's interrupt of line `index` waits for delivery.
@@ -665,29 +697,69 @@ pub fn interrupt_taken(owner: &Partition, intid: u32) {
     set_pending_virtually(owner, index);
 }
 
-/// The virtual UART's interrupt line of `partition` is up: its interrupt becomes pending and
-/// goes to its vCPU if that is `loaded` (and running) on this core, or when it next is.
-///
-/// `Rise::Edge`: the line just went up (input arrived), so the interrupt is pending even if
-/// the partition is handling it (it may have read its receiver just before). `Rise::Level`:
-/// after an access of the partition that leaves the line up; pending only if it is neither
-/// pending nor active, so that the handler running now does not get a second, empty call.
+/// The virtual UART's interrupt line of `partition` is up: see [`raise_emulated`].
 pub fn raise_uart_interrupt(
     partition: &Partition,
     loaded: Option<&mut VcpuContext>,
     rise: Rise,
     machine: &mut impl crate::machine::Machine,
 ) {
-    let intid = machine.board().kernel_uart_interrupt;
+    raise_emulated(partition, UART_LINE, loaded, rise, machine);
+}
+
+/// The interrupt line of doorbell GPIO controller `k` of `partition` is up (a doorbell it
+/// unmasked rang, on any core): see [`raise_emulated`].
+pub fn raise_doorbell_interrupt(
+    partition: &Partition,
+    k: usize,
+    loaded: Option<&mut VcpuContext>,
+    rise: Rise,
+    machine: &mut impl crate::machine::Machine,
+) {
+    raise_emulated(partition, FIRST_DOORBELL_LINE + k, loaded, rise, machine);
+}
+
+/// Emulated line `line` of `partition` is up: its interrupt becomes pending and goes to the
+/// vCPU the partition routed it to: at once if that is `loaded` (running on this core), or
+/// when it next delivers (its core, if another, is woken; on a time-partitioned core, its
+/// next window).
+///
+/// `Rise::Edge`: the line just went up (input arrived, a doorbell rang), so the interrupt is
+/// pending even if the partition is handling it (it may have looked just before).
+/// `Rise::Level`: after an access of the partition that leaves the line up; pending only if
+/// it is neither pending nor active, so that the handler running now does not get a second,
+/// empty call.
+pub fn raise_emulated(
+    partition: &Partition,
+    line: usize,
+    loaded: Option<&mut VcpuContext>,
+    rise: Rise,
+    machine: &mut impl crate::machine::Machine,
+) {
+    let Some(intid) = emulated_intid(line, machine.board()) else {
+        return;
+    };
+    let Some(state) = partition::state(usize::from(partition.id)) else {
+        return;
+    };
+    let target = usize::from(state.vgic.lock().lines[line].vcpu);
+    let loaded = loaded.filter(|vcpu| vcpu.index() == target);
     if rise == Rise::Level
-        && (pending_virtually(partition, UART_LINE)
+        && (pending_virtually(partition, line)
             || (loaded.is_some() && machine.holds_virtual(intid)))
     {
         return;
     }
-    set_pending_virtually(partition, UART_LINE);
-    if let Some(vcpu) = loaded {
-        deliver_pending(partition, vcpu, machine);
+    set_pending_virtually(partition, line);
+    match loaded {
+        Some(vcpu) => deliver_pending(partition, vcpu, machine),
+        None => {
+            if let Some(&core) = partition.cores.get(target)
+                && usize::from(core) != machine.core()
+            {
+                machine.wake(usize::from(core));
+            }
+        }
     }
 }
 
@@ -817,7 +889,7 @@ pub fn deliver_pending(
         if pending >> line_index & 1 == 0 || !line.enabled || usize::from(line.vcpu) != index {
             continue;
         }
-        let delivered = if line_index == UART_LINE {
+        let delivered = if is_emulated(line_index) {
             machine.inject_emulated(intid, line.priority)
         } else {
             machine.inject(intid, line.priority)

@@ -199,8 +199,8 @@ rules! {
     /// More channels than the kernel supports.
     TooManyChannels = "E090", "too-many-channels";
     /// A region or port buffer overlaps the kernel's pages at the top of every partition's
-    /// IPA space: the doorbell register page and the partition information page
-    /// (`apex_api::info::DOORBELL_PAGE_IPA`, `INFO_PAGE_IPA`).
+    /// IPA space: the doorbell GPIO controllers, the doorbell register page and the
+    /// partition information page (`apex_api::info::KERNEL_PAGES_IPA` up).
     InfoPageCollision = "E094", "info-page-collision";
     /// An HM table names an error pkernel does not know.
     UnknownHmError = "E091", "unknown-hm-error";

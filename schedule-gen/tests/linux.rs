@@ -445,6 +445,7 @@ fn device_tree_of_the_fixture() {
             "/timer",
             "/apb-pclk",
             "/pl011@9000000",
+            "/gpio@7fffffa000",
             "/pl031@9010000",
         ]
     );
@@ -532,6 +533,29 @@ fn device_tree_of_the_fixture() {
     assert_eq!(fdt.u32s(uart, "interrupts"), [0, 1, 4]);
     assert_eq!(fdt.u32s(uart, "clocks"), [clock[0], clock[0]]);
     assert_eq!(fdt.strings(uart, "clock-names"), ["uartclk", "apb_pclk"]);
+    // One doorbell GPIO controller (it has one port): an emulated PL061 at the first of the
+    // kernel's doorbell pages, with the first doorbell interrupt (INTID 284 = SPI 252), its
+    // line 0 named after the port, the other seven unnamed.
+    let gpio = "/gpio@7fffffa000";
+    assert_eq!(
+        fdt.strings(gpio, "compatible"),
+        ["arm,pl061", "arm,primecell"]
+    );
+    assert_eq!(
+        fdt.u64s(gpio, "reg"),
+        [apex_api::info::DOORBELL_GPIO_IPA, 0x1000]
+    );
+    assert_eq!(fdt.u32s(gpio, "interrupts"), [0, 252, 4]);
+    assert_eq!(fdt.u32s(gpio, "clocks"), [clock[0]]);
+    assert_eq!(fdt.strings(gpio, "clock-names"), ["apb_pclk"]);
+    for flag in ["gpio-controller", "interrupt-controller"] {
+        assert!(fdt.has(gpio, flag), "{flag}");
+    }
+    assert_eq!(fdt.u32s(gpio, "#gpio-cells"), [2]);
+    assert_eq!(fdt.u32s(gpio, "#interrupt-cells"), [2]);
+    let mut names = vec![linux.ports[0].name.clone()];
+    names.resize(8, String::new());
+    assert_eq!(fdt.strings(gpio, "gpio-line-names"), names);
     // Its own RTC (SPI 2 = INTID 34); the virtio page has no known binding and is left out.
     let rtc = "/pl031@9010000";
     assert_eq!(
@@ -759,4 +783,16 @@ fn linux_tables_compile_against_kernel_types() {
         &dir.join("rustc"),
         "pub fn boot_argument(id: usize) -> u64 { tables::PARTITION_IMAGES[id].boot_argument }\n",
     );
+}
+
+#[test]
+fn every_board_reserves_an_interrupt_per_doorbell_controller() {
+    for board in bsp::BOARDS {
+        let (first, end) = board.doorbell_interrupts;
+        assert!(
+            (end - first) as usize >= apex_api::info::DOORBELL_GPIO_CONTROLLERS,
+            "{}",
+            board.name
+        );
+    }
 }

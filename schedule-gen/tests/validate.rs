@@ -334,8 +334,8 @@ fn address_overflow() {
 
 #[test]
 fn info_page_collision() {
-    // The last 2 MiB of the IPA space reach into the kernel's pages (its last 8 KiB: the
-    // doorbell register page, then the information page).
+    // The last 2 MiB of the IPA space reach into the kernel's pages (its last 24 KiB: the
+    // doorbell GPIO controllers, the doorbell register page, then the information page).
     let text = format!(
         "{HEAD}{}",
         part(
@@ -346,20 +346,23 @@ fn info_page_collision() {
     );
     assert_eq!(
         errors(&text),
-        "sys.toml:10:33: error[E094-info-page-collision]: region \"top\" of partition \"a\" (0x007f_ffe0_0000..0x0080_0000_0000) overlaps the kernel's pages at 0x007f_ffff_e000 (the doorbell register page, then the partition information page at 0x007f_ffff_f000)\n  help: keep ipa + size at or below 0x007f_ffff_e000: the kernel keeps the last 8 KiB of each partition's IPA space for its doorbell register and information page (apex_api::info)"
+        "sys.toml:10:33: error[E094-info-page-collision]: region \"top\" of partition \"a\" (0x007f_ffe0_0000..0x0080_0000_0000) overlaps the kernel's pages at 0x007f_ffff_a000 (the doorbell GPIO controllers, the doorbell register page, then the partition information page at 0x007f_ffff_f000)\n  help: keep ipa + size at or below 0x007f_ffff_a000: the kernel keeps the last 24 KiB of each partition's IPA space for its doorbell GPIO controllers, doorbell register page and information page (apex_api::info)"
     );
-    // Reaching only the doorbell register page below it is refused too.
-    let doorbell_page = text.replace("size = 0x20_0000", "size = 0x1f_f000");
-    assert!(
-        errors(&doorbell_page).contains("error[E094-info-page-collision]"),
-        "{}",
-        errors(&doorbell_page)
-    );
-    // Ending right below both is fine.
-    let text = text.replace("size = 0x20_0000", "size = 0x1f_e000");
+    // Reaching only the doorbell register page, or only the last doorbell GPIO controller,
+    // is refused too.
+    for size in ["0x1f_f000", "0x1f_b000"] {
+        let lower = text.replace("size = 0x20_0000", &format!("size = {size}"));
+        assert!(
+            errors(&lower).contains("error[E094-info-page-collision]"),
+            "{}",
+            errors(&lower)
+        );
+    }
+    // Ending right below them all is fine.
+    let text = text.replace("size = 0x20_0000", "size = 0x1f_a000");
     let cfg = load(&text).unwrap_or_else(|e| panic!("{e}"));
     let top = &cfg.partition(0).unwrap().memory[0];
-    assert_eq!(top.ipa + top.size, apex_api::info::DOORBELL_PAGE_IPA);
+    assert_eq!(top.ipa + top.size, apex_api::info::KERNEL_PAGES_IPA);
 }
 
 /// Devices are identity mapped inside their board's device space (E041) and RAM regions

@@ -348,12 +348,16 @@ fn device_overlap() {
 fn invalid_interrupt() {
     let text = edit(
         "cores = [1]\n",
-        "cores = [1]\ndevice = [{ name = \"v\", mmio = { base = 0x0a00_0000, size = 0x1000 }, interrupts = [33, 20, 48] }]\n",
+        "cores = [1]\ndevice = [{ name = \"v\", mmio = { base = 0x0a00_0000, size = 0x1000 }, interrupts = [33, 20, 48, 285] }]\n",
     );
+    let help = "help: use a GIC INTID (SPI number + 32) from 32 to 287, other than the kernel's own (33 and 284 to 287)";
     assert_eq!(
         errors_of(&text, Rule::InvalidInterrupt),
-        "sys.toml:37:85: error[E043-invalid-interrupt]: interrupt 33 of device \"v\" is the kernel console's interrupt\n  help: use a GIC INTID (SPI number + 32) from 32 to 287\n\n\
-         sys.toml:37:89: error[E043-invalid-interrupt]: interrupt 20 of device \"v\" is not a shared peripheral interrupt of board \"qemu-virt\"\n  help: use a GIC INTID (SPI number + 32) from 32 to 287"
+        format!(
+            "sys.toml:37:85: error[E043-invalid-interrupt]: interrupt 33 of device \"v\" is the kernel console's interrupt\n  {help}\n\n\
+             sys.toml:37:89: error[E043-invalid-interrupt]: interrupt 20 of device \"v\" is not a shared peripheral interrupt of board \"qemu-virt\"\n  {help}\n\n\
+             sys.toml:37:97: error[E043-invalid-interrupt]: interrupt 285 of device \"v\" is one of the kernel's doorbell GPIO interrupts (284 to 287, virtual, every partition's)\n  {help}"
+        )
     );
     let text = edit(
         "cores = [1]\n",
@@ -793,15 +797,15 @@ fn port_window_on_the_info_page() {
     let from = "ports_ipa = 0x5000_0000\nmemory = [{ name = \"ram\", ipa = 0x4000_0000, phys = 0x4200_0000";
     assert_eq!(
         only_error(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_d000"))),
-        "sys.toml:14:13: error[E094-info-page-collision]: the port window of partition \"a\" (0x007f_ffff_d000..0x0080_0000_0000) overlaps the kernel's pages at 0x007f_ffff_e000 (the doorbell register page, then the partition information page at 0x007f_ffff_f000)\n  help: keep ports_ipa + 0x3000 at or below 0x007f_ffff_e000: the kernel keeps the last 8 KiB of each partition's IPA space for its doorbell register and information page (apex_api::info)"
+        "sys.toml:14:13: error[E094-info-page-collision]: the port window of partition \"a\" (0x007f_ffff_d000..0x0080_0000_0000) overlaps the kernel's pages at 0x007f_ffff_a000 (the doorbell GPIO controllers, the doorbell register page, then the partition information page at 0x007f_ffff_f000)\n  help: keep ports_ipa + 0x3000 at or below 0x007f_ffff_a000: the kernel keeps the last 24 KiB of each partition's IPA space for its doorbell GPIO controllers, doorbell register page and information page (apex_api::info)"
     );
-    // Two pages lower, the window ends where the kernel's pages begin (the doorbell register
-    // page, then the information page).
-    let cfg = load(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_b000")))
+    // Six pages lower, the window ends where the kernel's pages begin (the doorbell GPIO
+    // controllers, the doorbell register page, then the information page).
+    let cfg = load(&edit(from, &from.replace("0x5000_0000", "0x7f_ffff_7000")))
         .unwrap_or_else(|e| panic!("{e}"));
     let a = cfg.partition(0).unwrap();
     let last = a.ports.iter().flat_map(|p| &p.mappings).last().unwrap();
-    assert_eq!(last.ipa + last.size, apex_api::info::DOORBELL_PAGE_IPA);
+    assert_eq!(last.ipa + last.size, apex_api::info::KERNEL_PAGES_IPA);
 }
 
 #[test]

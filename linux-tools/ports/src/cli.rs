@@ -13,7 +13,9 @@ usage: ports <command> [arguments]
   write NAME TEXT                   TEXT becomes the message of sampling source NAME
   send NAME TEXT                    queues TEXT on queuing source NAME (fails if full)
   receive NAME [--timeout MS]       takes the oldest message of queuing destination NAME,
-                                    waiting up to MS milliseconds for one (default 0)
+                                    waiting up to MS milliseconds for one (default 0): on
+                                    the port's doorbell line (GPIO line NAME, an interrupt),
+                                    or polling every millisecond without one
   clear NAME                        discards every message queued on queuing destination NAME
   help                              this text
 

@@ -6,15 +6,24 @@
 //! space: the `ports` command lists the partition's ports, reads and writes sampling
 //! messages, and sends, receives and clears queuing messages.
 //!
+//! A receive that may wait sleeps until its port's doorbell rings: pkernel gives a Linux
+//! partition each port's doorbell as an interrupt-driven GPIO line named after the port
+//! (emulated PL061 controllers, [`gpio`]), which the receive requests for rising-edge events
+//! and `poll`s. Without such a line (an older configuration, no GPIO chips) it polls the
+//! queue every [`POLL_INTERVAL`] instead.
+//!
 //! Everything the command decides lives here and runs on any host: the command line
-//! ([`cli`]), the operations over a [`Platform`] ([`run`]) and what they print ([`show`]).
-//! The platform is what only a Linux partition has: its guest-physical memory, mapped
-//! through `/dev/mem`, the system counter, the doorbell register and sleeping. The binary's
-//! `linux.rs` implements it for Linux on AArch64 (the only `unsafe` code of the tool); the
-//! tests implement it over memory. See docs/linux-partition.md, "Ports from Linux".
+//! ([`cli`]), the operations over a [`Platform`] ([`run`]), what they print ([`show`]) and
+//! the GPIO character device's structures and ioctl numbers ([`gpio`]). The platform is what
+//! only a Linux partition has: its guest-physical memory, mapped through `/dev/mem`, the
+//! system counter, the doorbell register, the doorbell lines ([`DoorbellLine`]) and
+//! sleeping. The binary's `linux.rs` and `doorbell_line.rs` implement it for Linux on
+//! AArch64 (the only `unsafe` code of the tool); the tests implement it over memory. See
+//! docs/linux-partition.md, "Ports from Linux".
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod gpio;
 pub mod run;
 pub mod show;
 
@@ -33,8 +42,8 @@ pub const EXIT_FAILED: i32 = 1;
 /// Exit status of a command line that does not parse.
 pub const EXIT_USAGE: i32 = 2;
 
-/// How long a blocking receive sleeps between two looks at the queue. Linux user space gets
-/// no doorbell interrupt (no driver takes it), so it polls.
+/// How long a blocking receive sleeps between two looks at the queue when its port has no
+/// doorbell line to wait on ([`Platform::doorbell_line`]).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// A buffer mapped read-only: a peer's buffer, or the information page.
@@ -49,16 +58,29 @@ pub trait ReadWriteMapping {
     fn words(&self) -> OwnBuffer<'_>;
 }
 
+/// A port's doorbell as an interrupt the process can wait for: on Linux, the port's GPIO
+/// line requested for rising-edge events ([`gpio`]). Released when dropped.
+pub trait DoorbellLine {
+    /// Waits until the line has an event or `timeout` has passed, then takes the events
+    /// pending (so that the next wait waits for a new one). An event only says that the
+    /// doorbell rang since the line was requested, perhaps for a message already taken: the
+    /// caller looks at the queue again either way. `Err` says why the line cannot be waited
+    /// on any more.
+    fn wait(&mut self, timeout: Duration) -> Result<(), String>;
+}
+
 /// What the operations need from the machine.
 ///
 /// On Linux: `/dev/mem` mappings of guest-physical addresses, `CNTVCT_EL0`, a store to the
-/// doorbell register and `nanosleep`. Buffers are asked for by guest-physical address and
-/// size, page aligned, as the information page gives them.
+/// doorbell register, the GPIO character device and `nanosleep`. Buffers are asked for by
+/// guest-physical address and size, page aligned, as the information page gives them.
 pub trait Platform {
     /// A mapping for reading (unmapped when dropped).
     type ReadOnly: ReadOnlyMapping;
     /// A mapping for reading and writing (unmapped when dropped).
     type ReadWrite: ReadWriteMapping;
+    /// A requested doorbell line.
+    type Line: DoorbellLine;
 
     /// Maps `size` bytes at guest-physical `ipa` for reading. `Err` says why not.
     fn map_read_only(&mut self, ipa: u64, size: u64) -> Result<Self::ReadOnly, String>;
@@ -69,6 +91,11 @@ pub trait Platform {
     /// Rings the doorbell of the peer at the other end of this partition's port `port`
     /// (its index in the information page's port list).
     fn ring(&mut self, port: usize) -> Result<(), String>;
+    /// Finds and requests the doorbell line of this partition's port named `port` (the GPIO
+    /// line of that name), ready to wait on: edges from now on are events. `Err` says why
+    /// there is none (no GPIO chips, no line of that name, the request refused); the caller
+    /// then polls.
+    fn doorbell_line(&mut self, port: &str) -> Result<Self::Line, String>;
     /// Sleeps for about `duration`.
     fn sleep(&mut self, duration: Duration);
 }

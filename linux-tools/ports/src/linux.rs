@@ -1,6 +1,7 @@
 //! The platform of a Linux partition on AArch64: the partition's guest-physical memory
-//! through `/dev/mem`, the system counter, the doorbell register. The tool's only `unsafe`
-//! code: the mappings, the words over them, two instructions.
+//! through `/dev/mem`, the system counter, the doorbell register, and the doorbell lines
+//! (`doorbell_line.rs`). With that module, the tool's only `unsafe` code: here the
+//! mappings, the words over them, two instructions.
 //!
 //! The information page, the port buffers and the doorbell page are not RAM to Linux (the
 //! device tree pkernel generates reserves them `no-map`, outside its memory), so
@@ -18,6 +19,8 @@ use std::time::Duration;
 use apex_api::info::{DOORBELL_PAGE_IPA, INFO_PAGE_SIZE};
 use apex_api::ports::{OwnBuffer, PAGE_SIZE, PeerBuffer};
 use pkernel_ports::{Platform, ReadOnlyMapping, ReadWriteMapping};
+
+use crate::doorbell_line;
 
 const DEV_MEM: &str = "/dev/mem";
 
@@ -65,6 +68,7 @@ impl Linux {
 impl Platform for Linux {
     type ReadOnly = ReadOnly;
     type ReadWrite = ReadWrite;
+    type Line = doorbell_line::Line;
 
     fn map_read_only(&mut self, ipa: u64, size: u64) -> Result<ReadOnly, String> {
         self.map(ipa, size, false).map(ReadOnly)
@@ -112,6 +116,10 @@ impl Platform for Linux {
             );
         }
         Ok(())
+    }
+
+    fn doorbell_line(&mut self, port: &str) -> Result<doorbell_line::Line, String> {
+        doorbell_line::request(port)
     }
 
     fn sleep(&mut self, duration: Duration) {

@@ -5,6 +5,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+mod doorbell_line;
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 mod linux;
 
 use pkernel_ports::{Command, EXIT_OK, Error};

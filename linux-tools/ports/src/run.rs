@@ -3,9 +3,13 @@
 //! a bare-metal partition, with two differences that come from running in Linux user space:
 //!
 //! - A doorbell is a store to the doorbell register ([`Platform::ring`]), not a hypercall.
-//! - A receive that may wait polls the queue every [`POLL_INTERVAL`](crate::POLL_INTERVAL)
-//!   until the timeout: no driver delivers the doorbell's interrupt to user space. So it
-//!   never says it is waiting (`set_waiting`), and its sender never rings for it.
+//! - A receive that may wait waits on its port's doorbell line ([`Platform::doorbell_line`]:
+//!   the port's GPIO line, whose rising edge is the doorbell's interrupt) rather than in
+//!   the `Wait` hypercall. With the line requested, it says it is waiting (`set_waiting`),
+//!   so that its sender rings, and looks at the queue once more before each wait: a message
+//!   sent after that look rings the doorbell, an event on the line. Without a line it polls
+//!   the queue every [`POLL_INTERVAL`](crate::POLL_INTERVAL) until the timeout, and then
+//!   never says it is waiting: no doorbell could wake it, so none is rung for it.
 //!
 //! Every invocation starts afresh from the counters the buffers hold (the protocols'
 //! constructors read them back), so one `ports send` after another continues the queue.
@@ -19,10 +23,11 @@ use apex_api::ports::{ConfigError, SharedWords};
 
 use crate::cli::{Command, USAGE};
 use crate::show;
-use crate::{Error, Platform, ReadOnlyMapping, ReadWriteMapping};
+use crate::{DoorbellLine, Error, Platform, ReadOnlyMapping, ReadWriteMapping};
 
 /// Runs `command`: what it prints goes to `out`, warnings (a doorbell that could not be
-/// rung after a message moved) to `warnings`.
+/// rung after a message moved) and notes (a receive that polls, having no doorbell line)
+/// to `warnings`.
 pub fn run<P: Platform>(
     command: &Command,
     platform: &mut P,
@@ -108,6 +113,14 @@ impl Use {
             Self::QueuingDestination => "receive",
         }
     }
+}
+
+/// How a receive waits for a message.
+enum Wait<L> {
+    /// On the port's doorbell line, with the receiver saying it waits.
+    Line(L),
+    /// Sleeping [`POLL_INTERVAL`](crate::POLL_INTERVAL) between two looks.
+    Poll,
 }
 
 /// One command's view of the partition.
@@ -236,6 +249,11 @@ impl<'i, P: Platform> Context<'i, '_, P> {
         }
     }
 
+    /// A note on `warnings`: what the command does otherwise than it would like to.
+    fn note(&mut self, text: &str) {
+        let _ = writeln!(self.warnings, "ports: {text}");
+    }
+
     /// `ports read`: READ_SAMPLING_MESSAGE.
     fn read(&mut self, name: &str) -> Result<(), Error> {
         let found = self.port(name, Use::SamplingDestination)?;
@@ -336,9 +354,10 @@ impl<'i, P: Platform> Context<'i, '_, P> {
         ))
     }
 
-    /// `ports receive`: RECEIVE_QUEUING_MESSAGE, polling until `timeout_ms` (0: one look).
-    /// A message that comes with an overflow is printed, then the overflow is reported, as
-    /// ARINC 653 returns such a message with INVALID_CONFIG.
+    /// `ports receive`: RECEIVE_QUEUING_MESSAGE, waiting until `timeout_ms` (0: one look) on
+    /// the port's doorbell line, or polling without one. A message that comes with an
+    /// overflow is printed, then the overflow is reported, as ARINC 653 returns such a
+    /// message with INVALID_CONFIG.
     fn receive(&mut self, name: &str, timeout_ms: u64) -> Result<(), Error> {
         let found = self.port(name, Use::QueuingDestination)?;
         let (data, ack) = (found.port.data, Self::ack(&found)?);
@@ -347,40 +366,81 @@ impl<'i, P: Platform> Context<'i, '_, P> {
         let mut receiver =
             QueuingReceiver::new(data.words(), ack.words(), found.max, Self::depth(&found))
                 .map_err(Self::bad_buffers(&found))?;
+        let hz = self.info.counter_hz();
         let deadline = self
             .platform
             .now()
-            .saturating_add(show::ticks_in_ms(timeout_ms, self.info.counter_hz()));
+            .saturating_add(show::ticks_in_ms(timeout_ms, hz));
         let mut buffer = vec![0u8; found.max];
-        let received = loop {
+        // How it waits, decided the first time it finds the queue empty with time left (a
+        // receive that needs no wait opens nothing).
+        let mut wait: Option<Wait<P::Line>> = None;
+        let result = loop {
             match receiver.receive(&mut buffer) {
-                Ok(received) => break received,
+                Ok(received) => break Ok(received),
                 Err(ReceiveError::Empty) if timeout_ms == 0 => {
-                    return Err(Error::QueueEmpty {
+                    break Err(Error::QueueEmpty {
                         port: name.to_owned(),
                     });
                 }
-                Err(ReceiveError::Empty) if self.platform.now() >= deadline => {
-                    return Err(Error::TimedOut {
-                        port: name.to_owned(),
-                        timeout_ms,
-                    });
+                Err(ReceiveError::Empty) => {
+                    let now = self.platform.now();
+                    if now >= deadline {
+                        break Err(Error::TimedOut {
+                            port: name.to_owned(),
+                            timeout_ms,
+                        });
+                    }
+                    match &mut wait {
+                        None => {
+                            // The line first, then the flag, then one more look (the next
+                            // turn) before any wait: a message sent after that look finds
+                            // the flag, so its sender rings, an edge on the requested line.
+                            wait = Some(match self.platform.doorbell_line(name) {
+                                Ok(line) => {
+                                    receiver.set_waiting(true);
+                                    Wait::Line(line)
+                                }
+                                Err(why) => {
+                                    self.note(&format!(
+                                        "no doorbell line for '{name}' ({why}): polling"
+                                    ));
+                                    Wait::Poll
+                                }
+                            });
+                        }
+                        Some(Wait::Line(line)) => {
+                            let left = show::ticks_as_duration(deadline - now, hz);
+                            if let Err(why) = line.wait(left) {
+                                receiver.set_waiting(false);
+                                self.note(&format!(
+                                    "cannot wait on the doorbell line of '{name}' ({why}): polling"
+                                ));
+                                wait = Some(Wait::Poll);
+                            }
+                        }
+                        Some(Wait::Poll) => self.platform.sleep(crate::POLL_INTERVAL),
+                    }
                 }
-                Err(ReceiveError::Empty) => self.platform.sleep(crate::POLL_INTERVAL),
                 Err(ReceiveError::Corrupt) => {
-                    return Err(Error::Corrupt {
+                    break Err(Error::Corrupt {
                         port: name.to_owned(),
                         what: "its data buffer holds more messages than the queue has slots, \
                                or a message length out of range",
                     });
                 }
                 Err(ReceiveError::BufferTooSmall) => {
-                    return Err(Error::Internal(
+                    break Err(Error::Internal(
                         "the receive buffer is smaller than the port",
                     ));
                 }
             }
         };
+        if let Some(Wait::Line(line)) = wait {
+            receiver.set_waiting(false);
+            drop(line);
+        }
+        let received = result?;
         // A sender blocked on the full queue looks again.
         if receiver.sender_waiting() {
             self.ring(&found);

@@ -1,6 +1,7 @@
 //! What the command prints: messages, times and the port table.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use apex_api::info::{InfoPage, Port, PortKind};
 
@@ -30,6 +31,13 @@ pub fn micros(ticks: u64, hz: u64) -> u64 {
 pub fn ticks_in_ms(ms: u64, hz: u64) -> u64 {
     let ticks = u128::from(ms) * u128::from(hz) / 1000;
     u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// `ticks` of a counter at `hz` as a [`Duration`], rounded up to the nanosecond (so that a
+/// wait of it ends at or after the tick it aims at), saturating.
+pub fn ticks_as_duration(ticks: u64, hz: u64) -> Duration {
+    let ns = (u128::from(ticks) * 1_000_000_000).div_ceil(u128::from(hz.max(1)));
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 /// A duration in nanoseconds, in the largest unit that divides it: `2 s`, `250 ms`,
@@ -147,6 +155,17 @@ mod tests {
         );
         assert_eq!(ticks_in_ms(1000, 62_500_000), 62_500_000);
         assert_eq!(ticks_in_ms(u64::MAX, 62_500_000), u64::MAX);
+        assert_eq!(
+            ticks_as_duration(62_500_000, 62_500_000),
+            Duration::from_secs(1)
+        );
+        assert_eq!(ticks_as_duration(1, 62_500_000), Duration::from_nanos(16));
+        assert_eq!(ticks_as_duration(0, 62_500_000), Duration::ZERO);
+        assert_eq!(
+            ticks_as_duration(u64::MAX, 1),
+            Duration::from_nanos(u64::MAX)
+        );
+        assert_eq!(ticks_as_duration(5, 0), Duration::from_secs(5));
         assert_eq!(duration(2_000_000_000), "2 s");
         assert_eq!(duration(250_000_000), "250 ms");
         assert_eq!(duration(1_500_000), "1500 us");

@@ -1,5 +1,6 @@
 //! Every command and every error the host can reach, against an information page and channel
-//! buffers in memory, with the peers played by apex-api's own protocol sides.
+//! buffers in memory, with the peers played by apex-api's own protocol sides and the doorbell
+//! lines by a fake GPIO character device.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,7 +14,9 @@ use apex_api::info::{
 use apex_api::ports::queuing::{self, QueuingReceiver, QueuingSender};
 use apex_api::ports::sampling::{self, SamplingReader, SamplingWriter};
 use apex_api::ports::{OwnBuffer, PeerBuffer};
-use pkernel_ports::{EXIT_FAILED, Error, Platform, ReadOnlyMapping, ReadWriteMapping};
+use pkernel_ports::{
+    DoorbellLine, EXIT_FAILED, Error, Platform, ReadOnlyMapping, ReadWriteMapping,
+};
 
 const HZ: u64 = 62_500_000;
 /// One millisecond of the counter.
@@ -127,6 +130,71 @@ struct Memory {
     sleeps: u32,
     /// Called with the number of sleeps so far, after each sleep: a peer at work meanwhile.
     during_sleep: Option<Box<dyn FnMut(u32)>>,
+    /// The doorbell lines.
+    gpio: Rc<Gpio>,
+}
+
+/// A peer at work during a wait on a doorbell line: called with the wait's number.
+type Peer = Box<dyn FnMut(usize, &Gpio)>;
+
+/// The partition's doorbell lines, as the GPIO character device shows them, and the one a
+/// receive requested.
+struct Gpio {
+    /// The ports that have a line (`None`: no GPIO chips at all, an older configuration).
+    lines: Option<Vec<&'static str>>,
+    /// The lines requested so far (port names).
+    requested: RefCell<Vec<String>>,
+    /// Lines requested and not released yet.
+    held: Cell<u32>,
+    /// Edges on the requested line that no wait has taken yet.
+    events: Cell<u32>,
+    /// Each wait's timeout.
+    waits: RefCell<Vec<Duration>>,
+    /// The wait (1, 2, ...) from which waiting fails.
+    fails_from: Option<usize>,
+    /// Called with the wait's number when a wait starts: a peer at work meanwhile.
+    during_wait: RefCell<Option<Peer>>,
+    now: Rc<Cell<u64>>,
+}
+
+impl Gpio {
+    /// The doorbell rings: an edge on the line.
+    fn ring(&self) {
+        self.events.set(self.events.get() + 1);
+    }
+}
+
+/// A requested doorbell line.
+struct Line(Rc<Gpio>);
+
+impl DoorbellLine for Line {
+    fn wait(&mut self, timeout: Duration) -> Result<(), String> {
+        let gpio = &self.0;
+        gpio.waits.borrow_mut().push(timeout);
+        let n = gpio.waits.borrow().len();
+        if gpio.fails_from.is_some_and(|from| n >= from) {
+            return Err("line 3 of /dev/gpiochip0 reports an error (poll events 0x10)".to_owned());
+        }
+        if let Some(peer) = gpio.during_wait.borrow_mut().as_mut() {
+            peer(n, gpio);
+        }
+        if gpio.events.get() > 0 {
+            // An edge: the interrupt wakes it at once (10 us later), and it takes them all.
+            gpio.events.set(0);
+            gpio.now.set(gpio.now.get() + HZ / 100_000);
+        } else {
+            // None: the whole timeout passes.
+            let ticks = (timeout.as_nanos() * u128::from(HZ)).div_ceil(1_000_000_000);
+            gpio.now.set(gpio.now.get() + u64::try_from(ticks).unwrap());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        self.0.held.set(self.0.held.get() - 1);
+    }
 }
 
 impl Memory {
@@ -142,20 +210,42 @@ impl Memory {
         for ipa in [SPEED, STATUS, CMD, CMD_ACK, REPLIES, REPLIES_ACK] {
             regions.push((ipa, words(4096)));
         }
+        let now = Rc::new(Cell::new(1_000 * MS));
         Self {
             regions,
             written: RefCell::default(),
             refuse: None,
-            now: Rc::new(Cell::new(1_000 * MS)),
+            now: now.clone(),
             rung: Vec::new(),
             ring_fails: false,
             sleeps: 0,
             during_sleep: None,
+            gpio: Rc::new(Gpio {
+                lines: None,
+                requested: RefCell::default(),
+                held: Cell::new(0),
+                events: Cell::new(0),
+                waits: RefCell::default(),
+                fails_from: None,
+                during_wait: RefCell::default(),
+                now,
+            }),
         }
     }
 
+    /// The partition without doorbell lines (no GPIO chips).
     fn new() -> Self {
         Self::with_page(&info_page(&the_ports()))
+    }
+
+    /// The partition with a doorbell line for each of `ports`, whose waits fail from wait
+    /// `fails_from` on.
+    fn with_lines(ports: &[&'static str], fails_from: Option<usize>) -> Self {
+        let mut memory = Self::new();
+        let gpio = Rc::get_mut(&mut memory.gpio).unwrap();
+        gpio.lines = Some(ports.to_vec());
+        gpio.fails_from = fails_from;
+        memory
     }
 
     fn at(&self, ipa: u64) -> Words {
@@ -199,6 +289,7 @@ impl ReadWriteMapping for ReadWrite {
 impl Platform for Memory {
     type ReadOnly = ReadOnly;
     type ReadWrite = ReadWrite;
+    type Line = Line;
 
     fn map_read_only(&mut self, ipa: u64, size: u64) -> Result<ReadOnly, String> {
         self.map(ipa, size).map(ReadOnly)
@@ -219,6 +310,18 @@ impl Platform for Memory {
         }
         self.rung.push(port);
         Ok(())
+    }
+
+    fn doorbell_line(&mut self, port: &str) -> Result<Line, String> {
+        match &self.gpio.lines {
+            None => Err("no GPIO chips in /dev".to_owned()),
+            Some(lines) if lines.contains(&port) => {
+                self.gpio.requested.borrow_mut().push(port.to_owned());
+                self.gpio.held.set(self.gpio.held.get() + 1);
+                Ok(Line(self.gpio.clone()))
+            }
+            Some(_) => Err("no GPIO line of that name on /dev/gpiochip0".to_owned()),
+        }
     }
 
     fn sleep(&mut self, duration: Duration) {
@@ -289,6 +392,20 @@ fn reply(memory: &Memory, message: &[u8]) -> Result<(), queuing::SendError> {
     let mut sender =
         QueuingSender::new(OwnBuffer::new(&data), PeerBuffer::new(&ack), 64, 4).unwrap();
     sender.send(message)
+}
+
+/// The peer at the other end of `replies` sends `message` (which fits) and, as apex-api's
+/// services do, rings the receiver's doorbell if the receiver said it waits.
+fn reply_and_ring(data: &Words, ack: &Words, gpio: &Gpio, message: &[u8]) {
+    let mut sender = QueuingSender::new(OwnBuffer::new(data), PeerBuffer::new(ack), 64, 4).unwrap();
+    sender.send(message).unwrap();
+    if sender.receiver_waiting() {
+        gpio.ring();
+    }
+}
+
+fn receiver_waiting(memory: &Memory) -> u64 {
+    memory.at(REPLIES_ACK)[queuing::RECEIVER_WAITING].load(Ordering::Relaxed)
 }
 
 fn set_replies_sender_waiting(memory: &Memory) {
@@ -558,10 +675,194 @@ fn receive_with_a_timeout_polls_until_a_message_or_the_timeout() {
     );
     assert_eq!(memory.sleeps, 3);
     // It never says it waits: no doorbell could wake it, so none is rung for it.
+    assert_eq!(receiver_waiting(&memory), 0);
+}
+
+#[test]
+fn receive_without_a_doorbell_line_polls_and_says_so_on_stderr_only() {
+    // No GPIO chips (an older configuration).
+    let mut memory = Memory::new();
+    reply(&memory, b"there").unwrap();
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "10"]);
+    assert_eq!(out.ok(), "there\n");
     assert_eq!(
-        memory.at(REPLIES_ACK)[queuing::RECEIVER_WAITING].load(Ordering::Relaxed),
-        0
+        out.warnings, "",
+        "a message already there needs no wait, no line"
     );
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "2"]);
+    assert_eq!(out.error(), "port 'replies': no message within 2 ms");
+    assert_eq!(
+        out.warnings,
+        "ports: no doorbell line for 'replies' (no GPIO chips in /dev): polling\n"
+    );
+    assert_eq!(memory.sleeps, 2);
+    // GPIO chips, but no line for this port.
+    let mut memory = Memory::with_lines(&["cmd"], None);
+    let (data, ack) = (memory.at(REPLIES), memory.at(REPLIES_ACK));
+    let gpio = memory.gpio.clone();
+    memory.during_sleep = Some(Box::new(move |sleeps| {
+        if sleeps == 2 {
+            reply_and_ring(&data, &ack, &gpio, b"polled");
+        }
+    }));
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "1000"]);
+    assert_eq!(out.ok(), "polled\n", "nothing more on stdout");
+    assert_eq!(
+        out.warnings,
+        "ports: no doorbell line for 'replies' (no GPIO line of that name on /dev/gpiochip0): \
+         polling\n"
+    );
+    assert_eq!(memory.sleeps, 2);
+    assert!(memory.gpio.requested.borrow().is_empty());
+    assert_eq!(memory.gpio.events.get(), 0, "never said it waits: not rung");
+}
+
+#[test]
+fn receive_waits_on_the_doorbell_line_and_a_message_wakes_it_at_once() {
+    let mut memory = Memory::with_lines(&["cmd", "replies"], None);
+    let (data, ack) = (memory.at(REPLIES), memory.at(REPLIES_ACK));
+    memory
+        .gpio
+        .during_wait
+        .replace(Some(Box::new(move |wait, gpio| {
+            assert_eq!(wait, 1, "one wait: the message's doorbell ends it");
+            reply_and_ring(&data, &ack, gpio, b"prompt");
+        })));
+    let start = memory.now.get();
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "1000"]);
+    assert_eq!(out.ok(), "prompt\n");
+    assert_eq!(out.warnings, "");
+    assert_eq!(*memory.gpio.requested.borrow(), ["replies"]);
+    assert_eq!(
+        *memory.gpio.waits.borrow(),
+        [Duration::from_secs(1)],
+        "one wait, for the whole timeout"
+    );
+    assert_eq!(memory.sleeps, 0, "no polling");
+    assert!(
+        memory.now.get() - start < MS,
+        "woken at once, not at the timeout"
+    );
+    assert_eq!(
+        memory.gpio.events.get(),
+        0,
+        "the sender rang: it saw the flag"
+    );
+    assert_eq!(receiver_waiting(&memory), 0, "no longer waiting");
+    assert_eq!(memory.gpio.held.get(), 0, "the line is released");
+    assert!(memory.rung.is_empty(), "its sender does not wait");
+}
+
+#[test]
+fn receive_on_a_doorbell_line_times_out_with_the_usual_error() {
+    let mut memory = Memory::with_lines(&["replies"], None);
+    let (data, ack) = (memory.at(REPLIES), memory.at(REPLIES_ACK));
+    let waiting_seen = Rc::new(Cell::new(u64::MAX));
+    let seen = waiting_seen.clone();
+    memory.gpio.during_wait.replace(Some(Box::new(move |_, _| {
+        seen.set(ack[queuing::RECEIVER_WAITING].load(Ordering::Relaxed));
+        let _ = &data;
+    })));
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "5"]);
+    assert_eq!(out.error(), "port 'replies': no message within 5 ms");
+    assert_eq!(out.warnings, "");
+    assert_eq!(*memory.gpio.waits.borrow(), [Duration::from_millis(5)]);
+    assert_eq!(memory.sleeps, 0);
+    assert_eq!(waiting_seen.get(), 1, "it said it waits while it waited");
+    assert_eq!(
+        receiver_waiting(&memory),
+        0,
+        "and no longer once it gave up"
+    );
+    assert_eq!(memory.gpio.held.get(), 0);
+}
+
+#[test]
+fn a_stale_doorbell_only_makes_receive_look_again() {
+    let mut memory = Memory::with_lines(&["replies"], None);
+    let (data, ack) = (memory.at(REPLIES), memory.at(REPLIES_ACK));
+    memory
+        .gpio
+        .during_wait
+        .replace(Some(Box::new(move |wait, gpio| match wait {
+            // A doorbell with no message behind it (rung for one already taken, or a peer
+            // that rings for nothing).
+            1 => gpio.ring(),
+            2 => reply_and_ring(&data, &ack, gpio, b"real"),
+            _ => panic!("wait {wait}: the message's doorbell was missed"),
+        })));
+    let start = memory.now.get();
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "1000"]);
+    assert_eq!(out.ok(), "real\n");
+    assert!(
+        memory.now.get() - start < MS,
+        "woken by the message's doorbell"
+    );
+    let waits = memory.gpio.waits.borrow();
+    assert_eq!(waits.len(), 2);
+    assert!(
+        waits[1] < waits[0] && waits[1] > Duration::from_millis(999),
+        "the second wait is for what is left of the timeout: {waits:?}"
+    );
+    assert_eq!(memory.sleeps, 0);
+}
+
+#[test]
+fn a_receive_that_need_not_wait_opens_no_line() {
+    let mut memory = Memory::with_lines(&["replies"], None);
+    // No timeout: one look.
+    assert_eq!(
+        ports(&mut memory, &["receive", "replies"]).error(),
+        "port 'replies': no message in the queue"
+    );
+    assert_eq!(
+        ports(&mut memory, &["receive", "replies", "--timeout", "0"]).error(),
+        "port 'replies': no message in the queue"
+    );
+    // A message already there.
+    reply(&memory, b"ready").unwrap();
+    assert_eq!(
+        ports(&mut memory, &["receive", "replies", "--timeout", "100"]).ok(),
+        "ready\n"
+    );
+    // A corrupt queue is not an empty one.
+    memory.at(REPLIES)[queuing::SENT].store(9, Ordering::Relaxed);
+    assert!(
+        ports(&mut memory, &["receive", "replies", "--timeout", "100"])
+            .error()
+            .contains("corrupt")
+    );
+    assert!(memory.gpio.requested.borrow().is_empty());
+    assert!(memory.gpio.waits.borrow().is_empty());
+    assert_eq!(memory.sleeps, 0);
+    assert_eq!(receiver_waiting(&memory), 0);
+}
+
+#[test]
+fn a_doorbell_line_that_fails_falls_back_to_polling() {
+    let mut memory = Memory::with_lines(&["replies"], Some(1));
+    let (data, ack) = (memory.at(REPLIES), memory.at(REPLIES_ACK));
+    let gpio = memory.gpio.clone();
+    memory.during_sleep = Some(Box::new(move |sleeps| {
+        assert_eq!(
+            ack[queuing::RECEIVER_WAITING].load(Ordering::Relaxed),
+            0,
+            "polling, it no longer says it waits"
+        );
+        if sleeps == 4 {
+            reply_and_ring(&data, &ack, &gpio, b"polled");
+        }
+    }));
+    let out = ports(&mut memory, &["receive", "replies", "--timeout", "1000"]);
+    assert_eq!(out.ok(), "polled\n");
+    assert_eq!(
+        out.warnings,
+        "ports: cannot wait on the doorbell line of 'replies' (line 3 of /dev/gpiochip0 reports \
+         an error (poll events 0x10)): polling\n"
+    );
+    assert_eq!(memory.sleeps, 4);
+    assert_eq!(memory.gpio.waits.borrow().len(), 1);
+    assert_eq!(memory.gpio.held.get(), 0);
 }
 
 #[test]

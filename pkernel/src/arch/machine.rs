@@ -170,6 +170,10 @@ impl Machine for Hardware {
         super::entry::system().channels.get(usize::from(index))
     }
 
+    fn partition(&self, id: u16) -> Option<&'static Partition> {
+        super::entry::system().partitions.get(usize::from(id))
+    }
+
     fn wake(&mut self, core: usize) {
         if let Some(&mpidr) = super::entry::system().board.core_mpidrs.get(core) {
             super::gic::wake(mpidr);

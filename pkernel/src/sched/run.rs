@@ -807,6 +807,9 @@ mod tests {
         fn board(&self) -> &'static crate::config::Board {
             &bsp::QEMU_VIRT
         }
+        fn partition(&self, id: u16) -> Option<&'static Partition> {
+            self.owners.iter().copied().find(|p| p.id == id)
+        }
         fn interrupt_owner(&self, intid: u32) -> Option<&'static Partition> {
             self.owners
                 .iter()
@@ -1639,5 +1642,77 @@ mod tests {
         );
         // a ran on through all of it.
         assert!(entries_of(&fake, 0, 1).len() >= 2, "{:?}", fake.entries);
+    }
+
+    #[test]
+    fn a_doorbell_raises_the_interrupt_of_a_doorbell_gpio_line_its_partition_unmasked() {
+        let _one = DEVICE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        devices_of(0, false);
+        devices_of(1, true);
+        let b = crate::partition::state(1).unwrap();
+        b.take_doorbells(u64::MAX);
+        // b's doorbell controller's interrupt, enabled in its distributor like any of its own.
+        let doorbell_irq = bsp::QEMU_VIRT.doorbell_interrupts.0;
+        let distributor = crate::vgic::Frame::Distributor;
+        guest_writes(
+            1,
+            distributor,
+            0x100 + u64::from(doorbell_irq / 32) * 4,
+            1 << (doorbell_irq % 32),
+        );
+        let gpio = apex_api::info::DOORBELL_GPIO_IPA;
+        let store = |ipa: u64, value: u64| Step::Store {
+            ipa,
+            value,
+            after: 1,
+        };
+        // Frame 0: b unmasks line 0 (its port 0's doorbell), GPIOIE. Frame 1: a stores its
+        // port 0 in its doorbell register, ringing b's port 0 while b is out (same core:
+        // nobody to wake). Frame 2: b clears the line (GPIOIC).
+        let (fake, _) = run_devices(
+            [
+                vec![Step::Spin, store(apex_api::info::DOORBELL_PAGE_IPA, 0)],
+                vec![
+                    store(gpio + 0x410, 1),
+                    Step::Spin,
+                    Step::Spin,
+                    store(gpio + 0x41c, 1),
+                ],
+                vec![],
+                shutdown_in_frame(3),
+            ],
+            0,
+            0,
+            None,
+            &[],
+            4,
+            None,
+        );
+        // Delivered, emulated, when b's next window starts; once.
+        let to_b: Vec<_> = fake
+            .injected
+            .iter()
+            .filter(|i| i.1 == doorbell_irq)
+            .collect();
+        assert_eq!(
+            to_b,
+            [&(1, doorbell_irq, 120 + LATENCY)],
+            "{:?}",
+            fake.injected
+        );
+        assert!(fake.wakes.is_empty(), "{:?}", fake.wakes);
+        // The clear took the doorbell: nothing pending, the line down.
+        assert_eq!(b.pending_doorbells(), 0);
+        assert!(!b.doorbell_gpio.lock().line_up(0, b.pending_doorbells()));
+        assert!(
+            fake.log
+                .iter()
+                .all(|l| !l.contains("HM") && !l.contains("fault")),
+            "{:?}",
+            fake.log
+        );
+        devices_of(1, false);
+        *b.doorbell_gpio.lock() = crate::doorbell_gpio::DoorbellGpio::new();
+        b.set_doorbells_unmasked(0);
     }
 }

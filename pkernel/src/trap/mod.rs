@@ -20,6 +20,7 @@ use crate::partition::{self, Resident, Wait};
 use crate::trace::TraceEvent;
 use crate::vgic::{self, Violation};
 use apex_api::health::{HmAction, HmError, ModuleAction, PartitionAction};
+use apex_api::info::DOORBELL_GPIO_SIZE;
 use sysreg::TrappedKind;
 
 /// What becomes of the partition after its exit.
@@ -134,6 +135,7 @@ pub fn handle(exit: Exit, resident: &mut Resident, machine: &mut impl Machine) -
         Exit::Abort(abort) => match virtual_gic_access(abort, resident, machine)
             .or_else(|| virtual_uart_access(abort, resident, machine))
             .or_else(|| doorbell_register_access(abort, resident, machine))
+            .or_else(|| doorbell_gpio_access(abort, resident, machine))
         {
             Some(action) => action,
             None => hm::partition_fault(resident, exit, machine),
@@ -404,6 +406,54 @@ fn doorbell_register_access(
     Some(Action::Resume)
 }
 
+/// Emulates `abort` if it is a load or store of one of `resident`'s doorbell GPIO
+/// controllers (`apex_api::info::DOORBELL_GPIO_IPA`, see `doorbell_gpio`): the register's
+/// value, or the write's effect (an interrupt clear takes those doorbells); afterwards the
+/// controller's interrupt is raised if a doorbell it unmasked is pending. `None` past its
+/// last controller, or for an access the syndrome does not describe: a fault.
+fn doorbell_gpio_access(
+    abort: Abort,
+    resident: &mut Resident,
+    machine: &mut impl Machine,
+) -> Option<Action> {
+    let offset = abort
+        .ipa
+        .checked_sub(apex_api::info::DOORBELL_GPIO_IPA)
+        .filter(|&o| o < apex_api::info::DOORBELL_GPIO_CONTROLLERS as u64 * DOORBELL_GPIO_SIZE)?;
+    let partition = resident.partition;
+    let controllers = crate::doorbell_gpio::controllers_for(partition.ports.len());
+    let mmio = Mmio::decode(abort)?;
+    let state = partition::state(usize::from(partition.id))?;
+    let regs = &mut resident.vcpu.regs;
+    let k = (offset / DOORBELL_GPIO_SIZE) as usize;
+    let (value, up) = {
+        let mut gpio = state.doorbell_gpio.lock();
+        let outcome = gpio.access(
+            controllers,
+            offset,
+            mmio.value_written(&regs.x),
+            state.pending_doorbells(),
+        )?;
+        if outcome.clear != 0 {
+            state.take_doorbells(outcome.clear);
+        }
+        state.set_doorbells_unmasked(gpio.unmasked());
+        // Looked at after the unmask is published (see `set_doorbells_unmasked`).
+        (outcome.value, gpio.line_up(k, state.pending_doorbells()))
+    };
+    mmio.complete(regs, value);
+    if up {
+        vgic::raise_doorbell_interrupt(
+            partition,
+            k,
+            Some(&mut *resident.vcpu),
+            vgic::Rise::Level,
+            machine,
+        );
+    }
+    Some(Action::Resume)
+}
+
 /// An attempt of `resident` on an interrupt it does not own: an HM event (an illegal
 /// request), logged (the first few), traced, and handled as its HM table says (by default:
 /// ignored, the access having done nothing).
@@ -511,6 +561,19 @@ impl<M: Machine> KernelServices for Services<'_, M> {
         };
         if let Some(core) = state.ring(peer.port) {
             self.machine.wake(core);
+        }
+        // A doorbell it waits for through its doorbell GPIO controller: that controller's
+        // interrupt (`doorbell_gpio`).
+        if state.doorbell_unmasked(peer.port)
+            && let Some(partition) = self.machine.partition(peer.partition)
+        {
+            vgic::raise_doorbell_interrupt(
+                partition,
+                usize::from(peer.port) / apex_api::info::DOORBELL_GPIO_LINES,
+                None,
+                vgic::Rise::Edge,
+                self.machine,
+            );
         }
     }
 

@@ -16,6 +16,9 @@
 //!   timer                "arm,armv8-timer": PPIs 13, 14, 11, 10
 //!   apb-pclk             fixed 24 MHz clock of the PL011 (and PrimeCell devices)
 //!   pl011@<uart>         the kernel's virtual PL011, at the board's UART address and INTID
+//!   gpio@<ipa>           the doorbell GPIO controllers (emulated PL061s, one per 8 ports, at
+//!                        apex_api::info::DOORBELL_GPIO_IPA): line i of controller k is the
+//!                        doorbell of port 8k + i, named after the port (gpio-line-names)
 //!   <device>@<base>      each owned board device with a known binding (PL031, PL061, fw_cfg)
 //! ```
 //!
@@ -24,6 +27,9 @@
 
 use std::ops::Range;
 
+use apex_api::info::{
+    DOORBELL_GPIO_CONTROLLERS, DOORBELL_GPIO_IPA, DOORBELL_GPIO_LINES, DOORBELL_GPIO_SIZE,
+};
 use vm_fdt::{Error, FdtWriter};
 
 use crate::model::{Access, DeviceConfig, ImageSource, LoadedConfig, PartitionConfig};
@@ -249,6 +255,36 @@ fn write(cfg: &LoadedConfig, p: &PartitionConfig, initrd: Range<u64>) -> Result<
     fdt.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
     fdt.property_string_list("clock-names", strings(&["uartclk", "apb_pclk"]))?;
     fdt.end_node(pl011)?;
+
+    // The doorbell GPIO controllers: an interrupt controller each, so that Linux's GPIO
+    // character device turns a doorbell into a line event its user space waits for.
+    let controllers = p
+        .ports
+        .len()
+        .div_ceil(DOORBELL_GPIO_LINES)
+        .min(DOORBELL_GPIO_CONTROLLERS);
+    for k in 0..controllers {
+        let base = DOORBELL_GPIO_IPA + k as u64 * DOORBELL_GPIO_SIZE;
+        let node = fdt.begin_node(&format!("gpio@{base:x}"))?;
+        fdt.property_string_list("compatible", strings(&["arm,pl061", "arm,primecell"]))?;
+        fdt.property_array_u64("reg", &reg(base, DOORBELL_GPIO_SIZE))?;
+        fdt.property_array_u32("interrupts", &spi(board.doorbell_interrupts.0 + k as u32))?;
+        fdt.property_u32("clocks", CLOCK_PHANDLE)?;
+        fdt.property_string("clock-names", "apb_pclk")?;
+        fdt.property_null("gpio-controller")?;
+        fdt.property_u32("#gpio-cells", 2)?;
+        fdt.property_null("interrupt-controller")?;
+        fdt.property_u32("#interrupt-cells", 2)?;
+        let names: Vec<String> = (0..DOORBELL_GPIO_LINES)
+            .map(|i| {
+                p.ports
+                    .get(k * DOORBELL_GPIO_LINES + i)
+                    .map_or_else(String::new, |port| port.name.clone())
+            })
+            .collect();
+        fdt.property_string_list("gpio-line-names", names)?;
+        fdt.end_node(node)?;
+    }
 
     let mut devices: Vec<_> = p
         .devices

@@ -52,11 +52,12 @@ pub const IPA_LIMIT: u64 = 1 << 39;
 /// Where the kernel maps every partition's information page (`apex_api::info`): the last
 /// 4 KiB of the IPA space.
 pub const INFO_PAGE_IPA: u64 = apex_api::info::INFO_PAGE_IPA;
-/// The kernel's pages at the top of every partition's IPA space: the doorbell register page
-/// (emulated, never mapped), then the information page. No region or port buffer may reach
+/// The kernel's pages at the top of every partition's IPA space: the doorbell GPIO
+/// controllers and the doorbell register page (emulated, never mapped), then the information
+/// page. No region or port buffer may reach
 /// them (E094); devices cannot, being identity mapped inside the board's device space (E041),
 /// which every board keeps far below.
-pub const KERNEL_PAGES_IPA: u64 = apex_api::info::DOORBELL_PAGE_IPA;
+pub const KERNEL_PAGES_IPA: u64 = apex_api::info::KERNEL_PAGES_IPA;
 /// Longest partition, region, port and channel name.
 pub const MAX_NAME_LEN: usize = 24;
 /// Longest module name.
@@ -346,14 +347,14 @@ impl Checker<'_> {
             Rule::InfoPageCollision,
             span,
             format!(
-                "{what} ({}..{}) overlaps the kernel's pages at {} (the doorbell register page, then the partition information page at {})",
+                "{what} ({}..{}) overlaps the kernel's pages at {} (the doorbell GPIO controllers, the doorbell register page, then the partition information page at {})",
                 hex(start, true),
                 hex(end, true),
                 hex(KERNEL_PAGES_IPA, true),
                 hex(INFO_PAGE_IPA, true)
             ),
             format!(
-                "keep {keep} at or below {}: the kernel keeps the last 8 KiB of each partition's IPA space for its doorbell register and information page (apex_api::info)",
+                "keep {keep} at or below {}: the kernel keeps the last 24 KiB of each partition's IPA space for its doorbell GPIO controllers, doorbell register page and information page (apex_api::info)",
                 hex(KERNEL_PAGES_IPA, true)
             ),
         );

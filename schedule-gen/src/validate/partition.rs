@@ -624,9 +624,7 @@ impl Checker<'_> {
                                 ),
                             );
                         }
-                        Ok(intid)
-                            if board.is_spi(intid) && intid != board.kernel_uart_interrupt =>
-                        {
+                        Ok(intid) if board.is_spi(intid) && !board.is_kernel_interrupt(intid) => {
                             interrupts.push((intid, irq.span()))
                         }
                         _ => {
@@ -634,6 +632,13 @@ impl Checker<'_> {
                                 .is_ok_and(|i| i == board.kernel_uart_interrupt)
                             {
                                 "is the kernel console's interrupt".to_owned()
+                            } else if u32::try_from(v).is_ok_and(|i| board.is_doorbell_interrupt(i))
+                            {
+                                format!(
+                                    "is one of the kernel's doorbell GPIO interrupts ({} to {}, virtual, every partition's)",
+                                    board.doorbell_interrupts.0,
+                                    board.doorbell_interrupts.1 - 1
+                                )
                             } else {
                                 format!(
                                     "is not a shared peripheral interrupt of board {:?}",
@@ -645,9 +650,12 @@ impl Checker<'_> {
                                 irq.span(),
                                 format!("interrupt {v} of device {dn:?} {why}"),
                                 format!(
-                                    "use a GIC INTID (SPI number + 32) from {} to {}",
+                                    "use a GIC INTID (SPI number + 32) from {} to {}, other than the kernel's own ({} and {} to {})",
                                     board.spi_intids.0,
-                                    board.spi_intids.1 - 1
+                                    board.spi_intids.1 - 1,
+                                    board.kernel_uart_interrupt,
+                                    board.doorbell_interrupts.0,
+                                    board.doorbell_interrupts.1 - 1
                                 ),
                             );
                         }
