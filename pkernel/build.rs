@@ -25,10 +25,14 @@ fn main() {
                     "PKERNEL_SYSTEM_DIR={dir} has no system_tables.rs; build with `cargo xtask build --config <file>`"
                 );
             }
-            // Rebuild whenever schedule-gen rewrote the tables or any image segment.
-            println!("cargo:rerun-if-changed={dir}");
+            // Rebuild whenever schedule-gen rewrote the tables or any image segment (xtask
+            // rewrites only what changed, so an unchanged system rebuilds nothing). Not the
+            // whole directory: xtask writes the finished image there afterwards, which must
+            // not make the next build look stale.
             for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                println!("cargo:rerun-if-changed={}", entry.path().display());
+                if entry.file_name() != "pkernel.elf" {
+                    println!("cargo:rerun-if-changed={}", entry.path().display());
+                }
             }
         }
         Err(_) => panic!(

@@ -14,10 +14,21 @@ use crate::config::{CoreSchedule, HmError, Region, RegionKind, System};
 pub struct BootCheckError {
     pub partition: &'static str,
     pub what: &'static str,
+    /// For a counter frequency that differs: the tables' and the hardware's, in Hz.
+    pub counter_hz: Option<(u64, u64)>,
 }
 
 impl fmt::Display for BootCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((tables, hardware)) = self.counter_hz {
+            return write!(
+                f,
+                "{}: the tables were built for a system counter of {tables} Hz (the board's \
+                 counter_hz), this hardware's runs at {hardware} Hz (CNTFRQ_EL0); correct the \
+                 board description (bsp) or run on the board it describes, and rebuild",
+                self.what
+            );
+        }
         write!(f, "partition '{}': {}", self.partition, self.what)
     }
 }
@@ -34,6 +45,7 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
         Err(BootCheckError {
             partition: "*",
             what,
+            counter_hz: None,
         })
     };
     if system.partitions.len() > crate::config::MAX_PARTITIONS {
@@ -43,7 +55,11 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
         return module("the module uses more cores than the board has");
     }
     if system.counter_hz != counter_hz {
-        return module("the schedule was built for another system counter frequency");
+        return Err(BootCheckError {
+            partition: "*",
+            what: "the schedule was built for another system counter frequency",
+            counter_hz: Some((system.counter_hz, counter_hz)),
+        });
     }
     if system
         .console_input
@@ -57,6 +73,7 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
             Err(BootCheckError {
                 partition: p.name,
                 what,
+                counter_hz: None,
             })
         };
         if usize::from(p.id) != index {
@@ -112,6 +129,7 @@ pub fn check(system: &System, counter_hz: u64) -> Result<(), BootCheckError> {
     }
     for schedule in system.schedules {
         check_schedule(system, schedule).map_err(|what| BootCheckError {
+            counter_hz: None,
             partition: "*",
             what,
         })?;
@@ -338,7 +356,8 @@ mod tests {
             check(&s, 62_500_000),
             Err(BootCheckError {
                 partition: "*",
-                what: "console input goes to a partition the tables do not have"
+                what: "console input goes to a partition the tables do not have",
+                counter_hz: None,
             })
         );
     }
@@ -346,9 +365,18 @@ mod tests {
     #[test]
     fn rejects_another_counter_frequency() {
         static P: [Partition; 1] = [partition(0, 1, &[1], &RAM_A, &IMAGE)];
+        let error = check(&system(&P), 1_000_000_000).unwrap_err();
         assert_eq!(
-            check(&system(&P), 1_000_000_000).unwrap_err().what,
+            error.what,
             "the schedule was built for another system counter frequency"
+        );
+        // Both frequencies, and what to change.
+        assert_eq!(
+            error.to_string(),
+            "the schedule was built for another system counter frequency: the tables were \
+             built for a system counter of 62500000 Hz (the board's counter_hz), this \
+             hardware's runs at 1000000000 Hz (CNTFRQ_EL0); correct the board description \
+             (bsp) or run on the board it describes, and rebuild"
         );
     }
 

@@ -64,6 +64,10 @@ impl Machine for Hardware {
 
     fn save_vcpu(&mut self, vcpu: &mut VcpuContext) {
         vcpu::save(vcpu);
+        // Its underflow maintenance interrupt (asked for when its list registers were full)
+        // is its own: left on, it would fire for as long as the core holds at most one list
+        // register, waking an idle core over and over (its next load asks again if need be).
+        vcpu::stop_underflow_interrupt();
         // A virtual timer interrupt taken and not finished (pending, or in a list register)
         // keeps the physical one active; the next partition's timer must be able to fire.
         if vcpu.virtual_timer_delivered != 0 {
@@ -89,8 +93,11 @@ impl Machine for Hardware {
             return;
         }
         // Interrupts stay masked at EL2: WFI still wakes when one is pending, and
-        // `take_interrupt` then takes it without an exception.
+        // `take_interrupt` then takes it without an exception. The loaded vCPU's pending
+        // virtual interrupts must not count (see `virtual_interface_off`).
+        let hcr = vcpu::virtual_interface_off();
         aarch64_cpu::asm::wfi();
+        vcpu::restore_virtual_interface(hcr);
     }
 
     fn take_interrupt(&mut self) -> Option<Interrupt> {

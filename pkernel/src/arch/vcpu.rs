@@ -243,6 +243,33 @@ pub fn stop_underflow_interrupt() {
     set_ich_hcr(ICH_HCR_EN);
 }
 
+/// Turns the virtual CPU interface off while the core sleeps (WFI), and returns what to
+/// restore afterwards. With it on, the list registers of the vCPU still loaded here (a window
+/// over, a secondary dropped, a partition in `Wait`) keep the virtual IRQ line up, which
+/// counts as work for WFI (QEMU wakes on it at once, and so may a core), so the core would
+/// spin instead of sleeping; off, nothing is lost (the list registers keep their state) and
+/// no maintenance interrupt fires for a vCPU that is not running.
+pub fn virtual_interface_off() -> u64 {
+    let hcr: u64;
+    // SAFETY: reading ICH_HCR_EL2 has no side effects; clearing En only stops the virtual
+    // interface from signalling the loaded vCPU's interrupts until it is restored.
+    unsafe {
+        core::arch::asm!(
+            "mrs {hcr}, ich_hcr_el2",
+            "msr ich_hcr_el2, xzr",
+            "isb",
+            hcr = out(reg) hcr,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    hcr
+}
+
+/// Restores the virtual CPU interface [`virtual_interface_off`] turned off.
+pub fn restore_virtual_interface(hcr: u64) {
+    set_ich_hcr(hcr);
+}
+
 fn set_ich_hcr(value: u64) {
     // SAFETY: ICH_HCR_EL2 controls only the virtual CPU interface partitions use; En stays set.
     unsafe {

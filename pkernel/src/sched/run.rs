@@ -322,6 +322,9 @@ pub fn run_secondary(
                 // The timer of a vCPU this core ran before (the switch below turns it off;
                 // one that fired just before is ended here, not left active).
                 Some(Interrupt::VirtualTimer) => machine.end_virtual_timer(),
+                // Its list registers' maintenance interrupt (its save turns it off; one
+                // that fired just before is turned off here, not left to fire again).
+                Some(Interrupt::Maintenance) => machine.stop_maintenance(),
                 Some(Interrupt::Other(intid)) => {
                     klog!(machine, "core {core}: unexpected interrupt {intid}")
                 }
@@ -413,7 +416,11 @@ fn idle_until(machine: &mut impl Machine, end: u64, mut loaded: Option<&mut Resi
                     machine.core()
                 )
             }
-            Some(Interrupt::WindowTimer | Interrupt::Wakeup | Interrupt::Maintenance) | None => {}
+            // Room in the list registers of a vCPU that is not running: what waits for it is
+            // delivered when its next window starts (`vcpu_loaded`); meanwhile the interrupt
+            // would fire again and again.
+            Some(Interrupt::Maintenance) => machine.stop_maintenance(),
+            Some(Interrupt::WindowTimer | Interrupt::Wakeup) | None => {}
         }
     }
 }

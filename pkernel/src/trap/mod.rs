@@ -406,6 +406,24 @@ fn doorbell_register_access(
     Some(Action::Resume)
 }
 
+/// The doorbell of `peer` rang and its partition unmasked the GPIO line of that doorbell:
+/// the line's controller raises its interrupt. Apart (and cold) so that the `Doorbell`
+/// hypercall's path, which every queuing exchange with a waiting bare-metal peer takes,
+/// stays as short as it was.
+#[cold]
+#[inline(never)]
+fn raise_doorbell_line(peer: PortId, machine: &mut impl Machine) {
+    if let Some(partition) = machine.partition(peer.partition) {
+        vgic::raise_doorbell_interrupt(
+            partition,
+            usize::from(peer.port) / apex_api::info::DOORBELL_GPIO_LINES,
+            None,
+            vgic::Rise::Edge,
+            machine,
+        );
+    }
+}
+
 /// Emulates `abort` if it is a load or store of one of `resident`'s doorbell GPIO
 /// controllers (`apex_api::info::DOORBELL_GPIO_IPA`, see `doorbell_gpio`): the register's
 /// value, or the write's effect (an interrupt clear takes those doorbells); afterwards the
@@ -555,6 +573,8 @@ impl<M: Machine> KernelServices for Services<'_, M> {
         );
     }
 
+    // Inlined into the hypercall fast path: a call here costs every doorbell its prologue.
+    #[inline(always)]
     fn ring(&mut self, peer: PortId) {
         let Some(state) = partition::state(usize::from(peer.partition)) else {
             return;
@@ -564,16 +584,8 @@ impl<M: Machine> KernelServices for Services<'_, M> {
         }
         // A doorbell it waits for through its doorbell GPIO controller: that controller's
         // interrupt (`doorbell_gpio`).
-        if state.doorbell_unmasked(peer.port)
-            && let Some(partition) = self.machine.partition(peer.partition)
-        {
-            vgic::raise_doorbell_interrupt(
-                partition,
-                usize::from(peer.port) / apex_api::info::DOORBELL_GPIO_LINES,
-                None,
-                vgic::Rise::Edge,
-                self.machine,
-            );
+        if state.doorbell_unmasked(peer.port) {
+            raise_doorbell_line(peer, self.machine);
         }
     }
 
