@@ -239,6 +239,9 @@ rules! {
     LinuxPlacement = "E111", "linux-placement";
     /// `[module] console_input` names a partition the configuration does not have.
     ConsoleInputUnknown = "E112", "console-input-unknown";
+    /// The partition images the kernel image carries do not fit, with the kernel, the RAM
+    /// the board reserves for the kernel image.
+    KernelImageTooLarge = "E113", "kernel-image-too-large";
 }
 
 /// `value` quoted for a message, cut to 40 characters so hostile input cannot flood the output.
@@ -249,6 +252,16 @@ pub(crate) fn shown(value: &str) -> String {
     } else {
         let cut: String = value.chars().take(MAX).collect();
         format!("{cut:?}…")
+    }
+}
+
+/// `n` with the noun that agrees with it (`1 partition`, `2 partitions`, `0 partitions`), so
+/// no message says "1 partitions".
+pub(crate) fn count<N: fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    if n == N::from(1) {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 

@@ -81,6 +81,53 @@ pub fn load_str(name: &str, text: &str, base_dir: &Path) -> Result<LoadedConfig,
     )
 }
 
+/// `message` from the TOML reader with the Rust types it names (`expected u64`, `integer
+/// `99…` as i128`) said in words: the reader of the message writes TOML, not Rust.
+fn without_rust_types(message: &str) -> String {
+    const TYPES: &[(&str, &str)] = &[
+        ("i128", "an integer"),
+        ("i64", "an integer"),
+        ("i32", "an integer"),
+        ("i16", "an integer"),
+        ("i8", "an integer"),
+        ("isize", "an integer"),
+        ("u128", "a non-negative integer"),
+        ("u64", "a non-negative integer"),
+        ("u32", "a non-negative integer"),
+        ("u16", "a non-negative integer"),
+        ("u8", "a non-negative integer"),
+        ("usize", "a non-negative integer"),
+        ("f64", "a number"),
+        ("f32", "a number"),
+    ];
+    // `as i128` marks an integer too large for a 64-bit TOML integer.
+    let mut out = message
+        .replace(" as i128,", " is too large,")
+        .replace(" as u128,", " is too large,");
+    if out != message {
+        out = out.replacen("invalid type: ", "invalid value: ", 1);
+    }
+    for (ty, words) in TYPES {
+        let needle = format!("expected {ty}");
+        let mut from = 0;
+        while let Some(found) = out.get(from..).and_then(|rest| rest.find(&needle)) {
+            let start = from + found;
+            let end = start + needle.len();
+            if out
+                .get(end..)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+            {
+                from = end;
+                continue;
+            }
+            let plain = format!("expected {words}");
+            out.replace_range(start..end, &plain);
+            from = start + plain.len();
+        }
+    }
+    out
+}
+
 fn load_text(
     file: String,
     path: &Path,
@@ -88,7 +135,7 @@ fn load_text(
     base_dir: &Path,
 ) -> Result<LoadedConfig, Diagnostics> {
     let toml_error = |e: toml::de::Error, syntax: bool| {
-        let message = e.message().trim().replace('\n', " ");
+        let message = without_rust_types(&e.message().trim().replace('\n', " "));
         let (rule, help) = if syntax {
             (Rule::TomlSyntax, "fix the TOML syntax here")
         } else if message.starts_with("unknown field") {

@@ -171,10 +171,10 @@ fn main() -> ExitCode {
         Command::Check(path) => match schedule_gen::load(&path) {
             Ok(cfg) => {
                 println!(
-                    "ok: {} partitions, {} schedules, {} channels",
-                    cfg.partitions().count(),
-                    cfg.schedules().len(),
-                    cfg.channels().len()
+                    "ok: {}, {}, {}",
+                    count(cfg.partitions().count(), "partition", "partitions"),
+                    count(cfg.schedules().len(), "schedule", "schedules"),
+                    count(cfg.channels().len(), "channel", "channels")
                 );
                 ExitCode::SUCCESS
             }
@@ -216,8 +216,8 @@ fn main() -> ExitCode {
             match schedule_gen::generate_system(&cfg, &all, &out) {
                 Ok(()) => {
                     println!(
-                        "ok: {} partitions, tables written to {}",
-                        cfg.partitions().count(),
+                        "ok: {}, tables written to {}",
+                        count(cfg.partitions().count(), "partition", "partitions"),
                         out.join(schedule_gen::codegen::TABLES_FILE).display()
                     );
                     ExitCode::SUCCESS
@@ -275,7 +275,8 @@ fn main() -> ExitCode {
                 ),
                 None => ("<stdout>".to_owned(), PathBuf::new()),
             };
-            let checked = schedule_gen::load_str(&name, &imported.toml, &base_dir);
+            // Errors name the XML element their line came from, too.
+            let checked = imported.check(&name, &base_dir);
             match &out {
                 Some(path) => {
                     if let Err(e) = std::fs::write(path, &imported.toml) {
@@ -283,9 +284,9 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                     println!(
-                        "wrote {} ({} notes to review)",
+                        "wrote {} ({} to review)",
                         path.display(),
-                        imported.notes.len()
+                        count(imported.notes.len(), "note", "notes")
                     );
                 }
                 None => print!("{}", imported.toml),
@@ -302,6 +303,11 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `n` with the noun that agrees with it: `1 partition`, `2 partitions`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn fail(d: &schedule_gen::Diagnostics) -> ExitCode {

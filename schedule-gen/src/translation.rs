@@ -399,10 +399,14 @@ pub fn build_tables(
         return Err(image_error(
             file,
             format!(
-                "{INFO_PAGES_SYMBOL} holds {} information pages at {:#x}..{info_end:#x}; the configuration has {} partitions, and the pages must lie in the read-only data ({:#x}..{:#x})",
-                kernel.info_page_count,
+                "{INFO_PAGES_SYMBOL} holds {} at {:#x}..{info_end:#x}; the configuration has {}, and the pages must lie in the read-only data ({:#x}..{:#x})",
+                crate::diag::count(
+                    kernel.info_page_count,
+                    "information page",
+                    "information pages"
+                ),
                 kernel.info_pages.address,
-                partitions.len(),
+                crate::diag::count(partitions.len(), "partition", "partitions"),
                 kernel.text_end,
                 kernel.rodata_end
             ),

@@ -225,3 +225,48 @@ fn unwritable_output() {
         out.display()
     )));
 }
+
+#[test]
+fn images_too_large_for_the_kernel_window_are_refused_before_the_link() {
+    let dir = common::temp_dir("too-large");
+    let config = dir.join("big.toml");
+    std::fs::write(
+        &config,
+        "[module]\nname = \"big\"\nboard = \"qemu-virt\"\n\n\
+         [[partition]]\nname = \"huge\"\nkind = \"bm\"\ncriticality = \"E\"\ncores = [1]\n\
+         image = { elf = \"huge.elf\" }\n\
+         [[partition.memory]]\nname = \"ram\"\nipa = 0x4000_0000\nphys = 0x4400_0000\n\
+         size = 0x400_0000\naccess = \"rwx\"\n",
+    )
+    .unwrap();
+    let cfg = load(&config).unwrap_or_else(|e| panic!("{e}"));
+    // 30 segments of 1 MiB, each stored as it is (compression starts above 1 MiB), and its
+    // 4 KiB information page: with the kernel's own 1 MiB, within the 32 MiB window; one
+    // more segment is not.
+    let image = |segments: u64| {
+        let segs: Vec<_> = (0..segments)
+            .map(|n| {
+                common::load_seg(
+                    0x4000_0000 + n * 0x10_0000,
+                    &vec![0xd5; 0x10_0000],
+                    0x10_0000,
+                    R | X,
+                )
+            })
+            .collect();
+        elf(0x4000_0000, &segs)
+    };
+    let images = BTreeMap::from([("huge".to_owned(), dir.join("huge.elf"))]);
+    std::fs::write(&images["huge"], image(30)).unwrap();
+    generate_kernel_tables(&cfg, &images, &dir.join("fits")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&images["huge"], image(31)).unwrap();
+    let error = generate_kernel_tables(&cfg, &images, &dir.join("out")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: error[E113-kernel-image-too-large]: the kernel image would carry 31.0 MiB of partition images (\"huge\" 31.0 MiB), which with the kernel's own 1.0 MiB exceeds the 32.0 MiB board \"qemu-virt\" reserves for the kernel image (0x40000000..0x42000000)\n  \
+             help: make the largest images smaller (segments above 1.0 MiB are stored compressed; uninitialised data costs nothing), or give the board a larger kernel_reserved window",
+            config.display()
+        )
+    );
+}

@@ -257,7 +257,7 @@ fn deep_nesting_and_long_values_are_refused_politely() {
     assert!(e.to_string().len() < 1000, "{e}");
     assert!(
         e.to_string().contains(
-            "PartitionIdentifier \"9999999999999999999999999999999999999999\"… is too large"
+            "PartitionIdentifier \"9999999999999999999999999999999999999999\"… (100000 bytes) is too large"
         ),
         "{e}"
     );

@@ -89,7 +89,7 @@ fn invalid_value() {
     let text = TWO_PARTITIONS.replace("  ipa = 0x4410_0000", "  ipa = -4096");
     assert_eq!(
         errors(&text),
-        "sys.toml:35:9: error[E003-invalid-value]: invalid value: integer `-4096`, expected u64\n  help: change the value to what the message expects"
+        "sys.toml:35:9: error[E003-invalid-value]: invalid value: integer `-4096`, expected a non-negative integer\n  help: change the value to what the message expects"
     );
     let text = TWO_PARTITIONS.replace("kind = \"rtos\"\n", "");
     assert_eq!(

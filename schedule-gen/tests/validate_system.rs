@@ -225,7 +225,7 @@ fn invalid_module_cores() {
             "board = \"qemu-virt\"\n",
             "board = \"qemu-virt\"\ncores = 1\n"
         )),
-        "sys.toml:37:10: error[E021-core-not-on-board]: core 1 is not one of the module's 1 cores\n  help: use a core index from 0 to 0, or raise `[module] cores`"
+        "sys.toml:37:10: error[E021-core-not-on-board]: core 1 is not one of the module's 1 core\n  help: use a core index from 0 to 0, or raise `[module] cores`"
     );
 }
 

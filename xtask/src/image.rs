@@ -170,11 +170,9 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
             }
         };
         if !elf.is_file() {
-            return Err(BuildError::Config(format!(
-                "partition '{}': image {} does not exist (a package image must be a binary crate of this workspace with the same name)",
-                partition.name,
-                elf.display()
-            )));
+            return Err(BuildError::Config(
+                missing_image(config, &partition.name, &partition.image, &elf).to_string(),
+            ));
         }
         images.insert(partition.name.clone(), PartitionPayload::Elf(elf));
     }
@@ -188,14 +186,22 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     let dir = target_dir
         .join("systems")
         .join(format!("{stem}-{}", &digest[..12]));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| BuildError::Io(format!("cannot clear {}: {e}", dir.display())))?;
+    // Generated afresh beside it, then only what changed replaces the directory's files, so
+    // that an unchanged system leaves every file (and its time) as it was and cargo
+    // rebuilds nothing.
+    let staging = dir.with_extension("new");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|e| BuildError::Io(format!("cannot clear {}: {e}", staging.display())))?;
     }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", dir.display())))?;
-    schedule_gen::generate_system(&loaded, &images, &dir)
+    for d in [&staging, &dir] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", d.display())))?;
+    }
+    schedule_gen::generate_system(&loaded, &images, &staging)
         .map_err(|d| BuildError::Config(d.to_string()))?;
+    let changed = replace_changed_files(&staging, &dir, &[SYSTEM_IMAGE])
+        .map_err(|e| BuildError::Io(format!("cannot update {}: {e}", dir.display())))?;
 
     // 3. The kernel, compiled with those tables.
     let mut cmd = cargo();
@@ -214,6 +220,11 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     .env("PKERNEL_SYSTEM_DIR", &dir);
     run(cmd, "building the kernel").inspect_err(|_| embedded_size_hint(&loaded, &dir))?;
     let built = target_dir.join(KERNEL_TARGET).join("release/pkernel");
+    let kernel = dir.join(SYSTEM_IMAGE);
+    // Nothing changed and cargo left the kernel as it was: the finished image is current.
+    if !changed && is_newer(&kernel, &built) {
+        return Ok(SystemImage { kernel, dir });
+    }
 
     // 4. The translation tables, built now that the kernel's layout is known, written into
     //    this system's copy of the image (cargo's own output stays as cargo made it).
@@ -229,10 +240,82 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
         &built.display().to_string(),
     )
     .map_err(|d| BuildError::Config(d.to_string()))?;
-    let kernel = dir.join("pkernel.elf");
     std::fs::write(&kernel, &elf)
         .map_err(|e| BuildError::Io(format!("cannot write {}: {e}", kernel.display())))?;
     Ok(SystemImage { kernel, dir })
+}
+
+/// Why partition `partition`'s image `elf` (from `source`) is not there, as a diagnostic of
+/// the configuration `config` that says what to change.
+fn missing_image(
+    config: &Path,
+    partition: &str,
+    source: &ImageSource,
+    elf: &Path,
+) -> schedule_gen::Diagnostic {
+    let (message, help) = match source {
+        ImageSource::Package(package) => (
+            format!(
+                "package {package:?}, the image of partition {partition:?}, built no binary {}",
+                elf.display()
+            ),
+            format!(
+                "a package image is a binary crate of this workspace whose binary has the package's name: rename the binary {package:?}, or give the ELF with `image = {{ elf = \"...\" }}`"
+            ),
+        ),
+        _ => (
+            format!(
+                "the image of partition {partition:?}, {}, does not exist",
+                elf.display()
+            ),
+            "build that ELF first, or correct `image = { elf = \"...\" }` (a relative path is taken from the configuration file's directory)".to_owned(),
+        ),
+    };
+    schedule_gen::Diagnostic::new(
+        schedule_gen::Rule::ImageUnreadable,
+        config.display().to_string(),
+        message,
+        help,
+    )
+}
+
+/// The finished kernel image in a system's directory (tables linked in).
+const SYSTEM_IMAGE: &str = "pkernel.elf";
+
+/// Moves each file of `from` into `to` unless `to` has the same bytes already (then `to`'s
+/// file, and its modification time, stay), removes the files of `to` that `from` does not
+/// have (except `keep`), and removes `from`. Whether anything in `to` changed.
+fn replace_changed_files(from: &Path, to: &Path, keep: &[&str]) -> std::io::Result<bool> {
+    let mut changed = false;
+    let mut generated = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let target = to.join(&name);
+        generated.insert(name);
+        let same = std::fs::read(&target)
+            .is_ok_and(|old| std::fs::read(entry.path()).is_ok_and(|new| new == old));
+        if !same {
+            std::fs::rename(entry.path(), &target)?;
+            changed = true;
+        }
+    }
+    for entry in std::fs::read_dir(to)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !generated.contains(&name) && !keep.iter().any(|k| name == *k) {
+            std::fs::remove_file(entry.path())?;
+            changed = true;
+        }
+    }
+    std::fs::remove_dir_all(from)?;
+    Ok(changed)
+}
+
+/// Whether `path` exists and was modified after `than` (false if either cannot be read).
+fn is_newer(path: &Path, than: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(path), modified(than)), (Some(a), Some(b)) if a > b)
 }
 
 /// After a failed kernel build: says so when the partition images alone are larger than the
@@ -257,5 +340,81 @@ fn embedded_size_hint(cfg: &schedule_gen::LoadedConfig, dir: &Path) {
             reserved.base,
             reserved.end()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_image_says_what_it_was_and_what_to_change() {
+        let config = Path::new("sys.toml");
+        let elf = missing_image(
+            config,
+            "ctrl",
+            &ImageSource::Elf(PathBuf::from("/img/ctrl.elf")),
+            Path::new("/img/ctrl.elf"),
+        );
+        assert_eq!(
+            elf.to_string(),
+            "sys.toml: error[E050-image-unreadable]: the image of partition \"ctrl\", /img/ctrl.elf, does not exist\n  \
+             help: build that ELF first, or correct `image = { elf = \"...\" }` (a relative path is taken from the configuration file's directory)"
+        );
+        let package = missing_image(
+            config,
+            "ctrl",
+            &ImageSource::Package("bm-ctrl".to_owned()),
+            Path::new("/t/release/bm-ctrl"),
+        );
+        assert_eq!(
+            package.to_string(),
+            "sys.toml: error[E050-image-unreadable]: package \"bm-ctrl\", the image of partition \"ctrl\", built no binary /t/release/bm-ctrl\n  \
+             help: a package image is a binary crate of this workspace whose binary has the package's name: rename the binary \"bm-ctrl\", or give the ELF with `image = { elf = \"...\" }`"
+        );
+    }
+
+    #[test]
+    fn only_changed_files_are_replaced() {
+        let base = std::env::temp_dir().join(format!("xtask-replace-{}", std::process::id()));
+        let (from, to) = (base.join("new"), base.join("sys"));
+        let _ = std::fs::remove_dir_all(&base);
+        for d in [&from, &to] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(to.join("same.rs"), "same").unwrap();
+        std::fs::write(to.join("old.bin"), "old").unwrap();
+        std::fs::write(to.join("gone.bin"), "gone").unwrap();
+        std::fs::write(to.join(SYSTEM_IMAGE), "image").unwrap();
+        let before = std::fs::metadata(to.join("same.rs"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(from.join("same.rs"), "same").unwrap();
+        std::fs::write(from.join("old.bin"), "new").unwrap();
+        std::fs::write(from.join("added.bin"), "added").unwrap();
+        assert!(replace_changed_files(&from, &to, &[SYSTEM_IMAGE]).unwrap());
+        // Unchanged: the very same file, its time kept; changed, added, removed: updated.
+        let after = std::fs::metadata(to.join("same.rs"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(before, after);
+        assert_eq!(std::fs::read_to_string(to.join("old.bin")).unwrap(), "new");
+        assert_eq!(
+            std::fs::read_to_string(to.join("added.bin")).unwrap(),
+            "added"
+        );
+        assert!(!to.join("gone.bin").exists());
+        assert!(to.join(SYSTEM_IMAGE).exists(), "the finished image is kept");
+        assert!(!from.exists());
+        // Again with the same files: nothing changed.
+        std::fs::create_dir_all(&from).unwrap();
+        for name in ["same.rs", "old.bin", "added.bin"] {
+            std::fs::copy(to.join(name), from.join(name)).unwrap();
+        }
+        assert!(!replace_changed_files(&from, &to, &[SYSTEM_IMAGE]).unwrap());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -14,7 +14,7 @@
 //!   cargo xtask bench                                  instruction counts under QEMU icount
 
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -107,13 +107,41 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if !options.config.is_file() {
-        return Err(format!(
-            "configuration file {} not found",
-            options.config.display()
-        ));
-    }
+    config_file_check(&options.config)?;
     Ok(options)
+}
+
+/// That `config` is a configuration file, or what it is instead.
+fn config_file_check(config: &Path) -> Result<(), String> {
+    if config.is_dir() {
+        let tomls: Vec<String> = std::fs::read_dir(config)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| p.display().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .take(5)
+            .collect();
+        return Err(if tomls.is_empty() {
+            format!(
+                "{} is a directory: --config takes a configuration file (.toml)",
+                config.display()
+            )
+        } else {
+            format!(
+                "{} is a directory: --config takes a configuration file (.toml), e.g. {}",
+                config.display(),
+                tomls.join(", ")
+            )
+        });
+    }
+    if !config.is_file() {
+        return Err(format!("configuration file {} not found", config.display()));
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -489,5 +517,38 @@ fn test() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("tests failed ({status})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_given_as_the_configuration_is_called_one() {
+        let root = workspace_root();
+        let err = config_file_check(&root.join("configs")).unwrap_err();
+        assert!(
+            err.contains(
+                "configs is a directory: --config takes a configuration file (.toml), e.g. "
+            ),
+            "{err}"
+        );
+        assert!(err.contains("configs/demo.toml"), "{err}");
+        let empty = std::env::temp_dir().join(format!("xtask-empty-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert_eq!(
+            config_file_check(&empty).unwrap_err(),
+            format!(
+                "{} is a directory: --config takes a configuration file (.toml)",
+                empty.display()
+            )
+        );
+        std::fs::remove_dir(&empty).unwrap();
+        assert_eq!(
+            config_file_check(Path::new("/no/such.toml")).unwrap_err(),
+            "configuration file /no/such.toml not found"
+        );
+        assert_eq!(config_file_check(&root.join("configs/demo.toml")), Ok(()));
     }
 }

@@ -42,169 +42,193 @@ fn comment(s: &str) -> String {
         .collect()
 }
 
+/// The configuration text, and for each of its lines the byte offset in the XML of the
+/// element it comes from: none for what the import chose itself (board, images, addresses,
+/// notes), so an error the configuration's check finds can point back at the XML.
+pub(super) struct Written {
+    pub toml: String,
+    /// `origins[i]` is the origin of line `i + 1`.
+    pub origins: Vec<Option<usize>>,
+}
+
+impl Written {
+    fn line(&mut self, s: &str, from: Option<usize>) {
+        self.toml.push_str(s);
+        self.toml.push('\n');
+        self.origins.push(from);
+    }
+}
+
 /// The configuration text for `module`, imported from `file` (only its file name is written).
-pub(super) fn toml(file: &str, module: &Module, board: &str, notes: &[String]) -> String {
+pub(super) fn toml(file: &str, module: &Module, board: &str, notes: &[String]) -> Written {
     let file_name = Path::new(file)
         .file_name()
         .map_or_else(|| file.to_owned(), |n| n.to_string_lossy().into_owned());
-    let mut t = String::new();
-    let line = |t: &mut String, s: &str| {
-        t.push_str(s);
-        t.push('\n');
+    let mut t = Written {
+        toml: String::new(),
+        origins: Vec::new(),
     };
-    line(
-        &mut t,
+    t.line(
         &format!(
             "# Imported by schedule-gen from the ARINC 653 XML configuration {}.",
             comment(&file_name)
         ),
+        None,
     );
-    line(
-        &mut t,
+    t.line(
         "# Each note says what the XML left open or pkernel cannot express: review them all.",
+        None,
     );
     for n in notes {
-        line(&mut t, &format!("# note: {}", comment(n)));
+        t.line(&format!("# note: {}", comment(n)), None);
     }
-    line(&mut t, "");
-    line(&mut t, "[module]");
-    line(&mut t, &format!("name = {}", q(&module.name)));
-    line(&mut t, &format!("board = {}", q(board)));
+    let root = Some(module.root_at);
+    t.line("", None);
+    t.line("[module]", root);
+    t.line(&format!("name = {}", q(&module.name)), root);
+    t.line(&format!("board = {}", q(board)), None);
     if let Some((phys, size)) = module.shared_memory {
-        line(
-            &mut t,
+        t.line(
             &format!(
                 "shared_memory = {{ phys = {}, size = {} }}",
                 addr(phys),
                 hex(size)
             ),
+            None,
         );
     }
     if !module.module_hm.is_empty() {
-        line(&mut t, "");
-        line(&mut t, "[module.hm]");
+        t.line("", None);
+        t.line("[module.hm]", module.hm_at);
         for (error, action) in &module.module_hm {
-            line(&mut t, &format!("{} = {}", error.name(), q(action.name())));
+            t.line(
+                &format!("{} = {}", error.name(), q(action.name())),
+                module.hm_at,
+            );
         }
     }
 
     for p in &module.partitions {
-        line(&mut t, "");
-        line(&mut t, "[[partition]]");
-        line(&mut t, &format!("name = {}", q(&p.name)));
-        line(
-            &mut t,
+        let at = Some(p.offset);
+        t.line("", None);
+        t.line("[[partition]]", at);
+        t.line(&format!("name = {}", q(&p.name)), at);
+        t.line(
             &format!("kind = {}", q(if p.system { "system" } else { "rtos" })),
+            at,
         );
-        line(&mut t, &format!("criticality = \"{}\"", p.criticality));
-        line(&mut t, "core = 0");
+        t.line(&format!("criticality = \"{}\"", p.criticality), at);
+        t.line("core = 0", None);
         if let Some(period) = p.period_ns {
-            line(&mut t, &format!("period = {}", q(&format_duration(period))));
-        }
-        if let Some(duration) = p.duration_ns {
-            line(
-                &mut t,
-                &format!("duration = {}", q(&format_duration(duration))),
+            t.line(
+                &format!("period = {}", q(&format_duration(period))),
+                p.schedule_at,
             );
         }
-        line(
-            &mut t,
+        if let Some(duration) = p.duration_ns {
+            t.line(
+                &format!("duration = {}", q(&format_duration(duration))),
+                p.schedule_at,
+            );
+        }
+        t.line(
             &format!("image = {{ elf = {} }}", q(&format!("{}.elf", p.name))),
+            None,
         );
         if let Some(ipa) = p.ports_ipa {
-            line(&mut t, &format!("ports_ipa = {}", addr(ipa)));
+            t.line(&format!("ports_ipa = {}", addr(ipa)), None);
         }
         for r in p.memory.iter().filter(|r| r.kind == RegionKind::Ram) {
-            line(&mut t, "");
-            line(&mut t, "  [[partition.memory]]");
-            line(&mut t, &format!("  name = {}", q(&r.name)));
-            line(&mut t, &format!("  ipa = {}", addr(r.phys.unwrap_or(0))));
-            line(&mut t, &format!("  size = {}", hex(r.size)));
-            line(&mut t, &format!("  access = {}", q(r.access)));
+            let at = Some(r.at);
+            t.line("", None);
+            t.line("  [[partition.memory]]", at);
+            t.line(&format!("  name = {}", q(&r.name)), at);
+            t.line(&format!("  ipa = {}", addr(r.phys.unwrap_or(0))), at);
+            t.line(&format!("  size = {}", hex(r.size)), at);
+            t.line(&format!("  access = {}", q(r.access)), at);
         }
         for r in p.memory.iter().filter(|r| r.kind == RegionKind::Io) {
-            line(&mut t, "");
-            line(&mut t, "  [[partition.device]]");
-            line(&mut t, &format!("  name = {}", q(&r.name)));
-            line(
-                &mut t,
+            let at = Some(r.at);
+            t.line("", None);
+            t.line("  [[partition.device]]", at);
+            t.line(&format!("  name = {}", q(&r.name)), at);
+            t.line(
                 &format!(
                     "  mmio = {{ base = {}, size = {} }}",
                     addr(r.phys.unwrap_or(0)),
                     hex(r.size)
                 ),
+                at,
             );
         }
         for port in p.ports.iter().filter(|q| q.connected && !q.queuing) {
-            line(&mut t, "");
-            line(&mut t, "  [[partition.sampling_port]]");
-            line(&mut t, &format!("  name = {}", q(&port.name)));
-            line(
-                &mut t,
-                &format!("  direction = {}", q(direction(port.source))),
-            );
-            line(
-                &mut t,
+            let at = Some(port.at);
+            t.line("", None);
+            t.line("  [[partition.sampling_port]]", at);
+            t.line(&format!("  name = {}", q(&port.name)), at);
+            t.line(&format!("  direction = {}", q(direction(port.source))), at);
+            t.line(
                 &format!("  max_message_size = {}", port.max_message_size),
+                at,
             );
-            if let Some(refresh) = port.refresh_ns {
-                line(
-                    &mut t,
+            // Zero is only ever a source's (refused on destinations, noted on sources).
+            if let Some(refresh) = port.refresh_ns.filter(|r| *r > 0) {
+                t.line(
                     &format!("  refresh_period = {}", q(&format_duration(refresh))),
+                    at,
                 );
             }
         }
         for port in p.ports.iter().filter(|q| q.connected && q.queuing) {
-            line(&mut t, "");
-            line(&mut t, "  [[partition.queuing_port]]");
-            line(&mut t, &format!("  name = {}", q(&port.name)));
-            line(
-                &mut t,
-                &format!("  direction = {}", q(direction(port.source))),
-            );
-            line(
-                &mut t,
+            let at = Some(port.at);
+            t.line("", None);
+            t.line("  [[partition.queuing_port]]", at);
+            t.line(&format!("  name = {}", q(&port.name)), at);
+            t.line(&format!("  direction = {}", q(direction(port.source))), at);
+            t.line(
                 &format!("  max_message_size = {}", port.max_message_size),
+                at,
             );
-            line(&mut t, &format!("  max_messages = {}", port.max_messages));
+            t.line(&format!("  max_messages = {}", port.max_messages), at);
         }
         if !p.hm.is_empty() {
-            line(&mut t, "");
-            line(&mut t, "  [partition.hm]");
+            t.line("", None);
+            t.line("  [partition.hm]", p.hm_at);
             for (error, action) in &p.hm {
-                line(
-                    &mut t,
+                t.line(
                     &format!("  {} = {}", error.name(), q(action.name())),
+                    p.hm_at,
                 );
             }
         }
     }
 
-    line(&mut t, "");
-    line(&mut t, "[[schedule]]");
-    line(&mut t, "core = 0");
-    line(
-        &mut t,
+    t.line("", None);
+    t.line("[[schedule]]", module.schedule_at);
+    t.line("core = 0", module.schedule_at);
+    t.line(
         &format!(
             "major_frame = {}",
             q(&format_duration(module.major_frame_ns))
         ),
+        module.schedule_at,
     );
     for w in &module.windows {
         let name = module
             .partitions
             .get(w.partition)
             .map_or("", |p| p.name.as_str());
-        line(&mut t, "");
-        line(&mut t, "  [[schedule.window]]");
-        line(&mut t, &format!("  partition = {}", q(name)));
-        line(
-            &mut t,
+        let at = Some(w.at);
+        t.line("", None);
+        t.line("  [[schedule.window]]", at);
+        t.line(&format!("  partition = {}", q(name)), at);
+        t.line(
             &format!("  offset = {}", q(&format_duration(w.offset_ns))),
+            at,
         );
-        line(
-            &mut t,
+        t.line(
             &format!("  duration = {}", q(&format_duration(w.duration_ns))),
+            at,
         );
     }
 
@@ -218,15 +242,13 @@ pub(super) fn toml(file: &str, module: &Module, board: &str, notes: &[String]) -
                 port.map_or("", |q| q.name.as_str())
             ))
         };
-        line(&mut t, "");
-        line(&mut t, "[[channel]]");
-        line(&mut t, &format!("name = {}", q(&c.name)));
-        line(&mut t, &format!("source = {}", end(c.source)));
+        let at = Some(c.at);
+        t.line("", None);
+        t.line("[[channel]]", at);
+        t.line(&format!("name = {}", q(&c.name)), at);
+        t.line(&format!("source = {}", end(c.source)), at);
         let destinations: Vec<String> = c.destinations.iter().map(|r| end(*r)).collect();
-        line(
-            &mut t,
-            &format!("destinations = [{}]", destinations.join(", ")),
-        );
+        t.line(&format!("destinations = [{}]", destinations.join(", ")), at);
     }
     t
 }

@@ -22,6 +22,12 @@ pub(super) struct Module {
     pub module_hm: BTreeMap<HmError, ModuleAction>,
     /// `[module] shared_memory` as (phys, size), once laid out.
     pub shared_memory: Option<(u64, u64)>,
+    /// Byte offset of `<ARINC_653_Module>` (where `[module] name` comes from).
+    pub root_at: usize,
+    /// Byte offset of the imported `<Module_Schedule>` (where `[[schedule]]` comes from).
+    pub schedule_at: Option<usize>,
+    /// Byte offset of the `<Module_HM_Table>` (where `[module.hm]` comes from).
+    pub hm_at: Option<usize>,
 }
 
 /// One `[[partition]]`.
@@ -51,6 +57,12 @@ pub(super) struct Partition {
     pub ports_ipa: Option<u64>,
     /// Byte offset of its `<Partition>` element (for errors found later).
     pub offset: usize,
+    /// Byte offset of its `<Partition_Schedule>` (where `period` and `duration` come from).
+    pub schedule_at: Option<usize>,
+    /// `EntryPoint` as written, if any (noted: a partition starts at its ELF's entry point).
+    pub entry_point: Option<String>,
+    /// Byte offset of its `<Partition_HM_Table>` (where `[partition.hm]` comes from).
+    pub hm_at: Option<usize>,
 }
 
 impl Partition {
@@ -84,6 +96,8 @@ pub(super) struct Region {
     pub access: &'static str,
     /// Physical (= guest-physical) base: from `PhysicalAddress`, or placed by the layout.
     pub phys: Option<u64>,
+    /// Byte offset of its `<Memory_Requirements>` element.
+    pub at: usize,
 }
 
 /// One port.
@@ -96,12 +110,14 @@ pub(super) struct Port {
     pub queuing: bool,
     pub source: bool,
     pub max_message_size: u64,
-    /// Sampling destinations only.
+    /// `RefreshRateSeconds` (sampling ports; required on destinations, where it is never 0).
     pub refresh_ns: Option<u64>,
     /// Queuing ports only.
     pub max_messages: u64,
     /// Whether an imported channel connects it (unconnected ports are left out).
     pub connected: bool,
+    /// Byte offset of its `<Sampling_Port>` or `<Queuing_Port>` element.
+    pub at: usize,
 }
 
 /// A window of core 0's schedule.
@@ -128,4 +144,6 @@ pub(super) struct Channel {
     pub name: String,
     pub source: PortRef,
     pub destinations: Vec<PortRef>,
+    /// Byte offset of its `<Channel>` element.
+    pub at: usize,
 }

@@ -9,7 +9,8 @@ use roxmltree::Node;
 
 use super::ir::{Channel, Partition, Port, PortRef, Region, RegionKind, Window};
 use super::names::{MAX_MODULE_NAME, MAX_NAME, Namer, renames, sanitize};
-use super::xml::{Cx, elements, is, norm, shown, tag};
+use super::xml::{Cx, elements, is, norm, parse_ident, peek, shown, some_of, tag};
+use crate::diag::count;
 
 /// The module's top-level elements, by kind, in document order.
 #[derive(Default)]
@@ -45,6 +46,7 @@ pub(super) fn sections<'a, 'i>(cx: &mut Cx<'_>, root: Node<'a, 'i>) -> Sections<
             cx.ignore(child);
             continue;
         };
+        cx.visit(child);
         list.push(child);
     }
     for (list, what) in [
@@ -87,14 +89,15 @@ pub(super) fn module_name(cx: &mut Cx<'_>, root: Node<'_, '_>) -> String {
             "the XML has no ModuleName: the module is named {name:?} after the file"
         )),
     }
-    let dropped: Vec<&str> = ["ModuleVersion", "ModuleId"]
+    let dropped: Vec<String> = ["ModuleVersion", "ModuleId"]
         .into_iter()
-        .filter(|a| root.attributes().any(|x| norm(x.name()) == norm(a)))
+        .filter_map(|a| Some(format!("{a} {}", shown(&cx.text_attr(root, &[a])?))))
         .collect();
     if !dropped.is_empty() {
         cx.note(format!(
-            "{} not kept: a pkernel configuration has no such field",
-            dropped.join(" and ")
+            "{} {} not kept: a pkernel configuration has no module version or identifier",
+            dropped.join(" and "),
+            if dropped.len() == 1 { "is" } else { "are" }
         ));
     }
     name
@@ -204,6 +207,30 @@ pub(super) fn partitions(cx: &mut Cx<'_>, nodes: &[Node<'_, '_>]) -> (Vec<Partit
             list.join(", ")
         ));
     }
+    // GET_PARTITION_STATUS gives a pkernel partition its place in the configuration as its
+    // identifier: say where that is not the XML's.
+    let renumbered: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| i64::try_from(*i).ok() != Some(p.id))
+        .map(|(i, p)| format!("{:?} {} → {i}", p.name, p.id))
+        .collect();
+    if !renumbered.is_empty() {
+        cx.note(format!(
+            "PartitionIdentifier is not kept: pkernel numbers partitions in file order from 0 (the identifier GET_PARTITION_STATUS returns): {}",
+            renumbered.join(", ")
+        ));
+    }
+    let entry_points: Vec<String> = parts
+        .iter()
+        .filter_map(|p| Some(format!("{:?}: {}", p.name, shown(p.entry_point.as_ref()?))))
+        .collect();
+    if !entry_points.is_empty() {
+        cx.note(format!(
+            "EntryPoint is not kept: a partition starts at its ELF's entry point ({})",
+            entry_points.join(", ")
+        ));
+    }
     (parts, index)
 }
 
@@ -253,6 +280,7 @@ fn partition(cx: &mut Cx<'_>, e: Node<'_, '_>) -> Option<(Partition, crate::diag
         Some(a) => cx.boolean(&a).unwrap_or(false),
         None => false,
     };
+    let entry_point = cx.text_attr(e, &["EntryPoint"]).filter(|n| !n.is_empty());
 
     let mut ports: Vec<Port> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -293,6 +321,7 @@ fn partition(cx: &mut Cx<'_>, e: Node<'_, '_>) -> Option<(Partition, crate::diag
         criticality,
         ports,
         offset: e.range().start,
+        entry_point,
         ..Partition::default()
     };
     Some((p, id_at, criticality_attr.is_some()))
@@ -343,8 +372,27 @@ fn port(cx: &mut Cx<'_>, e: Node<'_, '_>, queuing: bool) -> Option<Port> {
     } else {
         let refresh = cx.attr(e, &["RefreshRateSeconds", "RefreshPeriodSeconds"]);
         match (refresh, source) {
-            // ARINC 653 gives a refresh period meaning only on destinations.
-            (Some(a), Some(false)) => refresh_ns = Some(cx.seconds(&a)?),
+            (Some(a), Some(false)) => {
+                let ns = cx.seconds(&a)?;
+                if ns == 0 {
+                    let at = cx.attr_pos(&a);
+                    cx.unmappable(
+                        at,
+                        format!(
+                            "sampling destination {} has a RefreshRateSeconds of zero",
+                            tag(e)
+                        ),
+                        "pkernel needs a positive refresh period on a sampling destination (how long a message stays valid): give it in seconds",
+                    );
+                    // The port is kept, so its channel raises no error of its own.
+                } else {
+                    refresh_ns = Some(ns);
+                }
+            }
+            // On a source, the refresh period has no effect in ARINC 653 or pkernel, but it is
+            // kept: the source's port status reports it. Zero, which pkernel refuses, is
+            // noted where the port is written.
+            (Some(a), _) => refresh_ns = Some(cx.seconds(&a)?),
             (None, Some(false)) => {
                 let at = cx.pos(e);
                 cx.invalid(
@@ -369,6 +417,7 @@ fn port(cx: &mut Cx<'_>, e: Node<'_, '_>, queuing: bool) -> Option<Port> {
         refresh_ns,
         max_messages,
         connected: false,
+        at: e.range().start,
     })
 }
 
@@ -390,7 +439,7 @@ pub(super) fn resolve(
         } else {
             format!(
                 "use the PartitionIdentifier of a declared partition: {}",
-                ids.join(", ")
+                some_of(&ids)
             )
         }
     };
@@ -599,16 +648,16 @@ fn requirement(cx: &mut Cx<'_>, e: Node<'_, '_>) -> Option<(Region, String, bool
         };
         if v.contains("only") && read_write {
             cx.note(format!(
-                "Access {:?} at line {} is imported as read-write: pkernel regions are always readable",
-                a.value(),
+                "Access {} at line {} is imported as read-write: pkernel regions are always readable",
+                shown(a.value()),
                 cx.line(e)
             ));
         }
         if code && read_write && !execute {
             cx.note(format!(
-                "CODE memory at line {} has Access {:?}: imported as \"rwx\"",
+                "CODE memory at line {} has Access {}: imported as \"rwx\"",
                 cx.line(e),
-                a.value()
+                shown(a.value())
             ));
         }
         Some(match (read_write, execute || code) {
@@ -679,8 +728,17 @@ fn requirement(cx: &mut Cx<'_>, e: Node<'_, '_>) -> Option<(Region, String, bool
             access?
         },
         phys,
+        at: e.range().start,
     };
     Some((region, wanted, region_name.is_some(), size?))
+}
+
+/// What [`schedule`] read: the major frame, the windows (sorted by offset) and where the
+/// imported `<Module_Schedule>` is.
+pub(super) struct Schedule {
+    pub major_frame_ns: u64,
+    pub windows: Vec<Window>,
+    pub at: Option<usize>,
 }
 
 /// Reads the module schedule: its major frame, every partition's period and duration, and
@@ -691,10 +749,26 @@ pub(super) fn schedule(
     nodes: &[Node<'_, '_>],
     parts: &mut [Partition],
     index: &Index,
-) -> (u64, Vec<Window>) {
-    let Some(&chosen) = choose_schedule(cx, root, nodes) else {
-        return (0, Vec::new());
+) -> Schedule {
+    let Some(choice) = choose_schedule(cx, root, nodes) else {
+        return Schedule {
+            major_frame_ns: 0,
+            windows: Vec::new(),
+            at: None,
+        };
     };
+    let chosen = choice.node;
+    let identity: Vec<String> = ["ScheduleName", "ScheduleIdentifier"]
+        .into_iter()
+        .filter_map(|a| Some(format!("{a} {}", shown(&cx.text_attr(chosen, &[a])?))))
+        .collect();
+    if !identity.is_empty() {
+        cx.note(format!(
+            "the module schedule's {} {} not kept: it becomes the one [[schedule]] of core 0, which has neither",
+            identity.join(" and "),
+            if identity.len() == 1 { "is" } else { "are" }
+        ));
+    }
     let major = cx
         .required(
             chosen,
@@ -718,6 +792,8 @@ pub(super) fn schedule(
     let mut windows = Vec::new();
     let mut scheduled: BTreeMap<usize, usize> = BTreeMap::new();
     let mut period_start = Vec::new();
+    let mut window_ids = Vec::new();
+    let mut schedule_changes = Vec::new();
     for ps in elements(chosen) {
         if !is(ps, &["Partition_Schedule"]) {
             cx.ignore(ps);
@@ -746,9 +822,19 @@ pub(super) fn schedule(
                 "the processor time the partition needs in every period, in seconds",
             )
             .and_then(|a| cx.seconds(&a));
+        // ARINC 653P1-3 lets a partition switch module schedules and says what a switch does
+        // to it; pkernel has one fixed schedule per core.
+        let changes: Vec<String> = ["SetModuleSchedule", "ScheduleChangeAction"]
+            .into_iter()
+            .filter_map(|a| Some(format!("{a} {}", shown(&cx.text_attr(ps, &[a])?))))
+            .collect();
         if let Some(p) = pi.and_then(|i| parts.get_mut(i)) {
             p.period_ns = period;
             p.duration_ns = duration;
+            p.schedule_at = Some(ps.range().start);
+            if !changes.is_empty() {
+                schedule_changes.push(format!("{:?} ({})", p.name, changes.join(", ")));
+            }
         }
         for w in elements(ps) {
             if !is(w, &["Window_Schedule"]) {
@@ -769,15 +855,17 @@ pub(super) fn schedule(
                     "the window's length in seconds",
                 )
                 .and_then(|a| cx.seconds(&a));
+            let id = cx
+                .text_attr(w, &["WindowIdentifier"])
+                .filter(|id| !id.is_empty());
+            if let Some(id) = &id {
+                window_ids.push(shown(id));
+            }
             if let Some(a) = cx.attr(w, &["PartitionPeriodStart"])
                 && cx.boolean(&a) == Some(true)
             {
-                let id = cx.text_attr(w, &["WindowIdentifier"]).unwrap_or_default();
-                period_start.push(if id.is_empty() {
-                    format!("line {}", cx.line(w))
-                } else {
-                    id
-                });
+                period_start
+                    .push(id.map_or_else(|| format!("line {}", cx.line(w)), |id| shown(&id)));
             }
             if let (Some(partition), Some(offset_ns), Some(duration_ns)) = (pi, offset, duration) {
                 windows.push(Window {
@@ -791,23 +879,95 @@ pub(super) fn schedule(
     }
     windows.sort_by_key(|w| (w.offset_ns, w.partition, w.duration_ns));
     overlaps(cx, &windows, parts);
+    if !window_ids.is_empty() {
+        cx.note(format!(
+            "WindowIdentifier is not kept ({}): a pkernel window is known by its place in the core's schedule, in offset order",
+            window_ids.join(", ")
+        ));
+    }
     if !period_start.is_empty() {
         cx.note(format!(
             "PartitionPeriodStart is not kept (windows {}): pkernel starts a partition's periods at multiples of its period from the start of the major frame",
             period_start.join(", ")
         ));
     }
+    if !schedule_changes.is_empty() {
+        cx.note(format!(
+            "what the Partition_Schedules say about changing module schedules is not kept: pkernel has one fixed schedule per core, which no partition changes: {}",
+            schedule_changes.join(", ")
+        ));
+    }
+    // Which partitions each module schedule left out schedules (read once, without checks or
+    // notes): a partition missing from the imported schedule is told where it is scheduled.
+    let mut left_out: Vec<(String, BTreeSet<i64>, BTreeSet<String>)> = Vec::new();
+    if nodes.len() >= 2 && parts.len() > scheduled.len() {
+        for &n in nodes.iter().filter(|n| n.range() != chosen.range()) {
+            let (mut ids, mut names) = (BTreeSet::new(), BTreeSet::new());
+            for ps in elements(n).filter(|ps| is(*ps, &["Partition_Schedule"])) {
+                match peek(ps, &["PartitionIdentifier"]) {
+                    Some(id) => ids.extend(parse_ident(id).ok()),
+                    None => names.extend(peek(ps, &["PartitionName"]).map(|n| n.trim().to_owned())),
+                }
+            }
+            left_out.push((schedule_label(cx, n), ids, names));
+        }
+    }
     for (i, p) in parts.iter().enumerate() {
-        if !scheduled.contains_key(&i) {
-            let at = cx.pos_of(p.offset);
+        if scheduled.contains_key(&i) {
+            continue;
+        }
+        let at = cx.pos_of(p.offset);
+        if nodes.len() < 2 {
             cx.unmappable(
                 at,
                 format!("partition {} has no <Partition_Schedule> in the module schedule", p.xml_label()),
                 "add a <Partition_Schedule> with its period, duration and windows: a pkernel partition runs in windows of core 0",
             );
+            continue;
         }
+        let elsewhere: Vec<&str> = left_out
+            .iter()
+            .filter(|(_, ids, names)| {
+                ids.contains(&p.id) || p.xml_name.as_ref().is_some_and(|n| names.contains(n))
+            })
+            .map(|(label, _, _)| label.as_str())
+            .collect();
+        cx.unmappable(
+            at,
+            format!(
+                "partition {} has no <Partition_Schedule> in module schedule {}, {}, the only one imported{}",
+                p.xml_label(),
+                choice.label,
+                choice.why,
+                if elsewhere.is_empty() {
+                    String::new()
+                } else {
+                    format!("; only {} schedules it", elsewhere.join(" and "))
+                }
+            ),
+            format!(
+                "pkernel has one fixed schedule per core, so the import reads one module schedule: add a <Partition_Schedule> for the partition to {}, or mark the schedule to import InitialModuleSchedule=\"true\"",
+                choice.label
+            ),
+        );
     }
-    (major, windows)
+    Schedule {
+        major_frame_ns: major,
+        windows,
+        at: Some(chosen.range().start),
+    }
+}
+
+/// A module schedule for messages: `"main" at line 4`, or `at line 4` without a ScheduleName.
+fn schedule_label(cx: &Cx<'_>, node: Node<'_, '_>) -> String {
+    let line = cx.line(node);
+    match peek(node, &["ScheduleName"])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => format!("{} at line {line}", shown(name)),
+        None => format!("at line {line}"),
+    }
 }
 
 /// Reports windows (sorted by offset) that overlap: Part 1 runs one window at a time, so
@@ -835,14 +995,21 @@ fn overlaps(cx: &mut Cx<'_>, windows: &[Window], parts: &[Partition]) {
     }
 }
 
+/// The imported module schedule, how messages name it and why it was chosen.
+struct Chosen<'a, 'i> {
+    node: Node<'a, 'i>,
+    label: String,
+    why: &'static str,
+}
+
 /// The `<Module_Schedule>` to import: the only one, the one marked `InitialModuleSchedule`,
-/// or the first.
-fn choose_schedule<'n, 'a, 'i>(
+/// or the first. The others are noted and left out.
+fn choose_schedule<'a, 'i>(
     cx: &mut Cx<'_>,
     root: Node<'_, '_>,
-    nodes: &'n [Node<'a, 'i>],
-) -> Option<&'n Node<'a, 'i>> {
-    let Some(first) = nodes.first() else {
+    nodes: &[Node<'a, 'i>],
+) -> Option<Chosen<'a, 'i>> {
+    let Some(&first) = nodes.first() else {
         let at = cx.pos(root);
         cx.invalid(
             at,
@@ -851,43 +1018,48 @@ fn choose_schedule<'n, 'a, 'i>(
         );
         return None;
     };
-    if nodes.len() == 1 {
-        return Some(first);
-    }
     let mut initial = Vec::new();
-    for n in nodes {
-        if let Some(a) = cx.attr(*n, &["InitialModuleSchedule"])
+    for &n in nodes {
+        if let Some(a) = cx.attr(n, &["InitialModuleSchedule"])
             && cx.boolean(&a) == Some(true)
         {
             initial.push(n);
         }
     }
+    if nodes.len() == 1 {
+        return Some(Chosen {
+            node: first,
+            label: schedule_label(cx, first),
+            why: "the only one",
+        });
+    }
     if let (Some(a), Some(b)) = (initial.first(), initial.get(1)) {
-        let (at, line) = (cx.pos(**b), cx.line(**a));
+        let (at, line) = (cx.pos(*b), cx.line(*a));
         cx.invalid(
             at,
             format!("a second <Module_Schedule> is marked InitialModuleSchedule (the first is at line {line})"),
             "mark one module schedule as the initial one",
         );
     }
-    let chosen = initial.first().copied().unwrap_or(first);
-    let label = |cx: &mut Cx<'_>, n: &Node<'_, '_>| {
-        cx.text_attr(*n, &["ScheduleName"])
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| format!("line {}", cx.line(*n)), |s| format!("{s:?}"))
+    let (chosen, why) = match initial.first() {
+        Some(&n) => (n, "the initial one"),
+        None => (first, "the first, as none is marked InitialModuleSchedule"),
     };
-    let chosen_label = label(cx, chosen);
-    let others: Vec<String> = nodes
-        .iter()
-        .filter(|n| n.range() != chosen.range())
-        .map(|n| label(cx, n))
-        .collect();
+    let label = schedule_label(cx, chosen);
+    let mut others = Vec::new();
+    for &n in nodes.iter().filter(|n| n.range() != chosen.range()) {
+        others.push(schedule_label(cx, n));
+        cx.skip(n);
+    }
     cx.note(format!(
-        "only module schedule {chosen_label} ({}) is imported: pkernel has one fixed schedule per core; dropped: {}",
-        if initial.is_empty() { "the first" } else { "the initial one" },
+        "only module schedule {label} ({why}) is imported: pkernel has one fixed schedule per core; left out: {}",
         others.join(", ")
     ));
-    Some(chosen)
+    Some(Chosen {
+        node: chosen,
+        label,
+        why,
+    })
 }
 
 /// Reads the connection table into channels, marks the ports they connect, and notes what
@@ -934,6 +1106,7 @@ pub(super) fn channels(
                     cx.ignore(end);
                     continue;
                 };
+                cx.visit(end);
                 for p in elements(end) {
                     if is(p, &["Standard_Partition", "Pseudo_Partition"]) {
                         list.push(p);
@@ -973,21 +1146,24 @@ pub(super) fn channels(
                 Some(s) if is(s, &["Standard_Partition"]) => {
                     end_port(cx, s, parts, index, true, None)
                 }
-                _ => {
+                Some(s) => {
+                    let pseudo = pseudo_label(cx, s);
                     cx.note(format!(
-                        "channel {label} is dropped: its source is a Pseudo_Partition (outside the module), which pkernel cannot connect"
+                        "channel {label} is dropped: its source is Pseudo_Partition {pseudo}, which pkernel cannot connect"
                     ));
+                    cx.skip(c);
                     continue;
                 }
+                None => continue,
             };
             let mut dests = Vec::new();
             let mut ends_at = vec![source.map_or(at, |s| cx.pos(s))];
             let mut ok = source_ref.is_some();
             for d in &destinations {
                 if is(*d, &["Pseudo_Partition"]) {
-                    let name = cx.text_attr(*d, &["Name"]).unwrap_or_default();
+                    let pseudo = pseudo_label(cx, *d);
                     cx.note(format!(
-                        "channel {label}: destination Pseudo_Partition {} (outside the module) is dropped", shown(&name)
+                        "channel {label}: destination Pseudo_Partition {pseudo} is dropped"
                     ));
                     continue;
                 }
@@ -1015,6 +1191,7 @@ pub(super) fn channels(
                 cx.note(format!(
                     "channel {label} is dropped: all its destinations are pseudo partitions"
                 ));
+                cx.skip(c);
                 continue;
             }
             let queuing = port_at(parts, source_ref).is_some_and(|p| p.queuing);
@@ -1053,6 +1230,7 @@ pub(super) fn channels(
                         name: String::new(),
                         source: source_ref,
                         destinations: dests,
+                        at: c.range().start,
                     },
                 ));
             }
@@ -1064,6 +1242,8 @@ pub(super) fn channels(
             "ChannelIdentifier {} is used by several channels: channel identifiers are not kept, channels are known by name",
             list.join(", ")
         ));
+    } else if !ids.is_empty() {
+        cx.note("ChannelIdentifier is not kept: a pkernel channel is known by its name".to_owned());
     }
     if address_ignored {
         cx.note("PhysicalAddress of channel ends is not used: pkernel places every channel buffer in [module] shared_memory".to_owned());
@@ -1102,6 +1282,21 @@ pub(super) fn channels(
             renames(&renamed)
         ));
     }
+    let zero_refresh: Vec<String> = parts
+        .iter()
+        .flat_map(|p| {
+            p.ports
+                .iter()
+                .filter(|q| q.connected && q.refresh_ns == Some(0))
+                .map(move |q| format!("{:?} of {:?}", q.name, p.name))
+        })
+        .collect();
+    if !zero_refresh.is_empty() {
+        cx.note(format!(
+            "RefreshRateSeconds 0 of sampling source {} is not written: pkernel refuses a zero refresh_period, and a source's has no effect",
+            zero_refresh.join(", ")
+        ));
+    }
     for p in parts.iter() {
         let loose: Vec<String> = p
             .ports
@@ -1118,6 +1313,18 @@ pub(super) fn channels(
         }
     }
     out
+}
+
+/// A `<Pseudo_Partition>` for notes: `"GPS" (outside the module; PhysicalAddress "0x1000")`,
+/// with the `PhysicalAddress` and `Procedure` that go with it, so dropping the end drops
+/// nothing silently.
+fn pseudo_label(cx: &mut Cx<'_>, e: Node<'_, '_>) -> String {
+    let name = cx.text_attr(e, &["Name"]).unwrap_or_default();
+    let details: String = ["PhysicalAddress", "Procedure"]
+        .into_iter()
+        .filter_map(|a| Some(format!("; {a} {}", shown(&cx.text_attr(e, &[a])?))))
+        .collect();
+    format!("{} (outside the module{details})", shown(&name))
 }
 
 fn port_at(parts: &[Partition], r: PortRef) -> Option<&Port> {
@@ -1153,7 +1360,7 @@ fn end_port(
                 "declare the port with a <Sampling_Port> or <Queuing_Port> in the partition"
                     .to_owned()
             } else {
-                format!("use one of its ports: {}", names.join(", "))
+                format!("use one of its ports: {}", some_of(&names))
             },
         );
         return None;
@@ -1191,8 +1398,8 @@ fn end_port(
             cx.invalid(
                 at,
                 format!(
-                    "destination port {shown_wanted} takes messages of at most {} bytes, but source port {} sends up to {}",
-                    port.max_message_size,
+                    "destination port {shown_wanted} takes messages of at most {}, but source port {} sends up to {}",
+                    count(port.max_message_size, "byte", "bytes"),
                     shown(&src.xml_name),
                     src.max_message_size
                 ),
@@ -1204,8 +1411,8 @@ fn end_port(
             cx.unmappable(
                 at,
                 format!(
-                    "destination port {shown_wanted} holds {} messages, but source port {} of partition {} holds {}",
-                    port.max_messages,
+                    "destination port {shown_wanted} holds {}, but source port {} of partition {} holds {}",
+                    count(port.max_messages, "message", "messages"),
                     shown(&src.xml_name),
                     src_part.xml_label(),
                     src.max_messages

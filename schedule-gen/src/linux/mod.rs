@@ -130,8 +130,8 @@ pub fn parse_image_header(kernel: &[u8]) -> Result<ImageHeader, String> {
     };
     if kernel.len() < IMAGE_HEADER_SIZE {
         return Err(format!(
-            "it is {} bytes long, shorter than the 64-byte arm64 Image header",
-            kernel.len()
+            "it is {} long, shorter than the 64-byte arm64 Image header",
+            crate::diag::count(kernel.len(), "byte", "bytes")
         ));
     }
     if kernel[IMAGE_MAGIC_OFFSET..IMAGE_MAGIC_OFFSET + 4] != IMAGE_MAGIC {

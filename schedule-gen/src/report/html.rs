@@ -271,9 +271,9 @@ fn header(p: &mut Page, f: &Facts) {
         (
             "Board",
             format!(
-                "{} ({} cores; the module uses core{} {})",
+                "{} ({}; the module uses core{} {})",
                 esc(f.board.name),
-                f.board.core_count,
+                crate::diag::count(f.board.core_count, "core", "cores"),
                 if used.len() == 1 { "" } else { "s" },
                 cores(&used)
             ),
@@ -408,10 +408,10 @@ fn schedules(p: &mut Page, f: &Facts) {
     for c in &f.cores {
         let caption = match (&c.schedule, &c.partition) {
             (Some(s), _) => format!(
-                "Core {} <span>time-partitioned · major frame {} · {} windows · idle {}</span>",
+                "Core {} <span>time-partitioned · major frame {} · {} · idle {}</span>",
                 c.core,
                 esc(&time_ticks(&s.major_frame)),
-                s.windows.len(),
+                crate::diag::count(s.windows.len(), "window", "windows"),
                 esc(&pct(&c.idle_percent.0))
             ),
             (None, Some(part)) => format!(
@@ -1076,10 +1076,10 @@ fn observed(p: &mut Page, f: &Facts) {
     let us = |t: Option<&Ticks>| num(t.map_or("–", |t| t.us.as_str()));
     for c in &o.cores {
         p.line(format_args!(
-            "<h3>Core {} <span class=\"note\">major frame {} · {} frames observed ({} complete) · window and gap starts: {} · other events: {}</span></h3>",
+            "<h3>Core {} <span class=\"note\">major frame {} · {} observed ({} complete) · window and gap starts: {} · other events: {}</span></h3>",
             c.core,
             esc(&time_ticks(&c.major_frame)),
-            c.frames_observed,
+            crate::diag::count(c.frames_observed, "frame", "frames"),
             c.complete_frames,
             c.window_starts,
             c.other_events

@@ -312,9 +312,9 @@ fn schedule(f: &Facts, core: u8, s: &Schedule) -> String {
         &mut out,
         height,
         &format!(
-            "core {core}: one major frame of {}, {} windows",
+            "core {core}: one major frame of {}, {}",
             s.major_frame.text,
-            s.windows.len()
+            crate::diag::count(s.windows.len(), "window", "windows")
         ),
     );
     let uid = format!("c{core}");

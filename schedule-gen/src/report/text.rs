@@ -103,9 +103,9 @@ pub fn render(f: &Facts) -> String {
         (
             "board",
             format!(
-                "{} ({} cores; the module uses cores {})",
+                "{} ({}; the module uses cores {})",
                 f.board.name,
-                f.board.core_count,
+                crate::diag::count(f.board.core_count, "core", "cores"),
                 cores(&f.cores.iter().map(|c| c.core).collect::<Vec<_>>())
             ),
         ),
@@ -589,9 +589,9 @@ fn observed(out: &mut String, o: &Observed) {
     t.row(vec![
         "tolerance".to_owned(),
         format!(
-            "{} ({} ticks): late and short beyond it are flagged",
+            "{} ({}): late and short beyond it are flagged",
             tolerance_text("us"),
-            o.tolerance.ticks
+            crate::diag::count(o.tolerance.ticks, "tick", "ticks")
         ),
     ]);
     t.render(out);
@@ -615,8 +615,11 @@ fn observed(out: &mut String, o: &Observed) {
         note(
             out,
             &format!(
-                "{} frames observed ({} complete); window and gap starts: {}, other events: {}.\n",
-                c.frames_observed, c.complete_frames, c.window_starts, c.other_events
+                "{} observed ({} complete); window and gap starts: {}, other events: {}.\n",
+                crate::diag::count(c.frames_observed, "frame", "frames"),
+                c.complete_frames,
+                c.window_starts,
+                c.other_events
             ),
         );
         let mut t = Table::new(&[

@@ -28,7 +28,11 @@ pub fn size(bytes: u64) -> String {
 /// `2.5ms (156250 ticks)`.
 pub fn time_ticks(t: &Time) -> String {
     match t.ticks {
-        Some(ticks) => format!("{} ({ticks} ticks)", t.text),
+        Some(ticks) => format!(
+            "{} ({})",
+            t.text,
+            crate::diag::count(ticks, "tick", "ticks")
+        ),
         None => t.text.clone(),
     }
 }

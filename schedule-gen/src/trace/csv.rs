@@ -120,8 +120,8 @@ fn parse_row(text: &str) -> Result<(TraceRow, String), String> {
     ] = fields[..]
     else {
         return Err(format!(
-            "{} fields where the header has 10: `{}`",
-            fields.len(),
+            "{} where the header has 10: `{}`",
+            crate::diag::count(fields.len(), "field", "fields"),
             shorten(text)
         ));
     };
@@ -280,7 +280,7 @@ mod tests {
         assert!(problems[6].message.contains("is too large"));
         assert!(problems[7].message.contains("seq 0 is never written"));
         assert!(problems[8].message.contains("detail `256` is too large"));
-        assert!(problems[9].message.starts_with("1 fields"));
+        assert!(problems[9].message.starts_with("1 field where"));
         assert_eq!(problems[10].message, "planned `` is not a whole number");
         let problems = read_csv("").unwrap_err();
         assert_eq!(problems[0].line, 0);

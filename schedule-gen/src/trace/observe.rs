@@ -307,8 +307,8 @@ fn analyse(
             problem(
                 r.line,
                 format!(
-                    "partition {p} does not exist (the configuration has {} partitions, 0 to {})",
-                    cfg.partitions().count(),
+                    "partition {p} does not exist (the configuration has {}, 0 to {})",
+                    crate::diag::count(cfg.partitions().count(), "partition", "partitions"),
                     cfg.partitions().count().saturating_sub(1)
                 ),
             );
@@ -418,7 +418,8 @@ fn analyse(
                         .position(|s| s.window == Some(arg))
                         .ok_or_else(|| {
                             format!(
-                                "window {arg} does not exist on core {core} (its schedule has {window_count} windows, 0 to {})",
+                                "window {arg} does not exist on core {core} (its schedule has {}, 0 to {})",
+                                crate::diag::count(window_count, "window", "windows"),
                                 window_count.saturating_sub(1)
                             )
                         })?;
@@ -445,7 +446,8 @@ fn analyse(
                     .ok_or_else(|| {
                         if arg > window_count {
                             format!(
-                                "idle gap before window {arg}: core {core} has only {window_count} windows"
+                                "idle gap before window {arg}: core {core} has only {}",
+                                crate::diag::count(window_count, "window", "windows")
                             )
                         } else {
                             format!("core {core} has no idle gap before window {arg}")
@@ -470,8 +472,9 @@ fn analyse(
                 problem(
                     r.line,
                     format!(
-                        "planned start {} is earlier than its offset in the frame ({} ticks)",
-                        r.row.planned, slots[slot].offset
+                        "planned start {} is earlier than its offset in the frame ({})",
+                        r.row.planned,
+                        crate::diag::count(slots[slot].offset, "tick", "ticks")
                     ),
                 );
                 continue;

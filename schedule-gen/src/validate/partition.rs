@@ -344,7 +344,10 @@ impl Checker<'_> {
             )
         } else {
             (
-                format!("core {c} is not one of the module's {count} cores"),
+                format!(
+                    "core {c} is not one of the module's {}",
+                    crate::diag::count(count, "core", "cores")
+                ),
                 format!(
                     "use a core index from 0 to {}, or raise `[module] cores`",
                     count - 1

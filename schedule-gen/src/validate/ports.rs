@@ -195,9 +195,9 @@ impl Checker<'_> {
                         Rule::ChannelSizeMismatch,
                         d.span(),
                         format!(
-                            "destination {:?} takes messages of at most {} bytes, but source {:?} sends up to {}",
+                            "destination {:?} takes messages of at most {}, but source {:?} sends up to {}",
                             d.get_ref(),
-                            dst.max_message_size,
+                            crate::diag::count(dst.max_message_size, "byte", "bytes"),
                             c.source.get_ref(),
                             src.max_message_size
                         ),
@@ -342,7 +342,7 @@ impl Checker<'_> {
                 self.error(
                     Rule::InvalidSharedMemory,
                     module_span,
-                    format!("the module has {} channels but no shared memory for their buffers", channels.len()),
+                    format!("the module has {} but no shared memory for their buffers", crate::diag::count(channels.len(), "channel", "channels")),
                     "add `shared_memory = { phys = ..., size = ... }` to [module]: physical RAM outside every partition".to_owned(),
                 );
             }

@@ -221,3 +221,33 @@ pub fn compile_against_kernel_types(out: &Path, work: &Path, extra: &str) {
         .arg(&check)
         .env("PKERNEL_SYSTEM_DIR", out));
 }
+
+/// HM actions an import's notes account for: the `N action(s)` right after a table's label
+/// (`Module_HM_Table ...: `, `Partition_HM_Table ...: `), either not imported or merged into
+/// the TOML line of the same pkernel error. Returns (not imported, merged); `what` names the
+/// import in a failure message.
+pub fn noted_hm_actions(what: &str, notes: &[String]) -> (usize, usize) {
+    let (mut lost, mut merged) = (0, 0);
+    for note in notes {
+        if !(note.starts_with("Module_HM_Table") || note.starts_with("Partition_HM_Table")) {
+            continue;
+        }
+        let Some((_, rest)) = note.split_once(": ") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(n) = digits.parse::<usize>() else {
+            continue;
+        };
+        let after = &rest[digits.len()..];
+        assert!(after.starts_with(" action"), "{what}: {note}");
+        if after.contains(" not imported") {
+            lost += n;
+        } else if after.contains(" merged into") {
+            merged += n;
+        } else {
+            panic!("{what}: a note counts HM actions but says neither what became of them: {note}");
+        }
+    }
+    (lost, merged)
+}
