@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use schedule_gen::import::{ImportOptions, import_str};
+use schedule_gen::import::{ImportOptions, import_bytes, import_str};
 use schedule_gen::{codegen, load_str};
 
 fn inputs(target: &str) -> Vec<(String, String)> {
@@ -44,8 +44,14 @@ fn kept_config_inputs_do_not_panic() {
 #[test]
 fn kept_xml_inputs_do_not_panic() {
     for (name, text) in inputs("import_xml") {
+        // As text (how the target fed them when they were found), and as the bytes the
+        // target now feeds through the importer's decoders.
         if let Ok(imported) = import_str(&name, &text, &ImportOptions::default()) {
             let _ = load_str("imported.toml", &imported.toml, Path::new("/fuzz"));
+        }
+        let bytes = std::fs::read(&name).unwrap();
+        if let Ok(imported) = import_bytes(&name, &bytes, &ImportOptions::default()) {
+            let _ = imported.check("imported.toml", Path::new("/fuzz"));
         }
     }
 }

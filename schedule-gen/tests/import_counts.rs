@@ -169,8 +169,8 @@ fn schedule_label(doc: &Document<'_>, schedule: Node<'_, '_>) -> String {
 }
 
 /// Windows the notes drop: those of the module schedules the schedule note leaves out
-/// ("only module schedule A (...) is imported: ...; left out: B, C"). The note names the
-/// schedules, not their windows: each name is found in the XML and its windows counted there.
+/// ("only module schedule A (...) is imported: ...; left out: B (3 windows), C (1 window)").
+/// Each count is checked against the schedule's windows in the XML.
 fn noted_windows(file: &str, notes: &[String], doc: &Document<'_>) -> usize {
     let Some(note) = notes
         .iter()
@@ -185,15 +185,26 @@ fn noted_windows(file: &str, notes: &[String], doc: &Document<'_>) -> usize {
         .map(|s| (schedule_label(doc, s), schedule_windows(s)))
         .collect();
     left_out
-        .split(", ")
-        .map(|label| {
-            schedules
+        .split("), ")
+        .map(|item| {
+            let (label, counted) = item
+                .trim_end_matches(')')
+                .rsplit_once(" (")
+                .unwrap_or_else(|| panic!("{file}: no window count for {item:?}: {note}"));
+            let noted: usize = counted
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{file}: not a window count {counted:?}: {note}"));
+            let in_xml = schedules
                 .iter()
                 .find(|(l, _)| l == label)
                 .map(|(_, windows)| *windows)
                 .unwrap_or_else(|| {
                     panic!("{file}: the note leaves out module schedule {label}, which is not in the XML: {note}")
-                })
+                });
+            assert_eq!(noted, in_xml, "{file}: windows of {label}: {note}");
+            noted
         })
         .sum()
 }

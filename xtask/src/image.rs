@@ -99,6 +99,10 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     let loaded = schedule_gen::load(config)
         .map_err(|diagnostics| BuildError::Config(diagnostics.to_string()))?;
     let target_dir = images_target_dir();
+    // Other xtask processes build into the same target directory, each its own system's
+    // kernel (the tables are compiled in): between cargo's build and the copy below, another
+    // process's build would replace the kernel. One build at a time, across processes.
+    let _exclusive = lock_builds(&target_dir)?;
 
     // 1. Partition packages of this workspace, in one cargo invocation.
     let packages: Vec<&str> = loaded
@@ -277,6 +281,23 @@ fn missing_image(
         message,
         help,
     )
+}
+
+/// Waits for, then holds until the guard drops, the lock every `build_system` of every
+/// process takes on `target_dir`.
+fn lock_builds(target_dir: &Path) -> Result<std::fs::File, BuildError> {
+    std::fs::create_dir_all(target_dir)
+        .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", target_dir.display())))?;
+    let path = target_dir.join("xtask-build.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| BuildError::Io(format!("cannot open {}: {e}", path.display())))?;
+    file.lock()
+        .map_err(|e| BuildError::Io(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(file)
 }
 
 /// The finished kernel image in a system's directory (tables linked in).

@@ -68,24 +68,43 @@ fn valid_config(cfg: &LoadedConfig) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `schedule-gen import`: XML → TOML; a successful import's TOML then goes through [`config`].
-pub fn import_xml(xml: &str) {
-    match schedule_gen::import::import_str("fuzz.xml", xml, &ImportOptions::default()) {
-        Ok(imported) => {
-            std::hint::black_box(&imported.notes);
-            if config(&imported.toml).is_none() && strict() {
-                let diags = schedule_gen::load_str(CONFIG_NAME, &imported.toml, base_dir())
-                    .err()
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
-                panic!(
-                    "the import succeeded but its configuration does not load:\n{diags}\n--- imported TOML ---\n{}",
-                    imported.toml
-                );
-            }
-        }
+/// `schedule-gen import` of a file's bytes: decoded as the importer reads files (UTF-8,
+/// UTF-16, ISO-8859-1, windows-1252, by byte order mark and XML declaration), then as
+/// [`import_xml`].
+pub fn import_xml_bytes(bytes: &[u8]) {
+    match schedule_gen::import::import_bytes("fuzz.xml", bytes, &ImportOptions::default()) {
+        Ok(imported) => imported_config(&imported),
         Err(diags) => {
             std::hint::black_box(diags.to_string());
         }
+    }
+}
+
+/// `schedule-gen import`: XML → TOML; a successful import's TOML then goes through [`config`].
+pub fn import_xml(xml: &str) {
+    match schedule_gen::import::import_str("fuzz.xml", xml, &ImportOptions::default()) {
+        Ok(imported) => imported_config(&imported),
+        Err(diags) => {
+            std::hint::black_box(diags.to_string());
+        }
+    }
+}
+
+/// A successful import: its notes, its check (errors pointed back at the XML elements, as
+/// `schedule-gen import` prints them), and its TOML through [`config`].
+fn imported_config(imported: &schedule_gen::import::Imported) {
+    std::hint::black_box(&imported.notes);
+    if let Err(diags) = imported.check(CONFIG_NAME, base_dir()) {
+        std::hint::black_box(diags.to_string());
+    }
+    if config(&imported.toml).is_none() && strict() {
+        let diags = schedule_gen::load_str(CONFIG_NAME, &imported.toml, base_dir())
+            .err()
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        panic!(
+            "the import succeeded but its configuration does not load:\n{diags}\n--- imported TOML ---\n{}",
+            imported.toml
+        );
     }
 }

@@ -1048,7 +1048,17 @@ fn choose_schedule<'a, 'i>(
     let label = schedule_label(cx, chosen);
     let mut others = Vec::new();
     for &n in nodes.iter().filter(|n| n.range() != chosen.range()) {
-        others.push(schedule_label(cx, n));
+        // What is lost with it, counted: its windows.
+        let windows = elements(n)
+            .filter(|ps| is(*ps, &["Partition_Schedule"]))
+            .flat_map(elements)
+            .filter(|w| is(*w, &["Window_Schedule"]))
+            .count();
+        others.push(format!(
+            "{} ({})",
+            schedule_label(cx, n),
+            crate::diag::count(windows, "window", "windows")
+        ));
         cx.skip(n);
     }
     cx.note(format!(
