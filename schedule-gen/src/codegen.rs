@@ -65,17 +65,19 @@ pub fn generate_kernel_tables(
         .iter()
         .map(|(name, path)| (name.clone(), PartitionPayload::Elf(path.clone())))
         .collect();
-    generate_system(cfg, &payloads, out_dir)
+    generate_system(cfg, &payloads, out_dir).map(drop)
 }
 
 /// [`generate_kernel_tables`] with each partition's payload: an ELF, or for a Linux partition
 /// its kernel and initramfs, placed with the device tree generated for it
-/// ([`crate::linux::linux_image`]).
+/// ([`crate::linux::linux_image`]). Returns the names of the files it generated in `out_dir`;
+/// a file whose bytes are already there is left as it is, time included, so a kernel build
+/// that depends on them redoes nothing.
 pub fn generate_system(
     cfg: &LoadedConfig,
     payloads: &BTreeMap<String, PartitionPayload>,
     out_dir: &Path,
-) -> Result<(), Diagnostics> {
+) -> Result<Vec<String>, Diagnostics> {
     let file = cfg.path().display().to_string();
     let mut diags = Vec::new();
     for name in payloads.keys() {
@@ -192,13 +194,15 @@ pub fn generate_system(
         )
     };
     std::fs::create_dir_all(out_dir).map_err(|e| unwritable(out_dir, e))?;
+    let mut names = Vec::with_capacity(files.len());
     for (name, bytes) in files {
-        let path = out_dir.join(name);
+        let path = out_dir.join(&name);
         if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
             std::fs::write(&path, &bytes).map_err(|e| unwritable(&path, e))?;
         }
+        names.push(name);
     }
-    Ok(())
+    Ok(names)
 }
 
 /// What the kernel's own code, data, stacks and translation tables take of its RAM window,

@@ -214,7 +214,7 @@ fn main() -> ExitCode {
                 all.insert(name, PartitionPayload::Linux(payload));
             }
             match schedule_gen::generate_system(&cfg, &all, &out) {
-                Ok(()) => {
+                Ok(_) => {
                     println!(
                         "ok: {}, tables written to {}",
                         count(cfg.partitions().count(), "partition", "partitions"),

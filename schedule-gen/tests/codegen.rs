@@ -157,6 +157,43 @@ fn output_is_deterministic() {
 }
 
 #[test]
+fn generating_again_rewrites_nothing_and_names_every_file() {
+    let dir = common::temp_dir("again");
+    let (cfg, images) = demo(&dir);
+    let out = dir.join("out");
+    let payloads: BTreeMap<String, schedule_gen::PartitionPayload> = images
+        .iter()
+        .map(|(name, path)| {
+            (
+                name.clone(),
+                schedule_gen::PartitionPayload::Elf(path.clone()),
+            )
+        })
+        .collect();
+    let mut first = schedule_gen::generate_system(&cfg, &payloads, &out).unwrap();
+    let times = |names: &[String]| -> Vec<std::time::SystemTime> {
+        names
+            .iter()
+            .map(|n| std::fs::metadata(out.join(n)).unwrap().modified().unwrap())
+            .collect()
+    };
+    let before = times(&first);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let second = schedule_gen::generate_system(&cfg, &payloads, &out).unwrap();
+    // The same files, each left as it was (a kernel build depending on them redoes nothing).
+    assert_eq!(first, second);
+    assert_eq!(times(&second), before);
+    // And they are every file there is.
+    let mut present: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    first.sort();
+    assert_eq!(present, first);
+}
+
+#[test]
 fn images_must_match_partitions() {
     let dir = common::temp_dir("image-map");
     let (cfg, mut images) = demo(&dir);

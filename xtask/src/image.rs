@@ -190,21 +190,12 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     let dir = target_dir
         .join("systems")
         .join(format!("{stem}-{}", &digest[..12]));
-    // Generated afresh beside it, then only what changed replaces the directory's files, so
-    // that an unchanged system leaves every file (and its time) as it was and cargo
-    // rebuilds nothing.
-    let staging = dir.with_extension("new");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)
-            .map_err(|e| BuildError::Io(format!("cannot clear {}: {e}", staging.display())))?;
-    }
-    for d in [&staging, &dir] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| BuildError::Io(format!("cannot create {}: {e}", d.display())))?;
-    }
-    schedule_gen::generate_system(&loaded, &images, &staging)
+    // schedule-gen rewrites only the files whose bytes differ, so an unchanged system leaves
+    // every file (and its time) as it was and cargo rebuilds nothing; what an earlier build
+    // generated and this one does not (a segment gone) is removed.
+    let generated = schedule_gen::generate_system(&loaded, &images, &dir)
         .map_err(|d| BuildError::Config(d.to_string()))?;
-    let changed = replace_changed_files(&staging, &dir, &[SYSTEM_IMAGE])
+    remove_other_files(&dir, &generated, SYSTEM_IMAGE)
         .map_err(|e| BuildError::Io(format!("cannot update {}: {e}", dir.display())))?;
 
     // 3. The kernel, compiled with those tables.
@@ -222,11 +213,12 @@ pub fn build_system(config: &Path) -> Result<SystemImage, BuildError> {
     ])
     .arg(&target_dir)
     .env("PKERNEL_SYSTEM_DIR", &dir);
-    run(cmd, "building the kernel").inspect_err(|_| embedded_size_hint(&loaded, &dir))?;
+    run(cmd, "building the kernel")?;
     let built = target_dir.join(KERNEL_TARGET).join("release/pkernel");
     let kernel = dir.join(SYSTEM_IMAGE);
-    // Nothing changed and cargo left the kernel as it was: the finished image is current.
-    if !changed && is_newer(&kernel, &built) {
+    // The finished image is newer than cargo's kernel and than every generated file: nothing
+    // changed since it was made.
+    if is_newer(&kernel, &built) && generated.iter().all(|f| is_newer(&kernel, &dir.join(f))) {
         return Ok(SystemImage { kernel, dir });
     }
 
@@ -303,65 +295,22 @@ fn lock_builds(target_dir: &Path) -> Result<std::fs::File, BuildError> {
 /// The finished kernel image in a system's directory (tables linked in).
 const SYSTEM_IMAGE: &str = "pkernel.elf";
 
-/// Moves each file of `from` into `to` unless `to` has the same bytes already (then `to`'s
-/// file, and its modification time, stay), removes the files of `to` that `from` does not
-/// have (except `keep`), and removes `from`. Whether anything in `to` changed.
-fn replace_changed_files(from: &Path, to: &Path, keep: &[&str]) -> std::io::Result<bool> {
-    let mut changed = false;
-    let mut generated = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(from)? {
+/// Removes the files of `dir` that are neither `generated` nor `keep`.
+fn remove_other_files(dir: &Path, generated: &[String], keep: &str) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let target = to.join(&name);
-        generated.insert(name);
-        let same = std::fs::read(&target)
-            .is_ok_and(|old| std::fs::read(entry.path()).is_ok_and(|new| new == old));
-        if !same {
-            std::fs::rename(entry.path(), &target)?;
-            changed = true;
-        }
-    }
-    for entry in std::fs::read_dir(to)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if !generated.contains(&name) && !keep.iter().any(|k| name == *k) {
+        if name != keep && !generated.iter().any(|g| name == g.as_str()) {
             std::fs::remove_file(entry.path())?;
-            changed = true;
         }
     }
-    std::fs::remove_dir_all(from)?;
-    Ok(changed)
+    Ok(())
 }
 
 /// Whether `path` exists and was modified after `than` (false if either cannot be read).
 fn is_newer(path: &Path, than: &Path) -> bool {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     matches!((modified(path), modified(than)), (Some(a), Some(b)) if a > b)
-}
-
-/// After a failed kernel build: says so when the partition images alone are larger than the
-/// board's kernel reservation, which the kernel image (carrying them) must fit; a Linux
-/// kernel is about 32 MiB.
-fn embedded_size_hint(cfg: &schedule_gen::LoadedConfig, dir: &Path) {
-    let segments: u64 = cfg
-        .partitions()
-        .flat_map(|p| {
-            (0..)
-                .map_while(move |n| std::fs::metadata(dir.join(format!("{}.{n}.bin", p.name))).ok())
-        })
-        .map(|m| m.len())
-        .sum();
-    let reserved = cfg.board().kernel_reserved;
-    if segments > reserved.size {
-        eprintln!(
-            "xtask: note: the partition images the kernel image carries take {:.1} MiB, more than the {} MiB of RAM board '{}' reserves for the kernel image ({:#x}..{:#x})",
-            segments as f64 / (1024.0 * 1024.0),
-            reserved.size >> 20,
-            cfg.board().name,
-            reserved.base,
-            reserved.end()
-        );
-    }
 }
 
 #[cfg(test)]
@@ -396,46 +345,21 @@ mod tests {
     }
 
     #[test]
-    fn only_changed_files_are_replaced() {
-        let base = std::env::temp_dir().join(format!("xtask-replace-{}", std::process::id()));
-        let (from, to) = (base.join("new"), base.join("sys"));
-        let _ = std::fs::remove_dir_all(&base);
-        for d in [&from, &to] {
-            std::fs::create_dir_all(d).unwrap();
+    fn files_an_earlier_build_generated_are_removed_and_the_image_kept() {
+        let dir = std::env::temp_dir().join(format!("xtask-leftovers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["system_tables.rs", "a.0.bin", "a.1.bin", SYSTEM_IMAGE] {
+            std::fs::write(dir.join(name), name).unwrap();
         }
-        std::fs::write(to.join("same.rs"), "same").unwrap();
-        std::fs::write(to.join("old.bin"), "old").unwrap();
-        std::fs::write(to.join("gone.bin"), "gone").unwrap();
-        std::fs::write(to.join(SYSTEM_IMAGE), "image").unwrap();
-        let before = std::fs::metadata(to.join("same.rs"))
+        let generated = ["system_tables.rs".to_owned(), "a.0.bin".to_owned()];
+        remove_other_files(&dir, &generated, SYSTEM_IMAGE).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
-            .modified()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(from.join("same.rs"), "same").unwrap();
-        std::fs::write(from.join("old.bin"), "new").unwrap();
-        std::fs::write(from.join("added.bin"), "added").unwrap();
-        assert!(replace_changed_files(&from, &to, &[SYSTEM_IMAGE]).unwrap());
-        // Unchanged: the very same file, its time kept; changed, added, removed: updated.
-        let after = std::fs::metadata(to.join("same.rs"))
-            .unwrap()
-            .modified()
-            .unwrap();
-        assert_eq!(before, after);
-        assert_eq!(std::fs::read_to_string(to.join("old.bin")).unwrap(), "new");
-        assert_eq!(
-            std::fs::read_to_string(to.join("added.bin")).unwrap(),
-            "added"
-        );
-        assert!(!to.join("gone.bin").exists());
-        assert!(to.join(SYSTEM_IMAGE).exists(), "the finished image is kept");
-        assert!(!from.exists());
-        // Again with the same files: nothing changed.
-        std::fs::create_dir_all(&from).unwrap();
-        for name in ["same.rs", "old.bin", "added.bin"] {
-            std::fs::copy(to.join(name), from.join(name)).unwrap();
-        }
-        assert!(!replace_changed_files(&from, &to, &[SYSTEM_IMAGE]).unwrap());
-        std::fs::remove_dir_all(&base).unwrap();
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.0.bin", SYSTEM_IMAGE, "system_tables.rs"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
