@@ -29,11 +29,14 @@ fn zeroed(n: usize) -> Words {
 }
 
 /// The owner's read-write view.
+#[derive(Clone)]
 struct LoomOwn(Words);
 /// A peer's read-only view.
+#[derive(Clone)]
 struct LoomPeer(Words);
 
 impl SharedWords for LoomOwn {
+    apex_api::offset_parts!();
     fn len_words(&self) -> usize {
         self.0.len()
     }
@@ -46,12 +49,14 @@ impl SharedWords for LoomOwn {
 }
 
 impl SharedWordsMut for LoomOwn {
+    apex_api::offset_parts_mut!();
     fn store(&self, index: usize, value: u64, order: Ordering) {
         self.0[index].store(value, order);
     }
 }
 
 impl SharedWords for LoomPeer {
+    apex_api::offset_parts!();
     fn len_words(&self) -> usize {
         self.0.len()
     }

@@ -450,11 +450,13 @@ fn run_queuing_hostile_receiver(buffers: Buffers, ops: &[QueuingOp]) -> Result<(
 
 // ---------------------------------------------------------------- message copies
 
-/// The real buffer without its range-checked, alignment-aware copies: the provided
-/// word-by-word `load_bytes` and `store_bytes` of the traits are the reference.
+/// The real buffer without its range-checked SIMD copies: the provided word-by-word
+/// `load_bytes` and `store_bytes` of the traits are the reference.
+#[derive(Clone)]
 struct WordByWord<'a>(OwnBuffer<'a>);
 
 impl SharedWords for WordByWord<'_> {
+    apex_api::offset_parts!();
     fn len_words(&self) -> usize {
         self.0.len_words()
     }
@@ -467,6 +469,7 @@ impl SharedWords for WordByWord<'_> {
 }
 
 impl SharedWordsMut for WordByWord<'_> {
+    apex_api::offset_parts_mut!();
     fn store(&self, index: usize, value: u64, order: Ordering) {
         self.0.store(index, value, order);
     }
@@ -475,6 +478,9 @@ impl SharedWordsMut for WordByWord<'_> {
 /// Bytes at an 8-byte-aligned address, so offset 0 is aligned and 1..8 are not.
 #[repr(align(8))]
 struct Aligned([u8; 80]);
+
+/// A buffer's `load_bytes` from a fixed first word into the bytes given.
+type LoadBytes<'a> = dyn Fn(&mut [u8]) + 'a;
 
 /// The real buffers copy exactly like the word-by-word reference and the layout, whatever the
 /// alignment of the caller's bytes.
@@ -491,13 +497,14 @@ fn run_copies(bytes: &[u8], src: usize, dst: usize, first: usize) -> Result<(), 
     WordByWord(OwnBuffer::new(&b)).store_bytes(first, message);
     prop_assert_eq!(snapshot(&a), snapshot(&b));
     prop_assert_eq!(bytes_at(&a, first, bytes.len()), bytes);
-    for view in [
-        &OwnBuffer::new(&a) as &dyn SharedWords,
-        &PeerBuffer::new(&a),
-        &WordByWord(OwnBuffer::new(&a)),
-    ] {
+    let loads: [&LoadBytes; 3] = [
+        &|out| OwnBuffer::new(&a).load_bytes(first, out),
+        &|out| PeerBuffer::new(&a).load_bytes(first, out),
+        &|out| WordByWord(OwnBuffer::new(&a)).load_bytes(first, out),
+    ];
+    for load in loads {
         let mut out = Aligned([0xEE; 80]);
-        view.load_bytes(first, &mut out.0[dst..dst + bytes.len()]);
+        load(&mut out.0[dst..dst + bytes.len()]);
         prop_assert_eq!(&out.0[dst..dst + bytes.len()], bytes);
         prop_assert!(out.0[dst + bytes.len()..].iter().all(|&x| x == 0xEE));
     }

@@ -231,12 +231,14 @@ fn corrupt_lengths_and_future_timestamps_are_errors() {
 }
 
 /// A region whose sequence changes on every load: a writer rewriting the slot all the time.
+#[derive(Clone)]
 struct Racing<'a> {
     words: &'a [AtomicU64],
-    loads: AtomicU64,
+    loads: &'a AtomicU64,
 }
 
 impl SharedWords for Racing<'_> {
+    apex_api::offset_parts!();
     fn len_words(&self) -> usize {
         self.words.len()
     }
@@ -257,9 +259,10 @@ fn a_reader_gives_up_on_a_writer_that_never_lets_it_finish() {
     let words = zeroed(region_words(MAX));
     let (mut writer, _) = pair(&words);
     writer.write(&message(1, 5), 1).unwrap();
+    let loads = AtomicU64::new(0);
     let racing = Racing {
         words: &words,
-        loads: AtomicU64::new(0),
+        loads: &loads,
     };
     let reader = SamplingReader::new(racing, MAX, REFRESH).unwrap();
     let mut buf = [0u8; MAX];
@@ -272,11 +275,13 @@ fn a_reader_gives_up_on_a_writer_that_never_lets_it_finish() {
 fn a_reader_retries_when_the_writer_overwrote_its_slot_once() {
     // Sequence 2 at the first load, 5 at the check (message 3 being written into slot 1, the
     // slot of message 1): retry; then 6 and 6: message 3.
+    #[derive(Clone)]
     struct Once<'a> {
         words: &'a [AtomicU64],
-        seq: std::cell::Cell<usize>,
+        seq: &'a std::cell::Cell<usize>,
     }
     impl SharedWords for Once<'_> {
+        apex_api::offset_parts!();
         fn len_words(&self) -> usize {
             self.words.len()
         }
@@ -295,10 +300,11 @@ fn a_reader_retries_when_the_writer_overwrote_its_slot_once() {
     writer.write(&message(1, 5), 1).unwrap();
     writer.write(&message(2, 6), 2).unwrap();
     writer.write(&message(3, 7), 3).unwrap();
+    let seq = std::cell::Cell::new(0);
     let reader = SamplingReader::new(
         Once {
             words: &words,
-            seq: Default::default(),
+            seq: &seq,
         },
         MAX,
         REFRESH,

@@ -983,8 +983,8 @@ fn a_destination_writing_its_read_only_view_is_stopped_and_the_writer_runs_on() 
     );
 }
 
-/// The message copies as they run on the target: on AArch64 an aligned caller's message words
-/// move by SIMD loads and stores, which no host test executes. `bm-port-copies` sends every
+/// The message copies as they run on the target: on AArch64 a caller's message words, at any
+/// address, move by SIMD loads and stores, which no host test executes. `bm-port-copies` sends every
 /// length from 1 to 200 bytes (every path of the copy: whole 64-byte blocks, then 4, 2 and 1
 /// words, then a tail of 1 to 7 bytes) from every offset 0..8 of an aligned buffer into an
 /// aligned and an unaligned receive buffer, through both protocols over its kernel-mapped

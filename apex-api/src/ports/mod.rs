@@ -96,19 +96,23 @@
 //! access falls outside a buffer and nothing a peer writes makes it panic, loop or overflow.
 //! Every error maps to an ARINC 653 [`crate::ReturnCode`] with `return_code()`.
 //!
-//! Each step of a protocol is written once, generic over the words it touches: the counters
-//! at their indices in the buffer, and the slot the call uses as a buffer of its own, from
-//! index 0. Over the real buffers that slot is a part of exactly its size
-//! ([`SharedWords::part`]), taken with one range check per call, inside which the compiler
-//! proves the constant offsets of the slot's header in range; over any other implementation
-//! (the tests' checked buffers, loom's atomics) the same step reaches the same words through
-//! `load` and `store` at the slot's first index plus the offset. The message copies of the
-//! real buffers move whole words when the caller's bytes are 8-byte aligned (on AArch64 with
-//! Advanced SIMD, 64 bytes per `LD1`/`ST1` pair, each 64-bit element a single-copy atomic
-//! access), and assemble each word from bytes otherwise; either way every access to a buffer
-//! is an aligned 64-bit single-copy-atomic load or store, as above.
-//! The only `unsafe` code is in `words.rs`: the constructors over raw memory, the
-//! reinterpretation of an aligned caller's bytes as words, and the SIMD word copy.
+//! Each step of a protocol is written once, generic over the words it touches: a part of the
+//! buffer ([`SharedWords::part`]), seen as a buffer of its own from index 0. A sampling side
+//! takes its parts (the sequence word and the two slots) once, when it is created; a queuing
+//! call takes the slot it uses. Over the real buffers a part is the sub-slice of exactly its
+//! size, checked once (for the sequence word and the slot headers an array,
+//! [`SharedWords::fixed`], whose length the compiler knows), and copied into registers for a
+//! call, so no access through it needs a check of its own; over
+//! any other implementation (the tests' checked buffers, loom's atomics) a part is an
+//! [`Offset`] into the buffer, and the same step reaches the same words through `load` and
+//! `store`. The message copies of the real buffers move whole words (on AArch64 with Advanced
+//! SIMD, 64 bytes per `LD1`/`ST1` pair, each 64-bit element on the buffer's side a
+//! single-copy-atomic access, the caller's side read or written a byte element at a time, so
+//! its buffer may start at any address); either way every access to a buffer is an aligned
+//! 64-bit single-copy-atomic load or store, as above.
+//! A slot's header (length and timestamp) moves as one pair (`LDP`/`STP` on AArch64), and an
+//! acquire load from a peer's read-only buffer is one `LDAR`. The only `unsafe` code is in
+//! `words.rs`: the constructors over raw memory and those few instructions in assembly.
 #![deny(unsafe_code)]
 
 pub mod queuing;
@@ -117,7 +121,7 @@ mod words;
 
 pub use queuing::{QueueStatus, QueuingReceiver, QueuingSender, ReceiveError, Received, SendError};
 pub use sampling::{ReadError, Sample, SamplingReader, SamplingWriter, Validity, WriteError};
-pub use words::{OwnBuffer, PeerBuffer, SharedWords, SharedWordsMut};
+pub use words::{Offset, OwnBuffer, PeerBuffer, SharedWords, SharedWordsMut};
 
 use crate::ReturnCode;
 

@@ -18,12 +18,13 @@ pub fn snapshot(words: &[AtomicU64]) -> Vec<u64> {
     words.iter().map(|w| w.load(Ordering::Relaxed)).collect()
 }
 
-/// A read-write view that fails the test on an out-of-range index.
-#[derive(Debug)]
+/// A read-write view that fails the test on an out-of-range index (its parts are checked
+/// views of their words alone).
+#[derive(Clone, Debug)]
 pub struct Own<'a>(pub &'a [AtomicU64]);
 
 /// A read-only view that fails the test on an out-of-range index (and has no `store`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Peer<'a>(pub &'a [AtomicU64]);
 
 fn word(words: &[AtomicU64], index: usize) -> &AtomicU64 {
@@ -36,7 +37,20 @@ fn word(words: &[AtomicU64], index: usize) -> &AtomicU64 {
     }
 }
 
-impl SharedWords for Own<'_> {
+/// Words `first..first + len` of `words`, if it holds them all.
+fn sub(words: &[AtomicU64], first: usize, len: usize) -> Option<&[AtomicU64]> {
+    words.get(first..first.checked_add(len)?)
+}
+
+impl<'a> SharedWords for Own<'a> {
+    type Part = Own<'a>;
+    type Fixed<const N: usize> = Own<'a>;
+    fn part(&self, first: usize, len: usize) -> Option<Own<'a>> {
+        sub(self.0, first, len).map(Own)
+    }
+    fn fixed<const N: usize>(&self, first: usize) -> Option<Own<'a>> {
+        self.part(first, N)
+    }
     fn len_words(&self) -> usize {
         self.0.len()
     }
@@ -48,13 +62,29 @@ impl SharedWords for Own<'_> {
     }
 }
 
-impl SharedWordsMut for Own<'_> {
+impl<'a> SharedWordsMut for Own<'a> {
+    type PartMut = Own<'a>;
+    type FixedMut<const N: usize> = Own<'a>;
+    fn part_mut(&self, first: usize, len: usize) -> Option<Own<'a>> {
+        self.part(first, len)
+    }
+    fn fixed_mut<const N: usize>(&self, first: usize) -> Option<Own<'a>> {
+        self.part(first, N)
+    }
     fn store(&self, index: usize, value: u64, order: Ordering) {
         word(self.0, index).store(value, order);
     }
 }
 
-impl SharedWords for Peer<'_> {
+impl<'a> SharedWords for Peer<'a> {
+    type Part = Peer<'a>;
+    type Fixed<const N: usize> = Peer<'a>;
+    fn part(&self, first: usize, len: usize) -> Option<Peer<'a>> {
+        sub(self.0, first, len).map(Peer)
+    }
+    fn fixed<const N: usize>(&self, first: usize) -> Option<Peer<'a>> {
+        self.part(first, N)
+    }
     fn len_words(&self) -> usize {
         self.0.len()
     }
@@ -67,8 +97,8 @@ impl SharedWords for Peer<'_> {
 }
 
 /// Which buffers a test runs the protocols over: the checked test buffers above (every access
-/// goes through `load` and `store`, and one outside the buffer fails the test), or the real
-/// ones, whose parts ([`SharedWords::part`]) take the protocols' fast path.
+/// goes through `load` and `store`, and one outside the buffer or the part fails the test),
+/// or the real ones (the protocols' fast path: copies by SIMD on AArch64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Buffers {
     Checked,
@@ -96,14 +126,14 @@ impl Buffers {
 }
 
 /// [`Buffers::own`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum OwnView<'a> {
     Checked(Own<'a>),
     Real(OwnBuffer<'a>),
 }
 
 /// [`Buffers::peer`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum PeerView<'a> {
     Checked(Peer<'a>),
     Real(PeerBuffer<'a>),
@@ -118,7 +148,15 @@ macro_rules! forward {
     };
 }
 
-impl SharedWords for OwnView<'_> {
+impl<'a> SharedWords for OwnView<'a> {
+    type Part = OwnView<'a>;
+    type Fixed<const N: usize> = OwnView<'a>;
+    fn fixed<const N: usize>(&self, first: usize) -> Option<OwnView<'a>> {
+        self.part(first, N)
+    }
+    fn load_pair(&self, index: usize) -> (u64, u64) {
+        forward!(self, v => v.load_pair(index))
+    }
     fn len_words(&self) -> usize {
         forward!(self, v => v.len_words())
     }
@@ -131,24 +169,43 @@ impl SharedWords for OwnView<'_> {
     fn load_bytes(&self, first: usize, out: &mut [u8]) {
         forward!(self, v => v.load_bytes(first, out))
     }
-    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
-        forward!(self, v => v.part(first, len))
+    fn part(&self, first: usize, len: usize) -> Option<OwnView<'a>> {
+        match self {
+            Self::Checked(v) => v.part(first, len).map(Self::Checked),
+            Self::Real(v) => v.part(first, len).map(Self::Real),
+        }
     }
 }
 
-impl SharedWordsMut for OwnView<'_> {
+impl<'a> SharedWordsMut for OwnView<'a> {
+    type PartMut = OwnView<'a>;
+    type FixedMut<const N: usize> = OwnView<'a>;
+    fn fixed_mut<const N: usize>(&self, first: usize) -> Option<OwnView<'a>> {
+        self.part(first, N)
+    }
+    fn store_pair(&self, index: usize, pair: (u64, u64)) {
+        forward!(self, v => v.store_pair(index, pair))
+    }
     fn store(&self, index: usize, value: u64, order: Ordering) {
         forward!(self, v => v.store(index, value, order))
     }
     fn store_bytes(&self, first: usize, bytes: &[u8]) {
         forward!(self, v => v.store_bytes(first, bytes))
     }
-    fn part_mut(&self, first: usize, len: usize) -> Option<OwnBuffer<'_>> {
-        forward!(self, v => v.part_mut(first, len))
+    fn part_mut(&self, first: usize, len: usize) -> Option<OwnView<'a>> {
+        self.part(first, len)
     }
 }
 
-impl SharedWords for PeerView<'_> {
+impl<'a> SharedWords for PeerView<'a> {
+    type Part = PeerView<'a>;
+    type Fixed<const N: usize> = PeerView<'a>;
+    fn fixed<const N: usize>(&self, first: usize) -> Option<PeerView<'a>> {
+        self.part(first, N)
+    }
+    fn load_pair(&self, index: usize) -> (u64, u64) {
+        forward!(self, v => v.load_pair(index))
+    }
     fn len_words(&self) -> usize {
         forward!(self, v => v.len_words())
     }
@@ -161,8 +218,11 @@ impl SharedWords for PeerView<'_> {
     fn load_bytes(&self, first: usize, out: &mut [u8]) {
         forward!(self, v => v.load_bytes(first, out))
     }
-    fn part(&self, first: usize, len: usize) -> Option<PeerBuffer<'_>> {
-        forward!(self, v => v.part(first, len))
+    fn part(&self, first: usize, len: usize) -> Option<PeerView<'a>> {
+        match self {
+            Self::Checked(v) => v.part(first, len).map(Self::Checked),
+            Self::Real(v) => v.part(first, len).map(Self::Real),
+        }
     }
 }
 

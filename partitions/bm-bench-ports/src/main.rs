@@ -17,14 +17,15 @@
 //! compiled into the measuring function as into any caller (the `apex_api::ports` methods are
 //! `#[inline]`); the objects and buffers they use reach it through `black_box`, so nothing is
 //! known about them and none of their loads can move before the first read, and every result is
-//! stored to memory (`black_box`) before the second read, so no part of the work can move
-//! after it.
+//! stored to memory before the second read (the sampling results into the caller's memory,
+//! which the counter read may read; the others through `black_box`), so no part of the work
+//! can move after it.
 //!
 //! - `memcpy_64`: `<[u8]>::copy_from_slice` of 64 bytes between 8-byte-aligned buffers (the
 //!   length check, then the library `memcpy`): the reference the two others are divided by;
 //! - `sampling_write_read`: WRITE of a 64-byte message with the writer's timestamp (a system
-//!   counter read), then READ of it into an 8-byte-aligned buffer with its age and validity
-//!   (another counter read); no kernel involvement;
+//!   counter read), then READ of it with its age and validity (another counter read); no
+//!   kernel involvement (the copies cost the same at any alignment of the caller's buffers);
 //! - `queuing_send_receive`: SEND of a 64-byte message into an empty queue and the check
 //!   whether the receiver waits (it does not here), the `Doorbell` hypercall a sender makes
 //!   when it does (made anyway: this is the figure with the doorbell), then RECEIVE of it and
@@ -107,6 +108,10 @@ fn memcpy_64(to: &mut Message, from: &Message) -> u64 {
     })
 }
 
+/// What a sampling WRITE and READ returned, stored where the measuring function cannot see
+/// (so each result is stored to memory before the closing counter read).
+type SamplingResults = (Result<(), WriteError>, Result<Sample, ReadError>);
+
 /// WRITE_SAMPLING_MESSAGE with the writer's time, then READ_SAMPLING_MESSAGE into `out` with
 /// the reader's time: the count and what the read returned.
 #[inline(never)]
@@ -115,17 +120,16 @@ fn sampling_write_read(
     reader: &Reader,
     message: &Message,
     out: &mut Message,
+    results: &mut SamplingResults,
 ) -> (u64, Result<Sample, &'static str>) {
-    let (writer, reader) = (black_box(writer), black_box(reader));
+    let (writer, reader, results) = (black_box(writer), black_box(reader), black_box(results));
     let (message, out) = (black_box(&message.0[..]), black_box(&mut out.0[..]));
-    let (mut written, mut read) = (Err(WriteError::ZeroLength), Err(ReadError::Empty));
     let n = count(|| {
-        written = writer.write(message, bm_runtime::counter());
-        read = reader.read(out, bm_runtime::counter);
-        // Every result is complete here, in memory, before the counter is read again.
-        black_box((&written, &read));
+        // Results to memory the counter read cannot be moved above (it may read any memory).
+        results.0 = writer.write(message, bm_runtime::counter());
+        results.1 = reader.read(out, bm_runtime::counter);
     });
-    let result = match (written, read) {
+    let result = match *results {
         (Ok(()), Ok(sample)) => Ok(sample),
         (Err(_), _) => Err("the sampling write failed"),
         (_, Err(_)) => Err("the sampling read failed"),
@@ -357,7 +361,9 @@ fn bench() -> Result<(), &'static str> {
 
     let sampling = runs(|i| {
         message.0.fill(i ^ 0x5A);
-        let (n, sample) = sampling_write_read(&mut writer, &reader, &message, &mut out);
+        let mut results = (Err(WriteError::ZeroLength), Err(ReadError::Empty));
+        let (n, sample) =
+            sampling_write_read(&mut writer, &reader, &message, &mut out, &mut results);
         if sample?.length != MESSAGE || out.0 != message.0 {
             return Err("the sampling port did not return the message written");
         }
