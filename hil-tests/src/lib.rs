@@ -108,6 +108,12 @@ pub struct RunLimits {
     /// says something in particular: the prefix names the partition, which no other can
     /// fake, the rest what it said).
     pub stop_when_containing: Option<String>,
+    /// End the run (with [`RunEnd::StopLineSeen`]) once a console line starting with each of
+    /// these has appeared, in any order; the line that completes the set is the last console
+    /// line of the log. For "every one of these partitions got this far", which no single
+    /// stop line says when their order depends on the host's timing. Independent of
+    /// `stop_when`: whichever is met first ends the run.
+    pub stop_when_all_seen: Vec<String>,
     /// What is typed on the console, in order: when a console line starting with the first
     /// text of the next pair appears, the second is written to the target's stdin (QEMU's
     /// `-serial stdio`). Each pair is used once; none: stdin is empty. With typed text, the
@@ -123,6 +129,7 @@ impl Default for RunLimits {
             idle_timeout: Duration::from_secs(20),
             stop_when: None,
             stop_when_containing: None,
+            stop_when_all_seen: Vec::new(),
             typed: Vec::new(),
         }
     }
@@ -156,6 +163,16 @@ impl RunLimits {
     ) -> Self {
         self.stop_when = Some(prefix.into());
         self.stop_when_containing = Some(containing.into());
+        self
+    }
+
+    /// Ends the run once a console line starting with each of `prefixes` has appeared, in
+    /// any order.
+    pub fn with_stop_when_all_seen<S: Into<String>>(
+        mut self,
+        prefixes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.stop_when_all_seen = prefixes.into_iter().map(Into::into).collect();
         self
     }
 

@@ -170,6 +170,13 @@ pub(crate) fn run_probed(
     let mut stdin = guard.child.stdin.take();
     let mut typed = limits.typed.iter();
     let mut next_typed = typed.next();
+    // Which of `stop_when_all_seen` have appeared (counted, like the stop line, once the
+    // typing is done).
+    let mut unseen: Vec<&str> = limits
+        .stop_when_all_seen
+        .iter()
+        .map(String::as_str)
+        .collect();
 
     let mut lines = Vec::new();
     let mut push = |line: String, is_err: bool| {
@@ -237,6 +244,10 @@ pub(crate) fn run_probed(
                         .stop_when_containing
                         .as_deref()
                         .is_none_or(|c| line.contains(c));
+                let all_seen = next_typed.is_none() && !unseen.is_empty() && {
+                    unseen.retain(|prefix| !line.starts_with(prefix));
+                    unseen.is_empty()
+                };
                 if let Some((after, text)) = next_typed
                     && line.starts_with(after.as_str())
                 {
@@ -248,7 +259,7 @@ pub(crate) fn run_probed(
                     next_typed = typed.next();
                 }
                 push(line, false);
-                if stop {
+                if stop || all_seen {
                     break RunEnd::StopLineSeen;
                 }
             }
@@ -547,6 +558,23 @@ mod tests {
             Some("got bye"),
             "{log}"
         );
+    }
+
+    #[test]
+    fn the_run_ends_once_every_line_of_a_set_has_appeared_in_any_order() {
+        let l = limits(20_000, 20_000).with_stop_when_all_seen(["[b] 2", "[a] 2"]);
+        let script = "echo '[a] 1'; echo '[b] 1'; echo '[b] 2'; echo '[b] 2 again'; \
+                      echo 'x [a] 2'; echo '[a] 2'; echo after; exec sleep 100";
+        let log = run(script, &l);
+        assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
+        assert_eq!(log.lines.last().map(String::as_str), Some("[a] 2"), "{log}");
+        log.assert_no_line("after");
+        assert!(log.elapsed < Duration::from_secs(5), "{log}");
+        // One of the set missing: the run goes on to its watchdog.
+        let l = limits(20_000, 1_000).with_stop_when_all_seen(["[a] 2", "[c] 1"]);
+        let log = run(script, &l);
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
+        log.assert_line("after");
     }
 
     #[test]

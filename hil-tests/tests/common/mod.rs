@@ -27,35 +27,36 @@ pub fn scenario(name: &str) -> PathBuf {
 /// Builds and boots the system of `config` until it shuts itself down; `None` if the test is
 /// skipped (no QEMU).
 pub fn boot(test: &str, config: &Path) -> Option<RunLog> {
-    boot_until(test, config, None)
+    boot_image_until(test, config, &[]).map(|(_, log)| log)
 }
 
-/// Like [`boot`], but also stops at the first console line starting with `stop_when`.
-pub fn boot_until(test: &str, config: &Path, stop_when: Option<&str>) -> Option<RunLog> {
+/// Like [`boot`], but also stops once a console line starting with each of `stop_when` has
+/// appeared, in any order (partitions sharing a core reach their lines in an order that
+/// depends on the host: QEMU's counter is the host's clock, which jumps when the host is
+/// busy).
+pub fn boot_until_all_seen(test: &str, config: &Path, stop_when: &[&str]) -> Option<RunLog> {
     boot_image_until(test, config, stop_when).map(|(_, log)| log)
 }
 
 /// Like [`boot`], also returning the image that ran (its directory holds the generated
 /// tables, segments and information pages it was built from).
 pub fn boot_image(test: &str, config: &Path) -> Option<(xtask::image::SystemImage, RunLog)> {
-    boot_image_until(test, config, None)
+    boot_image_until(test, config, &[])
 }
 
 fn boot_image_until(
     test: &str,
     config: &Path,
-    stop_when: Option<&str>,
+    stop_when: &[&str],
 ) -> Option<(xtask::image::SystemImage, RunLog)> {
     hil_tests::skip_or_fail(test)?;
     let _guard = one_at_a_time();
     let image = xtask::image::build_system(config)
         .unwrap_or_else(|e| panic!("building {}: {e}", config.display()));
-    let mut limits = RunLimits::default()
+    let limits = RunLimits::default()
         .with_timeout(Duration::from_secs(90))
-        .with_idle_timeout(Duration::from_secs(20));
-    if let Some(needle) = stop_when {
-        limits = limits.with_stop_when(needle);
-    }
+        .with_idle_timeout(Duration::from_secs(20))
+        .with_stop_when_all_seen(stop_when.iter().copied());
     let log = QemuVirt::new()
         .run(&image.kernel, &limits)
         .expect("QEMU could not be started");
