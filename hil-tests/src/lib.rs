@@ -100,25 +100,41 @@ pub struct RunLimits {
     /// No-output watchdog: if no console line arrives for this long, the run ends with
     /// [`RunEnd::Idle`]. Measured from the start of the run, then from each console line.
     pub idle_timeout: Duration,
-    /// End the run (with [`RunEnd::StopLineSeen`]) as soon as a console line starting with
-    /// this text appears (a whole-line prefix, like every needle of [`RunLog`]); that line is
-    /// the last console line of the log. Lines from the target's stderr never count.
-    pub stop_when: Option<String>,
-    /// With `stop_when`: the stop line must also contain this (a partition's line that
-    /// says something in particular: the prefix names the partition, which no other can
-    /// fake, the rest what it said).
-    pub stop_when_containing: Option<String>,
-    /// End the run (with [`RunEnd::StopLineSeen`]) once a console line starting with each of
+    /// End the run (with [`RunEnd::StopLineSeen`]) once a console line matching each of
     /// these has appeared, in any order; the line that completes the set is the last console
-    /// line of the log. For "every one of these partitions got this far", which no single
-    /// stop line says when their order depends on the host's timing. Independent of
-    /// `stop_when`: whichever is met first ends the run.
-    pub stop_when_all_seen: Vec<String>,
+    /// line of the log. Lines from the target's stderr never count. Several lines are for "each
+    /// of these partitions got this far", which no single line says when their order depends
+    /// on the host's timing (without icount QEMU's counter is the host's clock, and the kernel
+    /// drains partitions' consoles round-robin). Empty: no stop line.
+    pub stop_when: Vec<StopLine>,
     /// What is typed on the console, in order: when a console line starting with the first
     /// text of the next pair appears, the second is written to the target's stdin (QEMU's
     /// `-serial stdio`). Each pair is used once; none: stdin is empty. With typed text, the
-    /// stop line counts only once the last pair was typed.
+    /// stop lines count only once the last pair was typed.
     pub typed: Vec<(String, String)>,
+}
+
+/// A console line a run waits for: one starting with `prefix` (a whole-line prefix, like
+/// every needle of [`RunLog`]) and, if given, containing `containing` (a partition's line that
+/// says something in particular: the prefix names the partition, which no other can fake,
+/// the rest what it said).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StopLine {
+    /// What the line starts with.
+    pub prefix: String,
+    /// What the line also contains, anywhere after the prefix.
+    pub containing: Option<String>,
+}
+
+impl StopLine {
+    /// Whether `line` is this stop line.
+    pub fn matches(&self, line: &str) -> bool {
+        line.starts_with(&self.prefix)
+            && self
+                .containing
+                .as_deref()
+                .is_none_or(|c| line[self.prefix.len()..].contains(c))
+    }
 }
 
 impl Default for RunLimits {
@@ -127,9 +143,7 @@ impl Default for RunLimits {
         Self {
             timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(20),
-            stop_when: None,
-            stop_when_containing: None,
-            stop_when_all_seen: Vec::new(),
+            stop_when: Vec::new(),
             typed: Vec::new(),
         }
     }
@@ -148,32 +162,37 @@ impl RunLimits {
         self
     }
 
-    /// Ends the run as soon as a console line starting with `prefix` appears.
+    /// Ends the run once a console line starting with `prefix` has appeared (and every
+    /// other stop line given).
     pub fn with_stop_when(mut self, prefix: impl Into<String>) -> Self {
-        self.stop_when = Some(prefix.into());
+        self.stop_when.push(StopLine {
+            prefix: prefix.into(),
+            containing: None,
+        });
         self
     }
 
-    /// Ends the run as soon as a console line starting with `prefix` and containing `text`
-    /// appears.
+    /// Ends the run once a console line starting with `prefix` and containing `text` has
+    /// appeared (and every other stop line given).
     pub fn with_stop_when_line(
         mut self,
         prefix: impl Into<String>,
         containing: impl Into<String>,
     ) -> Self {
-        self.stop_when = Some(prefix.into());
-        self.stop_when_containing = Some(containing.into());
+        self.stop_when.push(StopLine {
+            prefix: prefix.into(),
+            containing: Some(containing.into()),
+        });
         self
     }
 
     /// Ends the run once a console line starting with each of `prefixes` has appeared, in
-    /// any order.
+    /// any order (and every other stop line given).
     pub fn with_stop_when_all_seen<S: Into<String>>(
-        mut self,
+        self,
         prefixes: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.stop_when_all_seen = prefixes.into_iter().map(Into::into).collect();
-        self
+        prefixes.into_iter().fold(self, Self::with_stop_when)
     }
 
     /// Types `text` on the console once a line starting with `after` appears (after the
@@ -321,6 +340,12 @@ mod tests {
             .with_stop_when("done");
         assert_eq!(l.timeout, Duration::from_secs(5));
         assert_eq!(l.idle_timeout, Duration::from_secs(2));
-        assert_eq!(l.stop_when.as_deref(), Some("done"));
+        assert_eq!(
+            l.stop_when,
+            [StopLine {
+                prefix: "done".into(),
+                containing: None
+            }]
+        );
     }
 }

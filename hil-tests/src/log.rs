@@ -21,8 +21,8 @@ pub enum RunEnd {
         /// The exit status code, if it exited normally.
         code: Option<i32>,
     },
-    /// A console line starting with [`RunLimits::stop_when`](crate::RunLimits::stop_when)
-    /// appeared; the target was then killed.
+    /// Every line of [`RunLimits::stop_when`](crate::RunLimits::stop_when) appeared; the
+    /// target was then killed.
     StopLineSeen,
     /// The wall-clock [`timeout`](crate::RunLimits::timeout) passed; the target was killed.
     TimedOut,

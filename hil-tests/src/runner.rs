@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{ENV_ECHO, HilError, RunEnd, RunLimits, RunLog};
+use crate::{ENV_ECHO, HilError, RunEnd, RunLimits, RunLog, StopLine};
 
 /// Prefix of the log lines that QEMU wrote on its stderr.
 pub const QEMU_STDERR_PREFIX: &str = "qemu stderr: ";
@@ -170,13 +170,8 @@ pub(crate) fn run_probed(
     let mut stdin = guard.child.stdin.take();
     let mut typed = limits.typed.iter();
     let mut next_typed = typed.next();
-    // Which of `stop_when_all_seen` have appeared (counted, like the stop line, once the
-    // typing is done).
-    let mut unseen: Vec<&str> = limits
-        .stop_when_all_seen
-        .iter()
-        .map(String::as_str)
-        .collect();
+    // The stop lines not seen yet (counted once the typing is done).
+    let mut unseen: Vec<&StopLine> = limits.stop_when.iter().collect();
 
     let mut lines = Vec::new();
     let mut push = |line: String, is_err: bool| {
@@ -235,17 +230,8 @@ pub(crate) fn run_probed(
         match rx.recv_timeout(wait) {
             Ok(Event::Out(line)) => {
                 idle_deadline = Instant::now() + limits.idle_timeout;
-                let stop = next_typed.is_none()
-                    && limits
-                        .stop_when
-                        .as_deref()
-                        .is_some_and(|s| line.starts_with(s))
-                    && limits
-                        .stop_when_containing
-                        .as_deref()
-                        .is_none_or(|c| line.contains(c));
-                let all_seen = next_typed.is_none() && !unseen.is_empty() && {
-                    unseen.retain(|prefix| !line.starts_with(prefix));
+                let stop = next_typed.is_none() && !unseen.is_empty() && {
+                    unseen.retain(|stop_line| !stop_line.matches(&line));
                     unseen.is_empty()
                 };
                 if let Some((after, text)) = next_typed
@@ -259,7 +245,7 @@ pub(crate) fn run_probed(
                     next_typed = typed.next();
                 }
                 push(line, false);
-                if stop || all_seen {
+                if stop {
                     break RunEnd::StopLineSeen;
                 }
             }
@@ -536,12 +522,12 @@ mod tests {
         // Echoes each line it reads and says "ready" again, until "bye".
         let script = "echo ready; while read l; do echo \"got $l\"; echo ready; \
                       [ \"$l\" = bye ] && exit 0; done";
-        let limits = limits(10_000, 5_000)
+        let typing = limits(10_000, 5_000)
             .with_typed("ready", "one\n")
             .with_typed("ready", "two\n")
-            .with_typed("got two", "bye\n")
-            // Counts only once "bye" was typed: the "ready" after "got two", not before.
-            .with_stop_when("ready");
+            .with_typed("got two", "bye\n");
+        // Counts only once "bye" was typed: the "ready" after "got two", not before.
+        let limits = typing.clone().with_stop_when("ready");
         let log = run(script, &limits);
         assert_eq!(log.end, RunEnd::StopLineSeen);
         assert_eq!(
@@ -550,7 +536,7 @@ mod tests {
             "{log}"
         );
         // A stop line that must also say something: not the "ready" lines, "got bye".
-        let limits = limits.with_stop_when_line("got", "bye");
+        let limits = typing.with_stop_when_line("got", "bye");
         let log = run(script, &limits);
         assert_eq!(log.end, RunEnd::StopLineSeen);
         assert_eq!(
@@ -575,6 +561,18 @@ mod tests {
         let log = run(script, &l);
         assert_eq!(log.end, RunEnd::Idle, "{log}");
         log.assert_line("after");
+        // A prefix and a line that must also say something, both needed: the "[b] 2" line
+        // does not say "again", the next one does; the run ends at "[a] 2" all the same.
+        let l = limits(20_000, 20_000)
+            .with_stop_when_line("[b] 2", "again")
+            .with_stop_when("[a] 2");
+        let log = run(script, &l);
+        assert_eq!(log.end, RunEnd::StopLineSeen, "{log}");
+        assert_eq!(log.lines.last().map(String::as_str), Some("[a] 2"), "{log}");
+        // ... and the run waits for the line that says it, not just any line of its prefix.
+        let l = limits(20_000, 1_000).with_stop_when_line("[a] 1", "again");
+        let log = run(script, &l);
+        assert_eq!(log.end, RunEnd::Idle, "{log}");
     }
 
     #[test]

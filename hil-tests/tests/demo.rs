@@ -135,7 +135,7 @@ fn the_demo_publishes_reads_and_replies_through_its_channels() {
 /// what is typed there goes through the same channels: `ports read speed` gets ctrl's
 /// sampling message (a frame ctrl published, with its age), and `ports send to_ctrl` reaches
 /// ctrl, which prints it. No supervisor and no icount: the run follows the console and ends
-/// at ctrl's next line after the message arrived.
+/// once Linux said it sent the message and ctrl said it received it.
 ///
 /// How it fails: Linux not reaching its shell (a stuck boot), the tool failing to find its
 /// ports or read the channel (an error line instead of a frame), or ctrl never receiving the
@@ -149,6 +149,8 @@ fn the_demo_linux_reads_speed_and_sends_to_ctrl() {
             "[linux] Enter 'help' for a list of built-in commands.",
             "ports read speed\nports send to_ctrl hello-from-linux\n",
         )
+        // Both lines: Linux's and ctrl's consoles drain in an order the host's timing decides.
+        .with_stop_when("[linux] sent 16 bytes to 'to_ctrl'")
         .with_stop_when_line("[ctrl] at ", "received 'hello-from-linux'");
     let Some(log) = boot_demo("the_demo_linux_reads_speed_and_sends_to_ctrl", &limits) else {
         return;
@@ -161,6 +163,6 @@ fn the_demo_linux_reads_speed_and_sends_to_ctrl() {
     let frame = log.assert_line_after(read, "[linux] frame ");
     log.assert_line_after(frame, "[linux] age ");
     log.assert_line("[linux] sent 16 bytes to 'to_ctrl'");
-    // The run ended at ctrl's line saying it received the message (or timed out).
+    // The run ended once ctrl said it received the message (or timed out).
     assert_eq!(log.end, hil_tests::RunEnd::StopLineSeen, "{log}");
 }
