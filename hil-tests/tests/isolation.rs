@@ -454,8 +454,8 @@ fn a_partition_restarts_cold_and_warm_then_idles_without_disturbing_its_neighbou
 
 /// Under `-icount shift=0,sleep=off` with the other cores never started, the kernel's own
 /// trace (read out of RAM at the end, as a probe would) shows every window of core 0
-/// starting at the same offset from its planned counter value in every one of 100 major
-/// frames: window start jitter 0 ticks.
+/// starting at the same offset from its planned counter value in every major frame after
+/// the first (99 of them): window start jitter 0 ticks, the figure `cargo xtask bench` gives.
 #[test]
 fn under_icount_every_window_starts_on_plan_with_zero_jitter() {
     let test = "under_icount_every_window_starts_on_plan_with_zero_jitter";
@@ -496,11 +496,27 @@ fn under_icount_every_window_starts_on_plan_with_zero_jitter() {
     }
     let frames = offsets.values().map(Vec::len).min().unwrap_or(0);
     assert!(frames >= 50, "only {frames} frames traced: {offsets:?}");
+    // The first frame is left out, as in `cargo xtask bench` (`window_start_jitter`): its
+    // first window follows the boot's wait for the module's start, not the previous frame's
+    // last slot. Its offset is checked to be close: 3 ticks as a rule, but a CI run once saw
+    // 5. Under icount the kernel's path from the timer to the start is the same instructions
+    // every time, so that variation is QEMU's: the core sits in WFI for the boot's whole
+    // 10 ms, and how QEMU's idle warp (sleep=off) lands on the deadline races its main loop.
+    const FIRST_START_SLACK: u64 = 16;
     for (slot, delays) in &offsets {
-        let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        let Some((first, later)) = delays.split_first() else {
+            continue;
+        };
+        let (min, max) = (later.iter().min().unwrap(), later.iter().max().unwrap());
         assert_eq!(
             min, max,
-            "slot {slot:?}: start offsets vary from {min} to {max} ticks: {delays:?}"
+            "slot {slot:?}: start offsets from the second frame vary from {min} to {max} ticks: \
+             {delays:?}"
+        );
+        assert!(
+            first.abs_diff(*min) <= FIRST_START_SLACK,
+            "slot {slot:?}: the first frame's start is {first} ticks from plan, later ones \
+             {min}: {delays:?}"
         );
     }
     // Frames follow each other exactly: the first window's plan advances by the major frame.
