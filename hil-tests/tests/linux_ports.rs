@@ -82,7 +82,8 @@ fn linux_user_space_reads_and_writes_ports_of_bare_metal_partitions() {
 
     // `ports read speed`: ctrl's latest message, younger than its 1 s refresh period (ctrl
     // publishes every 500 ms).
-    let read = log.assert_line("[linux] / # ports read speed");
+    // (Found after the previous step's marker, not by the shell's echo of the command.)
+    let read = log.assert_line("[linux] step-1");
     let frame = log.assert_line_after(read, "[linux] frame ");
     assert!(log.lines[frame].contains(" speed "), "{}", log.lines[frame]);
     let age = log.assert_line_after(frame, "[linux] age ");
