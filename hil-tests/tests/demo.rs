@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hil_tests::{QemuVirt, RunLimits, Target};
 
-use common::{assert_kernel_healthy, one_at_a_time};
+use common::{assert_kernel_healthy, one_at_a_time, type_at_linux_shell};
 
 /// `'frame N speed V'` in `line`: N.
 fn frame_in(line: &str) -> Option<u64> {
@@ -142,20 +142,15 @@ fn the_demo_publishes_reads_and_replies_through_its_channels() {
 /// message (the line never comes: the run times out).
 #[test]
 fn the_demo_linux_reads_speed_and_sends_to_ctrl() {
-    let limits = RunLimits::default()
-        .with_timeout(Duration::from_secs(180))
-        .with_idle_timeout(Duration::from_secs(30))
-        // One command, and the next once it ran: the terminal echoes text typed ahead
-        // wherever the output then is (a clean-clone CI run saw the second command's echo
-        // inside the first's prompt), so the checks find the output by what the tool prints.
-        .with_typed(
-            "[linux] Enter 'help' for a list of built-in commands.",
-            "ports read speed; echo read-done\n",
-        )
-        .with_typed("[linux] read-done", "ports send to_ctrl hello-from-linux\n")
-        // Both lines: Linux's and ctrl's consoles drain in an order the host's timing decides.
-        .with_stop_when("[linux] sent 16 bytes to 'to_ctrl'")
-        .with_stop_when_line("[ctrl] at ", "received 'hello-from-linux'");
+    let limits = type_at_linux_shell(
+        RunLimits::default()
+            .with_timeout(Duration::from_secs(180))
+            .with_idle_timeout(Duration::from_secs(30)),
+        &["ports read speed", "ports send to_ctrl hello-from-linux"],
+    )
+    // Both lines: Linux's and ctrl's consoles drain in an order the host's timing decides.
+    .with_stop_when("[linux] sent 16 bytes to 'to_ctrl'")
+    .with_stop_when_line("[ctrl] at ", "received 'hello-from-linux'");
     let Some(log) = boot_demo("the_demo_linux_reads_speed_and_sends_to_ctrl", &limits) else {
         return;
     };
@@ -165,7 +160,7 @@ fn the_demo_linux_reads_speed_and_sends_to_ctrl() {
     log.assert_line_containing("smp: Brought up 1 node, 2 CPUs");
     let frame = log.assert_line("[linux] frame ");
     let age = log.assert_line_after(frame, "[linux] age ");
-    log.assert_line_after(age, "[linux] read-done");
+    log.assert_line_after(age, "[linux] step-1");
     log.assert_line("[linux] sent 16 bytes to 'to_ctrl'");
     // The run ended once ctrl said it received the message (or timed out).
     assert_eq!(log.end, hil_tests::RunEnd::StopLineSeen, "{log}");

@@ -26,10 +26,7 @@ mod common;
 
 use apex_api::health::{HmError, PartitionAction};
 use apex_api::trace::TraceKind;
-use common::{assert_kernel_healthy, one_at_a_time, scenario};
-
-/// The busybox shell's banner: Linux is up and reads its console.
-const SHELL: &str = "[linux] Enter 'help' for a list of built-in commands.";
+use common::{LINUX_SHELL, assert_kernel_healthy, one_at_a_time, scenario, type_at_linux_shell};
 
 /// Partition indices in the scenario.
 const CTRL: u16 = 0;
@@ -44,28 +41,30 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
     }
     let _guard = one_at_a_time();
     let image = xtask::image::build_system(&scenario("linux-boot")).expect("building linux-boot");
-    let limits = hil_tests::RunLimits::default()
-        .with_timeout(std::time::Duration::from_secs(240))
-        .with_idle_timeout(std::time::Duration::from_secs(30))
-        // The shell computes 42: the output is not the echo of what was typed. One line, and
-        // the next only once it ran: the terminal echoes text typed ahead wherever the output
-        // then is (a clean-clone CI run saw a typed-ahead line inside the prompt of another),
-        // so the checks below find the output by markers the shell prints, not by the echo.
-        .with_typed(
-            SHELL,
+    let limits = type_at_linux_shell(
+        hil_tests::RunLimits::default()
+            .with_timeout(std::time::Duration::from_secs(240))
+            .with_idle_timeout(std::time::Duration::from_secs(30)),
+        // The shell computes 42: the output is not the echo of what was typed. (`reboot -f`
+        // never returns to print its step.)
+        &[
             "echo typed-$((6*7)); grep -c ^processor /proc/cpuinfo; \
-             echo iomem-begin; cat /proc/iomem; echo iomem-end\n",
-        )
-        .with_typed("[linux] iomem-end", "reboot -f\n")
-        // Linux again, after its restart: a kernel panic, through sysrq, on its second CPU
-        // (core 3), so that the restart its HM table orders is forwarded to vCPU 0's core,
-        // which must first get vCPU 1 off core 3. (`reboot -f` moves to CPU 0 itself.)
-        .with_typed(SHELL, "taskset 2 sh -c 'echo c > /proc/sysrq-trigger'\n")
-        // Linux again, restarted by its HM table.
-        .with_typed(SHELL, "poweroff -f\n")
-        .with_typed("[pkernel] partition 'linux' powered itself off (PSCI)", "")
-        // The bare-metal partition's first tick after Linux powered off.
-        .with_stop_when("[ctrl] tick ");
+             echo iomem-begin; cat /proc/iomem",
+            "reboot -f",
+        ],
+    )
+    // Linux again, after its restart: a kernel panic, through sysrq, on its second CPU
+    // (core 3), so that the restart its HM table orders is forwarded to vCPU 0's core,
+    // which must first get vCPU 1 off core 3. (`reboot -f` moves to CPU 0 itself.)
+    .with_typed(
+        LINUX_SHELL,
+        "taskset 2 sh -c 'echo c > /proc/sysrq-trigger'\n",
+    )
+    // Linux again, restarted by its HM table.
+    .with_typed(LINUX_SHELL, "poweroff -f\n")
+    .with_typed("[pkernel] partition 'linux' powered itself off (PSCI)", "")
+    // The bare-metal partition's first tick after Linux powered off.
+    .with_stop_when("[ctrl] tick ");
     // Under icount: core 0's windows are then timed by the kernel alone, not by the host.
     let run = xtask::trace::run_traced(
         hil_tests::QemuVirt::new().with_icount(),
@@ -104,7 +103,7 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
         .filter_map(|l| l.strip_prefix("[linux] "))
         .skip_while(|l| *l != "iomem-begin")
         .skip(1)
-        .take_while(|l| *l != "iomem-end")
+        .take_while(|l| *l != "step-1")
         .filter(|l| !l.starts_with(' '))
         .collect();
     assert_eq!(
@@ -134,7 +133,7 @@ fn debian_linux_boots_to_its_shell_beside_bare_metal_partitions() {
     );
     log.assert_line("[pkernel] HM: action: cold_start partition 'linux'");
     log.assert_line("[pkernel] partition 'linux': cold start (HM_PARTITION_RESTART)");
-    let banners = log.lines.iter().filter(|l| l.as_str() == SHELL).count();
+    let banners = log.lines.iter().filter(|l| l.as_str() == LINUX_SHELL).count();
     assert_eq!(banners, 3, "{log}");
     // `poweroff -f`: Linux alone stops; the module goes on.
     log.assert_line("[pkernel] partition 'linux' powered itself off (PSCI)");

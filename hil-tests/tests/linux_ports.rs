@@ -16,30 +16,27 @@
 
 mod common;
 
-use common::{assert_kernel_healthy, one_at_a_time, scenario};
+use common::{assert_kernel_healthy, one_at_a_time, scenario, type_at_linux_shell};
 use hil_tests::Target as _;
 
-/// The busybox shell's banner: Linux is up and reads its console.
-const SHELL: &str = "[linux] Enter 'help' for a list of built-in commands.";
-
-/// What is typed, one step at a time: each step after the line the previous one ends with
-/// (`step-N`), so that no command is typed while another runs.
+/// What is typed, one step at a time ([`type_at_linux_shell`]): each step after the line
+/// `step-N` the previous one ends with, so that no command is typed while another runs.
 const STEPS: [&str; 7] = [
-    "ports list; echo step-1\n",
-    "ports read speed; echo step-2\n",
-    "ports write status hello-from-linux; ports send to_ctrl 'command from linux'; echo step-3\n",
+    "ports list",
+    "ports read speed",
+    "ports write status hello-from-linux; ports send to_ctrl 'command from linux'",
     // pong waits with no timeout: only the doorbell of the send wakes it. Linux waits first
     // (2 s before the ping), on its doorbell GPIO line: only the doorbell of pong's answer,
     // an interrupt, wakes it (with a line, `ports` never polls).
     "(sleep 2; ports send to_pong 'ping 1') & time ports receive from_pong --timeout 20000; \
-     wait; echo step-4\n",
+     wait",
     // display answers once per 500 ms period, once it has read `status`.
-    "ports receive from_display --timeout 3000; echo step-5\n",
+    "ports receive from_display --timeout 3000",
     // Meanwhile display fills the queue (depth 4) and has answers refused: an overflow.
-    "sleep 3; ports receive from_display; ports clear from_display; echo step-6\n",
+    "sleep 3; ports receive from_display; ports clear from_display",
     "ports read nosuch; echo exit=$?; ports send speed x; echo exit=$?; \
      ports send to_ctrl 12345678901234567890123456789012345678901234567890123456789012345; \
-     echo exit=$?; ports frobnicate; echo exit=$?; echo step-7\n",
+     echo exit=$?; ports frobnicate; echo exit=$?",
 ];
 
 #[test]
@@ -50,14 +47,13 @@ fn linux_user_space_reads_and_writes_ports_of_bare_metal_partitions() {
     }
     let _guard = one_at_a_time();
     let image = xtask::image::build_system(&scenario("linux-ports")).expect("building linux-ports");
-    let mut limits = hil_tests::RunLimits::default()
-        .with_timeout(std::time::Duration::from_secs(240))
-        .with_idle_timeout(std::time::Duration::from_secs(30))
-        .with_typed(SHELL, STEPS[0]);
-    for (n, step) in STEPS.iter().enumerate().skip(1) {
-        limits = limits.with_typed(format!("[linux] step-{n}"), *step);
-    }
-    let limits = limits.with_stop_when("[linux] step-7");
+    let limits = type_at_linux_shell(
+        hil_tests::RunLimits::default()
+            .with_timeout(std::time::Duration::from_secs(240))
+            .with_idle_timeout(std::time::Duration::from_secs(30)),
+        &STEPS,
+    )
+    .with_stop_when("[linux] step-7");
     let log = hil_tests::QemuVirt::new()
         .run(&image.kernel, &limits)
         .expect("QEMU could not be started");

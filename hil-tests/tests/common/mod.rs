@@ -82,6 +82,24 @@ pub fn boot_icount(test: &str, config: &Path) -> Option<RunLog> {
     )
 }
 
+/// The busybox shell's banner in a Linux partition: Linux is up and reads its console.
+pub const LINUX_SHELL: &str = "[linux] Enter 'help' for a list of built-in commands.";
+
+/// Adds to `limits` typing each of `commands` at the Linux partition's shell, one line at a
+/// time: the first once the shell's banner appeared, each next once the previous printed
+/// `step-N` (`; echo step-N` is appended to the Nth command, N from 1). Never all at once:
+/// the terminal echoes text typed ahead wherever the output then is (a CI run saw one
+/// command's echo inside the prompt of another), so checks find a command's output by its
+/// `[linux] step-N` line, never by the shell's echo of the command.
+pub fn type_at_linux_shell(mut limits: RunLimits, commands: &[&str]) -> RunLimits {
+    let mut after = LINUX_SHELL.to_string();
+    for (n, command) in (1..).zip(commands) {
+        limits = limits.with_typed(after, format!("{command}; echo step-{n}\n"));
+        after = format!("[linux] step-{n}");
+    }
+    limits
+}
+
 /// The kernel itself never failed, whatever the partitions did: no kernel line reporting a
 /// panic, a fault or a rejected configuration, and no `module end: failed: ...` line.
 pub fn assert_kernel_healthy(log: &RunLog) {
